@@ -1,0 +1,81 @@
+// cereal binary encoding into growable byte buffers, and exact decoding out of byte spans.
+#pragma once
+
+#include <cereal/archives/binary.hpp>
+#include <cstddef>
+#include <istream>
+#include <ostream>
+#include <span>
+#include <stdexcept>
+#include <streambuf>
+#include <vector>
+
+namespace forkpool::detail {
+
+using byte_buffer = std::vector<std::byte>;
+
+/// Appends what is written to it to a byte_buffer.
+class buffer_sink final : public std::streambuf {
+ public:
+  explicit buffer_sink(byte_buffer& out) : out_(out) {}
+
+ protected:
+  std::streamsize xsputn(const char* data, std::streamsize n) override {
+    const auto* bytes = reinterpret_cast<const std::byte*>(data);
+    out_.insert(out_.end(), bytes, bytes + n);
+    return n;
+  }
+  int_type overflow(int_type c) override {
+    if (!traits_type::eq_int_type(c, traits_type::eof()))
+      out_.push_back(static_cast<std::byte>(traits_type::to_char_type(c)));
+    return traits_type::not_eof(c);
+  }
+
+ private:
+  byte_buffer& out_;
+};
+
+/// Reads a span of bytes in place.
+class span_source final : public std::streambuf {
+ public:
+  explicit span_source(std::span<const std::byte> in) {
+    // streambuf's get area is non-const char*, but is only read from.
+    char* begin = const_cast<char*>(reinterpret_cast<const char*>(in.data()));
+    setg(begin, begin, begin + in.size());
+  }
+  std::size_t remaining() const { return static_cast<std::size_t>(egptr() - gptr()); }
+};
+
+/// Thrown when a payload does not decode exactly into the expected types.
+class decode_failure : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Appends the cereal encoding of `values` to `out`.
+template <class... T>
+void encode_into(byte_buffer& out, const T&... values) {
+  buffer_sink sink(out);
+  std::ostream stream(&sink);
+  cereal::BinaryOutputArchive archive(stream);
+  (archive(values), ...);
+}
+
+/// Decodes `in` into `values`; throws decode_failure unless it consumes `in` exactly.
+template <class... T>
+void decode_exact(std::span<const std::byte> in, T&... values) {
+  span_source source(in);
+  std::istream stream(&source);
+  try {
+    cereal::BinaryInputArchive archive(stream);
+    (archive(values), ...);
+  } catch (const cereal::Exception& e) {
+    throw decode_failure(e.what());
+  } catch (const std::length_error& e) {  // a corrupt length asked for an impossible size
+    throw decode_failure(e.what());
+  }
+  if (source.remaining() != 0)
+    throw decode_failure(std::to_string(source.remaining()) + " bytes left over after decoding");
+}
+
+}  // namespace forkpool::detail

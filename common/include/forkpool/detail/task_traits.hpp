@@ -1,0 +1,96 @@
+// What forkpool needs to know about a task function's type, and how a worker calls it.
+#pragma once
+
+#include <cereal/types/string.hpp>
+#include <cereal/types/tuple.hpp>
+#include <cereal/types/vector.hpp>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "forkpool/detail/registry.hpp"
+#include "forkpool/detail/serialize.hpp"
+#include "forkpool/detail/type_name.hpp"
+
+namespace forkpool::detail {
+
+template <class F>
+struct function_traits;
+
+template <class R, class... P>
+struct function_traits<R (*)(P...)> {
+  using result = R;
+  using arguments = std::tuple<std::decay_t<P>...>;  ///< what travels in a call
+  using pointer = R (*)(P...);
+  static constexpr std::size_t arity = sizeof...(P);
+  static constexpr std::uint64_t argument_signature = signature_of<std::decay_t<P>...>();
+  static constexpr std::uint64_t result_signature = signature_of<R>();
+  static std::string argument_types() { return signature_text<std::decay_t<P>...>(); }
+  static constexpr bool takes_mutable_reference =
+      ((std::is_lvalue_reference_v<P> && !std::is_const_v<std::remove_reference_t<P>>) || ...);
+};
+template <class R, class... P>
+struct function_traits<R (*)(P...) noexcept> : function_traits<R (*)(P...)> {};
+
+/// A plain function, or a captureless lambda (which converts to one).
+template <class F>
+concept task_function = requires(F f) {
+  { +f } -> std::convertible_to<typename function_traits<decltype(+f)>::pointer>;
+};
+
+template <task_function F>
+using task_pointer_t = decltype(+std::declval<F>());
+
+template <class Pointer>
+void invoke_one(erased_function function, std::span<const std::byte> bytes, byte_buffer& result) {
+  using traits = function_traits<Pointer>;
+  const auto fn = reinterpret_cast<typename traits::pointer>(function);
+  typename traits::arguments arguments;
+  std::apply([&](auto&... a) { decode_exact(bytes, a...); }, arguments);
+  if constexpr (std::is_void_v<typename traits::result>) {
+    std::apply(fn, std::move(arguments));
+  } else {
+    encode_into(result, std::apply(fn, std::move(arguments)));
+  }
+}
+
+template <class Pointer>
+void invoke_chunk(erased_function function, std::span<const std::byte> bytes, byte_buffer& result) {
+  using traits = function_traits<Pointer>;
+  const auto fn = reinterpret_cast<typename traits::pointer>(function);
+  std::vector<typename traits::arguments> items;
+  decode_exact(bytes, items);
+  std::vector<typename traits::result> results;
+  results.reserve(items.size());
+  for (auto& item : items) results.push_back(std::apply(fn, std::move(item)));
+  encode_into(result, results);
+}
+
+template <class Pointer>
+task_entry make_task_entry(Pointer fn, const char* name) {
+  using traits = function_traits<Pointer>;
+  static_assert(!traits::takes_mutable_reference,
+                "a task's parameters must be values or const references: the arguments are "
+                "copies, so changes could never reach the caller");
+  task_entry entry;
+  entry.name = name;
+  entry.function = reinterpret_cast<erased_function>(fn);
+  entry.argument_signature = traits::argument_signature;
+  entry.result_signature = traits::result_signature;
+  entry.argument_types = traits::argument_types();
+  entry.result_type = std::string(type_name<typename traits::result>());
+  entry.invoke = &invoke_one<Pointer>;
+  if constexpr (!std::is_void_v<typename traits::result>) entry.invoke_chunk = &invoke_chunk<Pointer>;
+  return entry;
+}
+
+/// Registers a task during static initialisation (see FORKPOOL_TASK).
+struct task_registrar {
+  template <task_function F>
+  task_registrar(F fn, const char* name) {
+    register_task(make_task_entry(+fn, name));
+  }
+};
+
+}  // namespace forkpool::detail

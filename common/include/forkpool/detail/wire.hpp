@@ -1,0 +1,49 @@
+// What travels inside frames between master and worker, after the frame header.
+#pragma once
+
+#include <cereal/types/common.hpp>
+#include <cereal/types/string.hpp>
+#include <cstdint>
+#include <string>
+
+namespace forkpool::detail {
+
+/// Start of a call / call_chunk payload; followed by the task name, then the cereal arguments.
+struct call_header {
+  std::uint64_t argument_signature;
+  std::uint64_t result_signature;
+  std::uint32_t slot;  ///< index of the task's state word in the channel
+  std::uint16_t name_size;
+  std::uint16_t reserved;
+};
+static_assert(sizeof(call_header) == 24);
+
+/// Start of a result / error / skipped payload; followed by the cereal result or wire_error.
+struct reply_header {
+  std::uint64_t rss_bytes;  ///< the worker's resident set after the task
+  std::uint32_t slot;
+  std::uint32_t reserved;
+};
+static_assert(sizeof(reply_header) == 16);
+
+/// Which public error an error reply becomes.
+enum class error_code : std::uint8_t {
+  remote = 1,         ///< the task threw
+  unknown_task = 2,
+  bad_arguments = 3,
+  protocol = 4,       ///< the call frame did not make sense
+  initializer = 5,    ///< the worker's initializer threw
+};
+
+struct wire_error {
+  error_code code = error_code::remote;
+  std::string type_name;
+  std::string message;
+
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(code, type_name, message);
+  }
+};
+
+}  // namespace forkpool::detail

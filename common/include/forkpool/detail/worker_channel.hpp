@@ -1,0 +1,79 @@
+// Everything one worker shares with the master: one anonymous shared region holding the task
+// state words and two rings, plus two doorbells.
+//
+//   request ring:  master produces, worker consumes   (calls, stop)
+//   response ring: worker produces, master consumes   (results, errors, skips)
+//   worker bell:   the master rings it; the worker sleeps on it (new request, or room to reply)
+//   master bell:   the worker rings it; the master's event loop waits on it
+//
+// A channel serves exactly one worker process for its whole life; a replacement gets a new one,
+// so nothing a dying worker left half-done can reach its successor.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "forkpool/detail/doorbell.hpp"
+#include "forkpool/detail/shared_region.hpp"
+#include "forkpool/detail/spsc_ring.hpp"
+
+namespace forkpool::detail {
+
+/// The life of one task in a channel, held in its slot's state word as (task_id << 2 | state).
+/// The master writes `queued` before sending the call; then exactly one compare-and-swap wins:
+/// the worker's queued -> running (it starts the task) or the master's queued -> cancelled.
+enum class slot_state : std::uint64_t { free = 0, queued = 1, running = 2, cancelled = 3 };
+
+constexpr std::uint64_t slot_word(std::uint64_t task_id, slot_state state) noexcept {
+  return task_id << 2 | static_cast<std::uint64_t>(state);
+}
+
+class worker_channel {
+ public:
+  /// Tasks a worker can hold at once (running plus queued in its ring).
+  static constexpr std::uint32_t kSlots = 64;
+
+  /// Master side: a new channel whose rings hold `ring_bytes` each (rounded up to a power of 2).
+  static std::shared_ptr<worker_channel> create(std::size_t ring_bytes);
+  /// Worker side: attaches to the descriptors the master handed over.
+  worker_channel(unique_fd region, unique_fd worker_bell, unique_fd master_bell);
+
+  worker_channel(const worker_channel&) = delete;
+  worker_channel& operator=(const worker_channel&) = delete;
+
+  // The master's ends (master process only).
+  ring_producer& requests_out() noexcept { return requests_out_; }
+  ring_consumer& responses_in() noexcept { return responses_in_; }
+  // The worker's ends (worker process only).
+  ring_consumer& requests_in() noexcept { return requests_in_; }
+  ring_producer& responses_out() noexcept { return responses_out_; }
+
+  /// State word of a slot (both sides; see slot_state).
+  std::atomic<std::uint64_t>& slot(std::uint32_t index) noexcept;
+
+  /// Moves a queued task to cancelled (master side). False if the worker started it first.
+  bool try_cancel(std::uint32_t index, std::uint64_t task_id) noexcept;
+  /// Moves a queued task to running (worker side). False if the master cancelled it.
+  bool try_start(std::uint32_t index, std::uint64_t task_id) noexcept;
+
+  const doorbell& worker_bell() const noexcept { return worker_bell_; }
+  const doorbell& master_bell() const noexcept { return master_bell_; }
+  int region_fd() const noexcept { return region_.fd(); }
+  std::size_t ring_bytes() const noexcept { return ring_bytes_; }
+
+ private:
+  worker_channel(shared_region region, doorbell worker_bell, doorbell master_bell);
+  void bind_rings();
+
+  shared_region region_;
+  doorbell worker_bell_;
+  doorbell master_bell_;
+  std::size_t ring_bytes_ = 0;
+  ring_producer requests_out_;
+  ring_consumer responses_in_;
+  ring_consumer requests_in_;
+  ring_producer responses_out_;
+};
+
+}  // namespace forkpool::detail

@@ -1,0 +1,79 @@
+// Options and statistics shared by the pools.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace forkpool {
+
+/// How new worker processes are started (as in Python's multiprocessing).
+enum class start_method {
+  /// Fork from the master's pool thread. Fast, but only safe while the master is single-threaded.
+  fork,
+  /// Fork from a small single-threaded fork server that the pool forks once, at construction.
+  forkserver,
+};
+
+struct pool_options {
+  /// Number of worker processes (or threads). 0 means std::thread::hardware_concurrency().
+  unsigned workers = 0;
+  start_method start = start_method::forkserver;
+  /// Replace a worker after it has run this many tasks. 0 = unlimited.
+  std::uint64_t max_tasks_per_worker = 0;
+  /// Replace a worker after a task leaves its resident set above this. 0 = unlimited.
+  std::uint64_t max_worker_rss_bytes = 0;
+  /// Fail a task that runs longer than this with task_timeout and replace its worker. 0 = none.
+  std::chrono::milliseconds task_timeout{0};
+  /// Runs once in every new worker, before its first task.
+  std::function<void()> initializer;
+  /// Bytes of each shared-memory ring (one for requests, one for responses, per worker). A call or
+  /// result larger than this fails with bad_arguments / protocol_error.
+  std::size_t ring_bytes = std::size_t{1} << 20;
+};
+
+struct map_options {
+  /// Inputs sent to a worker in one frame.
+  std::size_t chunksize = 1;
+};
+
+struct shutdown_options {
+  /// Block until every running and queued task has finished and the workers have exited.
+  bool wait = true;
+  /// Cancel every task not yet started.
+  bool cancel_pending = false;
+};
+
+/// Why a worker was replaced.
+enum class restart_reason { task_count, memory, timeout, crash, requested };
+
+struct worker_stats {
+  int pid = 0;
+  std::uint64_t tasks_run = 0;
+  std::uint64_t rss_bytes = 0;  ///< as last reported by the worker
+  std::chrono::system_clock::time_point started;
+};
+
+struct pool_stats {
+  std::size_t workers_alive = 0;
+  std::uint64_t submitted = 0;
+  std::uint64_t completed = 0;  ///< finished with a result
+  std::uint64_t failed = 0;     ///< finished with an error
+  std::uint64_t cancelled = 0;
+  std::size_t queue_depth = 0;  ///< submitted, not yet finished nor cancelled
+  std::uint64_t restarts_task_count = 0;
+  std::uint64_t restarts_memory = 0;
+  std::uint64_t restarts_timeout = 0;
+  std::uint64_t restarts_crash = 0;
+  std::uint64_t restarts_requested = 0;
+  std::vector<worker_stats> per_worker;
+
+  std::uint64_t restarts() const {
+    return restarts_task_count + restarts_memory + restarts_timeout + restarts_crash +
+           restarts_requested;
+  }
+};
+
+}  // namespace forkpool

@@ -1,0 +1,56 @@
+#include "forkpool/detail/registry.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <memory>
+#include <shared_mutex>
+#include <unordered_map>
+
+namespace forkpool::detail {
+namespace {
+
+struct registry {
+  std::shared_mutex mutex;
+  // Entries never move once added, so pointers to them stay valid.
+  std::map<std::string, std::unique_ptr<task_entry>, std::less<>> by_name;
+  std::unordered_map<erased_function, const task_entry*> by_function;
+};
+
+registry& instance() {
+  static registry r;  // constructed on first use, so registration order across files is safe
+  return r;
+}
+
+}  // namespace
+
+void register_task(task_entry entry) {
+  registry& r = instance();
+  std::unique_lock lock(r.mutex);
+  if (auto it = r.by_name.find(entry.name); it != r.by_name.end()) {
+    if (it->second->function == entry.function) return;
+    std::fprintf(stderr, "forkpool: two different functions are registered as task '%s'\n",
+                 entry.name.c_str());
+    std::abort();
+  }
+  auto owned = std::make_unique<task_entry>(std::move(entry));
+  r.by_function.emplace(owned->function, owned.get());
+  r.by_name.emplace(owned->name, std::move(owned));
+}
+
+const task_entry* find_task(std::string_view name) noexcept {
+  registry& r = instance();
+  std::shared_lock lock(r.mutex);
+  auto it = r.by_name.find(name);
+  return it == r.by_name.end() ? nullptr : it->second.get();
+}
+
+const task_entry* find_task(erased_function function) noexcept {
+  registry& r = instance();
+  std::shared_lock lock(r.mutex);
+  auto it = r.by_function.find(function);
+  return it == r.by_function.end() ? nullptr : it->second;
+}
+
+}  // namespace forkpool::detail

@@ -1,0 +1,88 @@
+#include "forkpool/detail/worker_channel.hpp"
+
+#include <bit>
+#include <new>
+#include <stdexcept>
+
+namespace forkpool::detail {
+namespace {
+
+// Region layout: [header][slot words][request ring][response ring], each part 64-byte aligned.
+struct channel_header {
+  std::uint64_t magic;
+  std::uint64_t ring_bytes;
+};
+constexpr std::uint64_t kChannelMagic = 0x666f726b706f6f6cull;  // "forkpool"
+
+constexpr std::size_t align64(std::size_t n) noexcept { return (n + 63) & ~std::size_t{63}; }
+constexpr std::size_t kSlotsOffset = align64(sizeof(channel_header));
+constexpr std::size_t kRequestsOffset =
+    align64(kSlotsOffset + worker_channel::kSlots * sizeof(std::atomic<std::uint64_t>));
+
+std::size_t responses_offset(std::size_t ring_bytes) noexcept {
+  return kRequestsOffset + align64(ring_footprint(ring_bytes));
+}
+std::size_t region_size(std::size_t ring_bytes) noexcept {
+  return responses_offset(ring_bytes) + align64(ring_footprint(ring_bytes));
+}
+
+}  // namespace
+
+std::shared_ptr<worker_channel> worker_channel::create(std::size_t ring_bytes) {
+  ring_bytes = std::bit_ceil(std::max<std::size_t>(ring_bytes, 4096));
+  shared_region region = shared_region::create(region_size(ring_bytes), "forkpool-worker");
+  std::byte* base = region.data();
+  new (base) channel_header{kChannelMagic, ring_bytes};
+  for (std::uint32_t i = 0; i < kSlots; ++i)
+    new (base + kSlotsOffset + i * sizeof(std::atomic<std::uint64_t>)) std::atomic<std::uint64_t>(0);
+  ring_init(base + kRequestsOffset, ring_bytes);
+  ring_init(base + responses_offset(ring_bytes), ring_bytes);
+  // The worker bell blocks (the worker sleeps in read); the master bell is read by the event loop.
+  std::shared_ptr<worker_channel> channel(new worker_channel(
+      std::move(region), doorbell::create(false), doorbell::create(true)));
+  return channel;
+}
+
+worker_channel::worker_channel(shared_region region, doorbell worker_bell, doorbell master_bell)
+    : region_(std::move(region)),
+      worker_bell_(std::move(worker_bell)),
+      master_bell_(std::move(master_bell)) {
+  bind_rings();
+}
+
+worker_channel::worker_channel(unique_fd region, unique_fd worker_bell, unique_fd master_bell)
+    : worker_channel(shared_region::attach(std::move(region)), doorbell(std::move(worker_bell)),
+                     doorbell(std::move(master_bell))) {}
+
+void worker_channel::bind_rings() {
+  const auto* header = reinterpret_cast<const channel_header*>(region_.data());
+  if (region_.size() < sizeof(channel_header) || header->magic != kChannelMagic ||
+      region_size(header->ring_bytes) != region_.size())
+    throw std::runtime_error("forkpool: not a worker channel region");
+  ring_bytes_ = header->ring_bytes;
+  std::byte* requests = region_.data() + kRequestsOffset;
+  std::byte* responses = region_.data() + responses_offset(ring_bytes_);
+  requests_out_ = ring_producer(requests, &worker_bell_, &master_bell_);
+  requests_in_ = ring_consumer(requests, &master_bell_, &worker_bell_);
+  responses_out_ = ring_producer(responses, &master_bell_, &worker_bell_);
+  responses_in_ = ring_consumer(responses, &worker_bell_, &master_bell_);
+}
+
+std::atomic<std::uint64_t>& worker_channel::slot(std::uint32_t index) noexcept {
+  return *std::launder(reinterpret_cast<std::atomic<std::uint64_t>*>(
+      region_.data() + kSlotsOffset + index * sizeof(std::atomic<std::uint64_t>)));
+}
+
+bool worker_channel::try_cancel(std::uint32_t index, std::uint64_t task_id) noexcept {
+  std::uint64_t expected = slot_word(task_id, slot_state::queued);
+  return slot(index).compare_exchange_strong(expected, slot_word(task_id, slot_state::cancelled),
+                                             std::memory_order_acq_rel);
+}
+
+bool worker_channel::try_start(std::uint32_t index, std::uint64_t task_id) noexcept {
+  std::uint64_t expected = slot_word(task_id, slot_state::queued);
+  return slot(index).compare_exchange_strong(expected, slot_word(task_id, slot_state::running),
+                                             std::memory_order_acq_rel);
+}
+
+}  // namespace forkpool::detail

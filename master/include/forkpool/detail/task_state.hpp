@@ -1,0 +1,126 @@
+// The shared state behind a forkpool::future: the call as it will be sent, and its outcome.
+// Shared by the user's futures (any thread) and the pool's event loop (the master's pool thread).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "forkpool/detail/frame.hpp"
+#include "forkpool/detail/serialize.hpp"
+
+namespace forkpool::detail {
+
+class worker_channel;
+
+/// Counts shared by a pool and its tasks (tasks may outlive their pool).
+struct pool_counters {
+  std::atomic<std::uint64_t> submitted{0};
+  std::atomic<std::uint64_t> completed{0};
+  std::atomic<std::uint64_t> failed{0};
+  std::atomic<std::uint64_t> cancelled{0};
+};
+
+class task_state {
+ public:
+  explicit task_state(std::shared_ptr<pool_counters> counters) : counters_(std::move(counters)) {}
+  virtual ~task_state() = default;
+  task_state(const task_state&) = delete;
+  task_state& operator=(const task_state&) = delete;
+
+  // ---- the call, filled in before the task is queued ----
+  std::uint64_t id = 0;
+  std::string name;
+  frame_kind kind = frame_kind::call;
+  std::uint64_t argument_signature = 0;
+  std::uint64_t result_signature = 0;
+  byte_buffer arguments;  ///< cereal-encoded
+
+  // ---- user side: any thread ----
+  bool done() const;
+  bool cancelled() const;
+  bool running() const;
+  /// True if the task is now cancelled (it had not started); false if it runs or has finished.
+  bool cancel();
+  void wait() const;
+  bool wait_until(std::chrono::steady_clock::time_point deadline) const;
+  /// Waits; the task's error (cancelled_error if cancelled), or null on success.
+  std::exception_ptr exception() const;
+  /// Waits; throws what exception() returns.
+  void rethrow_if_failed() const;
+  /// Runs `callback` once the task is done: at once (on this thread) if it already is, else on
+  /// the thread that finishes it. Exceptions it throws are reported on stderr and dropped.
+  void add_done_callback(std::function<void()> callback);
+
+  // ---- pool side: the pool's event loop ----
+  /// About to place the call in `channel` at `slot` (whose word already says queued). False if
+  /// the task was cancelled meanwhile.
+  bool begin_dispatch(std::shared_ptr<worker_channel> channel, std::uint32_t slot);
+  /// Takes the call back from its worker if the worker has not started it (to move it to another
+  /// worker). Under the task's lock, so a concurrent cancel() sees either state, never half.
+  bool try_revoke();
+  /// Finishes with the encoded result; a result that does not decode fails with protocol_error.
+  void succeed_from(std::span<const std::byte> encoded);
+  void fail(std::exception_ptr error);
+
+ protected:
+  /// Decodes and stores the result (before it is published to waiters). Throws decode_failure.
+  virtual void store_value(std::span<const std::byte> encoded) = 0;
+
+ private:
+  enum class status : std::uint8_t { pending, finished, cancelled };
+  void finish(status outcome, std::exception_ptr error);
+
+  std::shared_ptr<pool_counters> counters_;
+  mutable std::mutex mutex_;
+  mutable std::condition_variable finished_;
+  status status_ = status::pending;
+  std::exception_ptr error_;
+  std::vector<std::function<void()>> callbacks_;
+  // Where the call sits while it is in a worker's ring.
+  std::shared_ptr<worker_channel> channel_;
+  std::uint32_t slot_ = 0;
+};
+
+template <class T>
+class future_state final : public task_state {
+ public:
+  using task_state::task_state;
+
+  /// The result; only after a successful wait. Moves it out when `take` is set.
+  T value(bool take) {
+    if (take) return std::move(*value_);
+    return *value_;
+  }
+
+ protected:
+  void store_value(std::span<const std::byte> encoded) override {
+    T value{};
+    decode_exact(encoded, value);
+    value_.emplace(std::move(value));
+  }
+
+ private:
+  std::optional<T> value_;
+};
+
+template <>
+class future_state<void> final : public task_state {
+ public:
+  using task_state::task_state;
+  void value(bool) {}
+
+ protected:
+  void store_value(std::span<const std::byte> encoded) override { decode_exact(encoded); }
+};
+
+}  // namespace forkpool::detail

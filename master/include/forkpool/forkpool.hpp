@@ -1,0 +1,22 @@
+// forkpool: a process-pool executor for C++20. The one header to include.
+//
+//   int square(int x) { return x * x; }
+//   FORKPOOL_TASK(square);
+//
+//   int main(int argc, char** argv) {
+//     forkpool::init(argc, argv);
+//     forkpool::process_pool pool({.workers = 4});
+//     forkpool::future<int> f = pool.submit(square, 7);
+//     return f.get() == 49 ? 0 : 1;
+//   }
+#pragma once
+
+#include <utility>  // before any Boost.Asio header: Boost 1.74 + g++ 12 needs it (see README)
+
+#include "forkpool/errors.hpp"
+#include "forkpool/future.hpp"
+#include "forkpool/init.hpp"
+#include "forkpool/options.hpp"
+#include "forkpool/process_pool.hpp"
+#include "forkpool/task.hpp"
+#include "forkpool/wait.hpp"

@@ -1,0 +1,138 @@
+// forkpool::process_pool: runs registered tasks in pre-forked worker processes, like Python's
+// concurrent.futures.ProcessPoolExecutor.
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "forkpool/detail/make_call.hpp"
+#include "forkpool/future.hpp"
+#include "forkpool/options.hpp"
+#include "forkpool/task.hpp"
+
+namespace forkpool {
+
+namespace detail {
+class pool_core;
+}
+
+class process_pool {
+ public:
+  /// Starts the fork server (for start_method::forkserver) and the workers.
+  explicit process_pool(pool_options options = {});
+  /// shutdown({.wait = true}).
+  ~process_pool();
+  process_pool(const process_pool&) = delete;
+  process_pool& operator=(const process_pool&) = delete;
+
+  /// Runs `fn(args...)` in a worker. `fn` is a registered task; the arguments are converted to
+  /// its parameter types. Throws pool_shut_down after shutdown(); every other error lands on the
+  /// future.
+  template <detail::task_function F, class... A>
+  auto submit(F fn, A&&... args)
+      -> future<typename detail::function_traits<detail::task_pointer_t<F>>::result>;
+
+  /// Runs the task registered as `name`. The argument types must be exactly the task's parameter
+  /// types (string literals count as std::string) and R its result type, else the future fails
+  /// with bad_arguments.
+  template <class R, class... A>
+  future<R> submit(std::string_view name, A&&... args);
+
+  /// fn applied to every input, results in input order. `chunksize` inputs travel per frame.
+  /// For a task with several parameters, each input is a tuple of arguments. Throws the first
+  /// error in input order (the remaining calls are cancelled).
+  template <detail::task_function F, class Range>
+  auto map(F fn, const Range& inputs, map_options options = {})
+      -> std::vector<typename detail::function_traits<detail::task_pointer_t<F>>::result>;
+
+  /// Stops accepting tasks. With `wait`, returns once every task has finished and the workers
+  /// have exited. With `cancel_pending`, tasks not yet started are cancelled.
+  void shutdown(shutdown_options options = {});
+
+  pool_stats stats() const;
+  const pool_options& options() const noexcept;
+
+ private:
+  void enqueue(std::shared_ptr<detail::task_state> task);
+  const std::shared_ptr<detail::pool_counters>& counters() const noexcept;
+
+  std::unique_ptr<detail::pool_core> core_;
+};
+
+// ---- template definitions ----
+
+template <detail::task_function F, class... A>
+auto process_pool::submit(F fn, A&&... args)
+    -> future<typename detail::function_traits<detail::task_pointer_t<F>>::result> {
+  using traits = detail::function_traits<detail::task_pointer_t<F>>;
+  using R = typename traits::result;
+  static_assert(sizeof...(A) == traits::arity, "submit: wrong number of arguments for this task");
+  static_assert(std::is_constructible_v<typename traits::arguments, A&&...>,
+                "submit: the arguments do not convert to the task's parameter types");
+  const detail::task_entry& entry = detail::registered_task(+fn);
+  auto state = detail::new_call<R>(counters(), entry.name, detail::frame_kind::call,
+                                   traits::argument_signature, traits::result_signature);
+  typename traits::arguments converted(std::forward<A>(args)...);
+  std::apply([&](const auto&... a) { detail::encode_into(state->arguments, a...); }, converted);
+  enqueue(state);
+  return future<R>(std::move(state));
+}
+
+template <class R, class... A>
+future<R> process_pool::submit(std::string_view name, A&&... args) {
+  auto state = detail::new_call<R>(
+      counters(), std::string(name), detail::frame_kind::call,
+      detail::signature_of<detail::wire_type_t<A>...>(), detail::signature_of<R>());
+  std::tuple<detail::wire_type_t<A>...> converted(std::forward<A>(args)...);
+  std::apply([&](const auto&... a) { detail::encode_into(state->arguments, a...); }, converted);
+  enqueue(state);
+  return future<R>(std::move(state));
+}
+
+template <detail::task_function F, class Range>
+auto process_pool::map(F fn, const Range& inputs, map_options options)
+    -> std::vector<typename detail::function_traits<detail::task_pointer_t<F>>::result> {
+  using traits = detail::function_traits<detail::task_pointer_t<F>>;
+  using R = typename traits::result;
+  using arguments = typename traits::arguments;
+  static_assert(!std::is_void_v<R>, "map needs a task that returns a value");
+  if (options.chunksize == 0) throw std::invalid_argument("map: chunksize must be at least 1");
+  const detail::task_entry& entry = detail::registered_task(+fn);
+
+  std::vector<future<std::vector<R>>> chunks;
+  std::vector<arguments> chunk;
+  auto send_chunk = [&] {
+    auto state = detail::new_call<std::vector<R>>(counters(), entry.name,
+                                                  detail::frame_kind::call_chunk,
+                                                  traits::argument_signature,
+                                                  traits::result_signature);
+    detail::encode_into(state->arguments, chunk);
+    chunk.clear();
+    enqueue(state);
+    chunks.emplace_back(std::move(state));
+  };
+  for (const auto& input : inputs) {
+    chunk.emplace_back(arguments(input));
+    if (chunk.size() == options.chunksize) send_chunk();
+  }
+  if (!chunk.empty()) send_chunk();
+
+  std::vector<R> results;
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    try {
+      std::vector<R> part = std::move(chunks[i]).get();
+      results.insert(results.end(), std::make_move_iterator(part.begin()),
+                     std::make_move_iterator(part.end()));
+    } catch (...) {
+      for (std::size_t j = i + 1; j < chunks.size(); ++j) chunks[j].cancel();
+      throw;
+    }
+  }
+  return results;
+}
+
+}  // namespace forkpool

@@ -1,0 +1,125 @@
+#include <cstdio>
+
+#include "forkpool/detail/task_state.hpp"
+#include "forkpool/detail/worker_channel.hpp"
+#include "forkpool/errors.hpp"
+
+namespace forkpool::detail {
+
+bool task_state::done() const {
+  std::lock_guard lock(mutex_);
+  return status_ != status::pending;
+}
+
+bool task_state::cancelled() const {
+  std::lock_guard lock(mutex_);
+  return status_ == status::cancelled;
+}
+
+bool task_state::running() const {
+  std::lock_guard lock(mutex_);
+  if (status_ != status::pending || !channel_) return false;
+  // The worker flips the word to running when it starts the call.
+  return channel_->slot(slot_).load(std::memory_order_acquire) ==
+         slot_word(id, slot_state::running);
+}
+
+bool task_state::cancel() {
+  {
+    std::unique_lock lock(mutex_);
+    if (status_ == status::cancelled) return true;
+    if (status_ == status::finished) return false;
+    // In a worker's ring: only a win of the compare-and-swap against the worker's start counts.
+    if (channel_ && !channel_->try_cancel(slot_, id)) return false;
+  }
+  finish(status::cancelled, std::make_exception_ptr(cancelled_error()));
+  return true;
+}
+
+void task_state::wait() const {
+  std::unique_lock lock(mutex_);
+  finished_.wait(lock, [&] { return status_ != status::pending; });
+}
+
+bool task_state::wait_until(std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock lock(mutex_);
+  return finished_.wait_until(lock, deadline, [&] { return status_ != status::pending; });
+}
+
+std::exception_ptr task_state::exception() const {
+  std::unique_lock lock(mutex_);
+  finished_.wait(lock, [&] { return status_ != status::pending; });
+  return error_;
+}
+
+void task_state::rethrow_if_failed() const {
+  if (std::exception_ptr error = exception()) std::rethrow_exception(error);
+}
+
+void task_state::add_done_callback(std::function<void()> callback) {
+  {
+    std::lock_guard lock(mutex_);
+    if (status_ == status::pending) {
+      callbacks_.push_back(std::move(callback));
+      return;
+    }
+  }
+  callback();
+}
+
+bool task_state::begin_dispatch(std::shared_ptr<worker_channel> channel, std::uint32_t slot) {
+  std::lock_guard lock(mutex_);
+  if (status_ != status::pending) return false;
+  channel_ = std::move(channel);
+  slot_ = slot;
+  return true;
+}
+
+bool task_state::try_revoke() {
+  std::lock_guard lock(mutex_);
+  if (status_ != status::pending || !channel_ || !channel_->try_cancel(slot_, id)) return false;
+  channel_.reset();
+  return true;
+}
+
+void task_state::succeed_from(std::span<const std::byte> encoded) {
+  try {
+    store_value(encoded);
+  } catch (const std::exception& e) {
+    fail(std::make_exception_ptr(
+        protocol_error("the result of task '" + name + "' did not decode: " + e.what())));
+    return;
+  }
+  finish(status::finished, nullptr);
+}
+
+void task_state::fail(std::exception_ptr error) { finish(status::finished, std::move(error)); }
+
+void task_state::finish(status outcome, std::exception_ptr error) {
+  std::vector<std::function<void()>> callbacks;
+  {
+    std::lock_guard lock(mutex_);
+    if (status_ != status::pending) return;  // a cancel won the race; nothing more to say
+    // Counted before waiters wake, so stats() read after get() includes this task.
+    auto& counter = outcome == status::cancelled ? counters_->cancelled
+                    : error                      ? counters_->failed
+                                                 : counters_->completed;
+    counter.fetch_add(1, std::memory_order_relaxed);
+    status_ = outcome;
+    error_ = std::move(error);
+    channel_.reset();
+    callbacks.swap(callbacks_);
+    finished_.notify_all();
+  }
+  for (auto& callback : callbacks) {
+    try {
+      callback();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "forkpool: a done callback threw: %s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "forkpool: a done callback threw\n");
+    }
+  }
+}
+
+}  // namespace forkpool::detail

@@ -1,0 +1,156 @@
+#include "launcher.hpp"
+
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <map>
+#include <system_error>
+
+#include "forkpool/detail/fork_server.hpp"
+
+namespace forkpool::detail {
+namespace {
+
+namespace asio = boost::asio;
+
+// Workers forked by the fork server, which reports their exits over its socket.
+class fork_server_launcher final : public launcher {
+ public:
+  fork_server_launcher(asio::io_context& io, const worker_config& config, launch_events& events)
+      : events_(events), server_(start_fork_server(config)), watch_(io, ::dup(server_.socket.get())) {
+    read_events();
+  }
+
+  ~fork_server_launcher() override { stop(); }
+
+  void launch(std::uint64_t worker_id, const worker_channel& channel) override {
+    if (!server_.socket ||
+        !request_spawn(server_.socket.get(), worker_id, channel.region_fd(),
+                       channel.worker_bell().fd(), channel.master_bell().fd())) {
+      asio::post(watch_.get_executor(), [this, worker_id] { events_.on_spawn_failed(worker_id, EPIPE); });
+    }
+  }
+
+  void stop() override {
+    if (server_.pid < 0) return;
+    boost::system::error_code ignored;
+    watch_.close(ignored);
+    server_.socket.reset();  // EOF tells the server to exit
+    while (::waitpid(server_.pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    server_.pid = -1;
+  }
+
+ private:
+  void read_events() {
+    watch_.async_wait(asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code ec) {
+      if (ec) return;  // closed by stop()
+      server_event event;
+      ssize_t n;
+      while ((n = ::recv(watch_.native_handle(), &event, sizeof event, MSG_DONTWAIT)) ==
+             static_cast<ssize_t>(sizeof event)) {
+        switch (event.kind) {
+          case server_event::spawned: events_.on_spawned(event.worker_id, event.pid); break;
+          case server_event::spawn_failed: events_.on_spawn_failed(event.worker_id, event.status); break;
+          case server_event::exited: events_.on_exited(event.pid, event.status); break;
+        }
+        if (server_.pid < 0) return;  // the event led the pool to stop this launcher
+      }
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        lost();
+        return;
+      }
+      read_events();
+    });
+  }
+
+  void lost() {
+    boost::system::error_code ignored;
+    watch_.close(ignored);
+    server_.socket.reset();
+    if (server_.pid >= 0) {
+      while (::waitpid(server_.pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      server_.pid = -1;
+    }
+    events_.on_launcher_lost();
+  }
+
+  launch_events& events_;
+  fork_server_handle server_;
+  asio::posix::stream_descriptor watch_;
+};
+
+// Workers forked by the pool thread itself; their exits are watched through pidfds.
+class direct_fork_launcher final : public launcher {
+ public:
+  direct_fork_launcher(asio::io_context& io, const worker_config& config, launch_events& events)
+      : io_(io), config_(config), events_(events) {}
+
+  ~direct_fork_launcher() override { stop(); }
+
+  void launch(std::uint64_t worker_id, const worker_channel& channel) override {
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      int keep[3] = {channel.region_fd(), channel.worker_bell().fd(), channel.master_bell().fd()};
+      prepare_forked_child(keep, 3, /*die_with_parent=*/true);
+      run_worker({unique_fd(keep[0]), unique_fd(keep[1]), unique_fd(keep[2])}, config_);
+    }
+    if (pid < 0) {
+      const int error = errno;
+      asio::post(io_, [this, worker_id, error] { events_.on_spawn_failed(worker_id, error); });
+      return;
+    }
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    auto watch = std::make_unique<asio::posix::stream_descriptor>(io_, pidfd);
+    watch->async_wait(asio::posix::stream_descriptor::wait_read,
+                      [this, pid](boost::system::error_code ec) {
+                        if (ec) return;
+                        int status = 0;
+                        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+                        }
+                        watches_.erase(pid);
+                        events_.on_exited(pid, status);
+                      });
+    watches_.emplace(pid, std::move(watch));
+    asio::post(io_, [this, worker_id, pid] { events_.on_spawned(worker_id, pid); });
+  }
+
+  void stop() override {
+    // Every worker has exited by now; reap any that the event loop has not.
+    for (auto& [pid, watch] : watches_) {
+      boost::system::error_code ignored;
+      watch->close(ignored);
+      ::kill(pid, SIGKILL);
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }
+    watches_.clear();
+  }
+
+ private:
+  asio::io_context& io_;
+  const worker_config& config_;
+  launch_events& events_;
+  std::map<pid_t, std::unique_ptr<asio::posix::stream_descriptor>> watches_;
+};
+
+}  // namespace
+
+std::unique_ptr<launcher> make_launcher(start_method method, asio::io_context& io,
+                                        const worker_config& config, launch_events& events) {
+  switch (method) {
+    case start_method::fork: return std::make_unique<direct_fork_launcher>(io, config, events);
+    case start_method::forkserver: break;
+  }
+  return std::make_unique<fork_server_launcher>(io, config, events);
+}
+
+}  // namespace forkpool::detail

@@ -1,0 +1,44 @@
+// How worker processes come to be: forked by the fork server, or forked directly by the master's
+// pool thread. Either way the pool learns each worker's pid and, later, its exit status.
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <memory>
+
+#include "forkpool/detail/worker_channel.hpp"
+#include "forkpool/detail/worker_loop.hpp"
+#include "forkpool/options.hpp"
+
+namespace forkpool::detail {
+
+/// What a launcher reports, on the pool's thread.
+class launch_events {
+ public:
+  virtual void on_spawned(std::uint64_t worker_id, pid_t pid) = 0;
+  virtual void on_spawn_failed(std::uint64_t worker_id, int error) = 0;
+  virtual void on_exited(pid_t pid, int wait_status) = 0;
+  /// The launcher itself is gone (the fork server died): every worker it started is gone too.
+  virtual void on_launcher_lost() = 0;
+
+ protected:
+  ~launch_events() = default;
+};
+
+class launcher {
+ public:
+  virtual ~launcher() = default;
+  /// Starts a worker on `channel`; on_spawned or on_spawn_failed follows. Pool thread only.
+  virtual void launch(std::uint64_t worker_id, const worker_channel& channel) = 0;
+  /// Stops the launcher, waiting for its own process if it has one. Pool thread only, after
+  /// every worker has exited.
+  virtual void stop() = 0;
+};
+
+/// `config` must outlive the launcher; forked processes see it at the same address.
+std::unique_ptr<launcher> make_launcher(start_method method, boost::asio::io_context& io,
+                                        const worker_config& config, launch_events& events);
+
+}  // namespace forkpool::detail

@@ -1,0 +1,147 @@
+#include "pool_core.hpp"
+
+#include <boost/asio/post.hpp>
+#include <stdexcept>
+
+#include "forkpool/errors.hpp"
+
+namespace forkpool::detail {
+namespace {
+
+unsigned resolve_worker_count(unsigned requested) {
+  if (requested != 0) return requested;
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : cores;
+}
+
+// How long an idle worker spins on its ring before it sleeps on its bell.
+constexpr std::chrono::microseconds kWorkerSpin{50};
+// Calls queued in one worker's ring at once: enough to keep it busy between the master's
+// wake-ups; idle workers take back the excess (see steal_for_idle_workers).
+constexpr std::uint32_t kDepth = 16;
+
+}  // namespace
+
+pool_core::pool_core(pool_options options)
+    : options_(std::move(options)),
+      worker_count_(resolve_worker_count(options_.workers)),
+      depth_(kDepth),
+      work_(io_.get_executor()) {
+  if (options_.ring_bytes < 4096) throw std::invalid_argument("pool_options.ring_bytes < 4096");
+  worker_config_.initializer = &options_.initializer;
+  worker_config_.spin = kWorkerSpin;
+  // Forks the fork server now, while this is the only thread the pool has.
+  launcher_ = make_launcher(options_.start, io_, worker_config_, *this);
+  // Workers are launched by the pool thread: with start_method::fork they are its children and
+  // die with it (PR_SET_PDEATHSIG follows the forking thread).
+  boost::asio::post(io_, [this] {
+    for (unsigned i = 0; i < worker_count_; ++i) launch_worker();
+  });
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+pool_core::~pool_core() { shutdown({.wait = true, .cancel_pending = false}); }
+
+void pool_core::enqueue(std::shared_ptr<task_state> task) {
+  {
+    std::lock_guard lock(incoming_mutex_);
+    if (closed_) throw pool_shut_down();
+    task->id = counters_->submitted.fetch_add(1, std::memory_order_relaxed) + 1;
+    incoming_.push_back(std::move(task));
+    if (kick_posted_) return;
+    kick_posted_ = true;
+  }
+  boost::asio::post(io_, [this] {
+    take_incoming();
+    dispatch();
+  });
+}
+
+void pool_core::take_incoming() {
+  std::lock_guard lock(incoming_mutex_);
+  for (auto& task : incoming_) pending_.push_back(std::move(task));
+  incoming_.clear();
+  kick_posted_ = false;
+}
+
+void pool_core::shutdown(shutdown_options options) {
+  if (std::this_thread::get_id() == thread_.get_id())
+    throw std::logic_error("forkpool: shutdown() called from the pool's own thread");
+  bool first = false;
+  {
+    std::lock_guard lock(incoming_mutex_);
+    first = !closed_;
+    closed_ = true;
+  }
+  if (first || options.cancel_pending) {
+    boost::asio::post(io_, [this, cancel = options.cancel_pending] { begin_shutdown(cancel); });
+  }
+  if (!options.wait) return;
+  {
+    std::unique_lock lock(shutdown_mutex_);
+    shutdown_done_.wait(lock, [&] { return shutdown_complete_; });
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void pool_core::begin_shutdown(bool cancel_pending) {
+  take_incoming();
+  if (cancel_pending) {
+    for (auto& task : pending_) task->cancel();
+    pending_.clear();
+    for (auto& worker : workers_)
+      for (auto& task : worker->slots)
+        if (task) task->cancel();  // succeeds only for calls the worker has not started
+  }
+  draining_ = true;
+  dispatch();
+  maybe_finish_shutdown();
+}
+
+void pool_core::maybe_finish_shutdown() {
+  if (!draining_ || stopped_ || !pending_.empty()) return;
+  for (auto& worker : workers_) {
+    if (worker->state == worker_record::phase::running && worker->occupied() == 0) {
+      worker->state = worker_record::phase::retiring;
+      send_stop(*worker);
+    }
+  }
+  if (!workers_.empty()) return;
+  launcher_->stop();
+  stopped_ = true;
+  work_.reset();
+  {
+    std::lock_guard lock(shutdown_mutex_);
+    shutdown_complete_ = true;
+  }
+  shutdown_done_.notify_all();
+}
+
+pool_stats pool_core::stats() const {
+  pool_stats s;
+  s.submitted = counters_->submitted.load(std::memory_order_relaxed);
+  s.completed = counters_->completed.load(std::memory_order_relaxed);
+  s.failed = counters_->failed.load(std::memory_order_relaxed);
+  s.cancelled = counters_->cancelled.load(std::memory_order_relaxed);
+  const std::uint64_t finished = s.completed + s.failed + s.cancelled;
+  s.queue_depth = s.submitted > finished ? static_cast<std::size_t>(s.submitted - finished) : 0;
+  s.restarts_task_count = restarts_[static_cast<int>(restart_reason::task_count)].load();
+  s.restarts_memory = restarts_[static_cast<int>(restart_reason::memory)].load();
+  s.restarts_timeout = restarts_[static_cast<int>(restart_reason::timeout)].load();
+  s.restarts_crash = restarts_[static_cast<int>(restart_reason::crash)].load();
+  s.restarts_requested = restarts_[static_cast<int>(restart_reason::requested)].load();
+  std::lock_guard lock(stats_mutex_);
+  for (const auto& worker : workers_) {
+    if (worker->pid == 0 || worker->state == worker_record::phase::exited) continue;
+    s.per_worker.push_back({worker->pid, worker->tasks_run.load(std::memory_order_relaxed),
+                            worker->rss_bytes.load(std::memory_order_relaxed), worker->started});
+  }
+  s.workers_alive = s.per_worker.size();
+  return s;
+}
+
+void pool_core::count_restart(restart_reason reason) {
+  restarts_[static_cast<int>(reason)].fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace forkpool::detail

@@ -1,0 +1,148 @@
+// The machinery behind process_pool. Everything below runs on the pool's own thread (an Asio
+// io_context) unless marked "any thread":
+//   pool_core.cpp   construction, submission, shutdown, stats
+//   scheduler.cpp   pending queue -> least-loaded worker; replies -> futures
+//   supervisor.cpp  worker start, exit, retirement and replacement
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "forkpool/detail/task_state.hpp"
+#include "forkpool/detail/worker_channel.hpp"
+#include "forkpool/detail/worker_loop.hpp"
+#include "forkpool/options.hpp"
+#include "launcher.hpp"
+
+namespace forkpool::detail {
+
+/// The master's view of one worker process.
+struct worker_record {
+  enum class phase {
+    running,   ///< takes tasks (also before its pid is known: calls wait in its ring)
+    retiring,  ///< takes no new tasks; told to stop after those it holds
+    exited,
+  };
+
+  std::uint64_t id = 0;
+  pid_t pid = 0;  ///< 0 until the launcher reports it
+  phase state = phase::running;
+  restart_reason retire_reason = restart_reason::requested;
+  std::shared_ptr<worker_channel> channel;
+  std::unique_ptr<boost::asio::posix::stream_descriptor> bell;  ///< the master bell, watched
+  bool watching = false;
+
+  /// What each slot holds: the task, or null when free. A revoked slot keeps its task pointer
+  /// null but stays out of free_slots until the worker confirms with a skipped reply.
+  std::array<std::shared_ptr<task_state>, worker_channel::kSlots> slots;
+  std::array<bool, worker_channel::kSlots> revoked{};
+  std::vector<std::uint32_t> free_slots;
+  bool ring_full = false;     ///< the last call did not fit; retry after the next reply
+  bool stop_pending = false;  ///< a stop frame is owed but did not fit yet
+  std::string fault;          ///< why the master killed it, if it broke the protocol
+
+  std::uint64_t dispatched = 0;
+  std::atomic<std::uint64_t> tasks_run{0};
+  std::atomic<std::uint64_t> rss_bytes{0};
+  std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
+
+  std::uint32_t occupied() const noexcept {
+    return worker_channel::kSlots - static_cast<std::uint32_t>(free_slots.size());
+  }
+};
+
+class pool_core final : public launch_events {
+ public:
+  explicit pool_core(pool_options options);
+  ~pool_core();
+
+  // ---- any thread ----
+  void enqueue(std::shared_ptr<task_state> task);
+  void shutdown(shutdown_options options);
+  pool_stats stats() const;
+  const pool_options& options() const noexcept { return options_; }
+  const std::shared_ptr<pool_counters>& counters() const noexcept { return counters_; }
+
+ private:
+  // pool_core.cpp
+  void take_incoming();
+  void begin_shutdown(bool cancel_pending);
+  void maybe_finish_shutdown();
+
+  // scheduler.cpp
+  void dispatch();
+  bool send_call(worker_record& worker, const std::shared_ptr<task_state>& task);
+  void watch_bell(worker_record& worker);
+  void drain_replies(worker_record& worker);
+  bool drain_ring(worker_record& worker);
+  bool handle_reply(worker_record& worker, std::span<const std::byte> message);
+  void release_slot(worker_record& worker, std::uint32_t slot);
+  void steal_for_idle_workers();
+  std::uint32_t revoke_queued(worker_record& worker);
+
+  // supervisor.cpp
+  void launch_worker();
+  void replenish();
+  worker_record* find_worker(pid_t pid);
+  void retire(worker_record& worker, restart_reason reason);
+  void send_stop(worker_record& worker);
+  void bury(worker_record& worker, int wait_status);
+  void check_limits(worker_record& worker);
+  void on_spawned(std::uint64_t worker_id, pid_t pid) override;
+  void on_spawn_failed(std::uint64_t worker_id, int error) override;
+  void on_exited(pid_t pid, int wait_status) override;
+  void on_launcher_lost() override;
+  void count_restart(restart_reason reason);
+
+  const pool_options options_;
+  const unsigned worker_count_;
+  const std::uint32_t depth_;  ///< calls a worker may hold at once
+  worker_config worker_config_;
+  std::shared_ptr<pool_counters> counters_ = std::make_shared<pool_counters>();
+
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::unique_ptr<launcher> launcher_;
+
+  // Submission (any thread -> pool thread).
+  std::mutex incoming_mutex_;
+  std::deque<std::shared_ptr<task_state>> incoming_;
+  bool kick_posted_ = false;
+  bool closed_ = false;  ///< no more submissions (guarded by incoming_mutex_)
+
+  // Pool thread only.
+  std::deque<std::shared_ptr<task_state>> pending_;
+  std::vector<std::unique_ptr<worker_record>> workers_;  ///< structure guarded by stats_mutex_
+  std::uint64_t next_worker_id_ = 1;
+  std::unique_ptr<boost::asio::steady_timer> retry_timer_;  ///< relaunch after a failed spawn
+  bool spawn_backoff_ = false;  ///< a spawn failed; replenish waits for retry_timer_
+  bool launcher_lost_ = false;  ///< the fork server died; a new one is on its way
+  bool draining_ = false;  ///< shutdown: finish what is queued, then stop the workers
+  bool stopped_ = false;   ///< every worker has exited and the launcher is stopped
+
+  mutable std::mutex stats_mutex_;
+  std::array<std::atomic<std::uint64_t>, 5> restarts_{};
+
+  std::mutex shutdown_mutex_;
+  std::condition_variable shutdown_done_;
+  bool shutdown_complete_ = false;
+  std::thread thread_;  ///< runs io_; last member, started last
+};
+
+}  // namespace forkpool::detail

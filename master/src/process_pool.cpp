@@ -1,0 +1,26 @@
+#include "forkpool/process_pool.hpp"
+
+#include "pool_core.hpp"
+
+namespace forkpool {
+
+process_pool::process_pool(pool_options options)
+    : core_(std::make_unique<detail::pool_core>(std::move(options))) {}
+
+process_pool::~process_pool() = default;
+
+void process_pool::shutdown(shutdown_options options) { core_->shutdown(options); }
+
+pool_stats process_pool::stats() const { return core_->stats(); }
+
+const pool_options& process_pool::options() const noexcept { return core_->options(); }
+
+void process_pool::enqueue(std::shared_ptr<detail::task_state> task) {
+  core_->enqueue(std::move(task));
+}
+
+const std::shared_ptr<detail::pool_counters>& process_pool::counters() const noexcept {
+  return core_->counters();
+}
+
+}  // namespace forkpool

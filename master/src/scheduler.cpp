@@ -1,0 +1,246 @@
+// Scheduling: pending calls go to the least-loaded worker; replies complete their futures.
+#include <signal.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "forkpool/detail/wire.hpp"
+#include "forkpool/errors.hpp"
+#include "pool_core.hpp"
+
+namespace forkpool::detail {
+namespace {
+
+std::exception_ptr to_exception(const wire_error& e) {
+  switch (e.code) {
+    case error_code::remote: return std::make_exception_ptr(remote_error(e.type_name, e.message));
+    case error_code::unknown_task: return std::make_exception_ptr(unknown_task(e.message));
+    case error_code::bad_arguments: return std::make_exception_ptr(bad_arguments(e.message));
+    case error_code::protocol: return std::make_exception_ptr(protocol_error(e.message));
+    case error_code::initializer:
+      return std::make_exception_ptr(
+          remote_error(e.type_name, "the worker's initializer failed: " + e.message));
+  }
+  return std::make_exception_ptr(protocol_error("unknown error code from worker"));
+}
+
+}  // namespace
+
+void pool_core::dispatch() {
+  if (stopped_) return;
+  const std::uint64_t max_tasks = options_.max_tasks_per_worker;
+  while (!pending_.empty()) {
+    worker_record* best = nullptr;
+    for (auto& worker : workers_) {
+      if (worker->state != worker_record::phase::running || worker->ring_full ||
+          worker->occupied() >= depth_)
+        continue;
+      // A worker with a task budget gets no more calls than it will run.
+      if (max_tasks != 0 && worker->tasks_run.load(std::memory_order_relaxed) +
+                                    worker->occupied() >= max_tasks)
+        continue;
+      if (best == nullptr || worker->occupied() < best->occupied()) best = worker.get();
+    }
+    if (best == nullptr) break;
+    std::shared_ptr<task_state> task = std::move(pending_.front());
+    pending_.pop_front();
+    if (task->done()) continue;  // cancelled while it waited
+    send_call(*best, task);  // on a full ring the call goes back to the queue
+  }
+  for (auto& worker : workers_) {
+    if (worker->state != worker_record::phase::exited) worker->channel->requests_out().publish();
+  }
+  maybe_finish_shutdown();
+}
+
+bool pool_core::send_call(worker_record& worker, const std::shared_ptr<task_state>& task) {
+  ring_producer& out = worker.channel->requests_out();
+  const std::size_t payload = sizeof(call_header) + task->name.size() + task->arguments.size();
+  if (frame_size(payload) > out.max_message() || task->name.size() > 0xffff) {
+    task->fail(std::make_exception_ptr(bad_arguments(
+        "the call to '" + task->name + "' (" + std::to_string(task->arguments.size()) +
+        " bytes of arguments) does not fit the pool's ring_bytes (" +
+        std::to_string(worker.channel->ring_bytes()) + ")")));
+    return false;
+  }
+  std::byte* frame = out.try_reserve(frame_size(payload));
+  if (frame == nullptr) {
+    worker.ring_full = true;
+    pending_.push_front(task);
+    return false;
+  }
+  const std::uint32_t slot = worker.free_slots.back();
+  // Published to the worker by the ring's release store; seen by cancel() through the task lock.
+  worker.channel->slot(slot).store(slot_word(task->id, slot_state::queued),
+                                   std::memory_order_relaxed);
+  if (!task->begin_dispatch(worker.channel, slot)) {  // cancelled meanwhile: leave it out
+    worker.channel->slot(slot).store(0, std::memory_order_relaxed);
+    return false;
+  }
+  worker.free_slots.pop_back();
+  worker.slots[slot] = task;
+  ++worker.dispatched;
+
+  const call_header header{task->argument_signature, task->result_signature, slot,
+                           static_cast<std::uint16_t>(task->name.size()), 0};
+  std::byte* p = frame + sizeof(frame_header);
+  std::memcpy(p, &header, sizeof header);
+  p += sizeof header;
+  std::memcpy(p, task->name.data(), task->name.size());
+  p += task->name.size();
+  if (!task->arguments.empty()) std::memcpy(p, task->arguments.data(), task->arguments.size());
+  seal_frame(frame, payload, task->kind, task->id);
+  out.commit(frame_size(payload));
+  return true;
+}
+
+void pool_core::watch_bell(worker_record& worker) {
+  if (worker.watching || worker.state == worker_record::phase::exited) return;
+  worker.watching = true;
+  worker.bell->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                          [this, id = worker.id](boost::system::error_code ec) {
+                            if (ec) return;  // the worker was buried
+                            for (auto& w : workers_) {
+                              if (w->id != id) continue;
+                              w->watching = false;
+                              w->channel->master_bell().clear();
+                              w->channel->responses_in().end_sleep();
+                              drain_replies(*w);
+                              return;
+                            }
+                          });
+}
+
+bool pool_core::drain_ring(worker_record& worker) {
+  ring_consumer& in = worker.channel->responses_in();
+  for (;;) {
+    std::span<const std::byte> message;
+    const ring_consumer::status status = in.try_peek(message);
+    if (status == ring_consumer::status::empty) {
+      in.release();
+      return true;
+    }
+    if (status == ring_consumer::status::corrupt) {
+      worker.fault = "the reply ring is corrupt";
+      return false;
+    }
+    if (!handle_reply(worker, message)) return false;
+    in.pop();
+  }
+}
+
+void pool_core::drain_replies(worker_record& worker) {
+  for (;;) {
+    if (!drain_ring(worker)) {
+      // Nothing more from this worker can be trusted: replace it. Its exit completes the rest.
+      worker.state = worker_record::phase::retiring;
+      if (worker.pid > 0) ::kill(worker.pid, SIGKILL);
+      return;
+    }
+    // Announce sleep, then look once more: a reply published in between is not missed.
+    if (worker.channel->responses_in().prepare_sleep()) break;
+  }
+  watch_bell(worker);
+  check_limits(worker);
+  dispatch();
+  steal_for_idle_workers();
+}
+
+bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> message) {
+  frame_view frame;
+  if (const frame_fault fault = parse_frame(message, frame); fault != frame_fault::none) {
+    worker.fault = describe(fault);
+    return false;
+  }
+  reply_header header;
+  if (frame.payload.size() < sizeof header) {
+    worker.fault = "reply shorter than its header";
+    return false;
+  }
+  std::memcpy(&header, frame.payload.data(), sizeof header);
+  if (header.slot >= worker_channel::kSlots) {
+    worker.fault = "reply names a slot that does not exist";
+    return false;
+  }
+  const std::uint32_t slot = header.slot;
+  if (worker.revoked[slot]) {  // taken back earlier; the worker confirms it skipped the call
+    if (frame.kind != frame_kind::skipped) {
+      worker.fault = "worker ran a call it had been told to skip";
+      return false;
+    }
+    release_slot(worker, slot);
+    return true;
+  }
+  const std::shared_ptr<task_state> task = worker.slots[slot];
+  if (!task || task->id != frame.task_id) {
+    worker.fault = "reply for a task the worker does not hold";
+    return false;
+  }
+  worker.rss_bytes.store(header.rss_bytes, std::memory_order_relaxed);
+  const std::span<const std::byte> body = frame.payload.subspan(sizeof header);
+  release_slot(worker, slot);
+  switch (frame.kind) {
+    case frame_kind::result:
+      worker.tasks_run.fetch_add(1, std::memory_order_relaxed);
+      task->succeed_from(body);
+      break;
+    case frame_kind::error: {
+      worker.tasks_run.fetch_add(1, std::memory_order_relaxed);
+      wire_error error;
+      try {
+        decode_exact(body, error);
+        task->fail(to_exception(error));
+      } catch (const decode_failure& e) {
+        task->fail(std::make_exception_ptr(
+            protocol_error(std::string("an error reply did not decode: ") + e.what())));
+      }
+      break;
+    }
+    case frame_kind::skipped: break;  // the user cancelled it; its future is already done
+    default:
+      worker.fault = "unexpected frame kind from worker";
+      return false;
+  }
+  return true;
+}
+
+void pool_core::release_slot(worker_record& worker, std::uint32_t slot) {
+  worker.slots[slot].reset();
+  worker.revoked[slot] = false;
+  worker.channel->slot(slot).store(0, std::memory_order_relaxed);
+  worker.free_slots.push_back(slot);
+  worker.ring_full = false;
+}
+
+std::uint32_t pool_core::revoke_queued(worker_record& worker) {
+  std::vector<std::shared_ptr<task_state>> taken;
+  for (std::uint32_t slot = 0; slot < worker_channel::kSlots; ++slot) {
+    auto& task = worker.slots[slot];
+    if (!task || !task->try_revoke()) continue;
+    worker.revoked[slot] = true;  // the slot stays reserved until the worker's skipped reply
+    taken.push_back(std::move(task));
+    task.reset();
+  }
+  // Back to the front of the queue, in submission order.
+  std::sort(taken.begin(), taken.end(), [](const auto& a, const auto& b) { return a->id < b->id; });
+  pending_.insert(pending_.begin(), taken.begin(), taken.end());
+  return static_cast<std::uint32_t>(taken.size());
+}
+
+void pool_core::steal_for_idle_workers() {
+  if (!pending_.empty()) return;
+  const bool someone_idle = std::any_of(workers_.begin(), workers_.end(), [&](const auto& w) {
+    return w->state == worker_record::phase::running && w->occupied() == 0 && !w->ring_full;
+  });
+  if (!someone_idle) return;
+  worker_record* busiest = nullptr;
+  for (auto& worker : workers_) {
+    if (worker->state != worker_record::phase::running) continue;
+    if (busiest == nullptr || worker->occupied() > busiest->occupied()) busiest = worker.get();
+  }
+  // Leave a worker its running call; take back what waits behind it.
+  if (busiest == nullptr || busiest->occupied() < 2) return;
+  if (revoke_queued(*busiest) > 0) dispatch();
+}
+
+}  // namespace forkpool::detail

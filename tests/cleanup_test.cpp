@@ -1,0 +1,74 @@
+// Nothing leaks: no process outlives its pool, and none outlives a SIGKILLed master.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <thread>
+
+#include "test_tasks.hpp"
+
+using namespace forkpool;
+
+namespace {
+bool process_exists(int pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; }
+
+bool gone_within(int pid, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!process_exists(pid)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return !process_exists(pid);
+}
+}  // namespace
+
+TEST_CASE("cleanup: a destroyed pool leaves no worker process" * doctest::timeout(30)) {
+  for (start_method method : {start_method::forkserver, start_method::fork}) {
+    std::vector<int> pids;
+    {
+      pool_options o;
+      o.workers = 3;
+      o.start = method;
+      process_pool pool(o);
+      for (int i = 0; i < 6; ++i) pool.submit(test_tasks::square, i).get();
+      while (pool.stats().workers_alive < 3) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      for (const auto& w : pool.stats().per_worker) pids.push_back(w.pid);
+    }
+    REQUIRE(pids.size() == 3);
+    for (int pid : pids) CHECK_FALSE(process_exists(pid));  // reaped, not merely exiting
+  }
+}
+
+TEST_CASE("cleanup: a SIGKILLed master takes its fork server and workers down" * doctest::timeout(30)) {
+  int report[2];
+  REQUIRE(::pipe(report) == 0);
+  const pid_t master = ::fork();
+  REQUIRE(master >= 0);
+  if (master == 0) {
+    // The child is a master: a pool whose workers are busy, then it reports their pids.
+    ::close(report[0]);
+    pool_options o;
+    o.workers = 2;
+    process_pool pool(o);
+    auto busy = pool.submit(test_tasks::sleep_ms, 60000);
+    pool.submit(test_tasks::square, 1).get();
+    while (pool.stats().workers_alive < 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    for (const auto& w : pool.stats().per_worker) {
+      const int pid = w.pid;
+      [[maybe_unused]] auto n = ::write(report[1], &pid, sizeof pid);
+    }
+    ::pause();
+    ::_exit(0);
+  }
+  ::close(report[1]);
+  int pids[2];
+  REQUIRE(::read(report[0], pids, sizeof pids) == sizeof pids);
+  ::close(report[0]);
+  for (int pid : pids) REQUIRE(process_exists(pid));
+  ::kill(master, SIGKILL);
+  int status;
+  REQUIRE(::waitpid(master, &status, 0) == master);
+  for (int pid : pids) CHECK(gone_within(pid, std::chrono::seconds(2)));
+}

@@ -1,0 +1,168 @@
+// Every kind of failure is a typed error on the one future it concerns, and the pool keeps serving.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <thread>
+
+#include "test_tasks.hpp"
+
+using namespace forkpool;
+using namespace test_tasks;
+
+namespace {
+pool_options workers(unsigned n) {
+  pool_options o;
+  o.workers = n;
+  return o;
+}
+}  // namespace
+
+TEST_CASE("errors: a task that throws gives remote_error with type and message" * doctest::timeout(30)) {
+  process_pool pool(workers(2));
+  auto f = pool.submit(throws_runtime_error, "boom");
+  try {
+    f.get();
+    FAIL("expected remote_error");
+  } catch (const remote_error& e) {
+    CHECK(e.type_name() == "std::runtime_error");
+    CHECK(e.message() == "boom");
+    CHECK(std::string(e.what()) == "std::runtime_error: boom");
+  }
+  CHECK(f.exception() != nullptr);
+  // Something that is not a std::exception.
+  CHECK_THROWS_AS(pool.submit(throws_int, 1).get(), remote_error);
+  // The pool keeps serving.
+  CHECK(pool.submit(square, 3).get() == 9);
+}
+
+TEST_CASE("errors: an unknown task name gives unknown_task" * doctest::timeout(30)) {
+  process_pool pool(workers(1));
+  CHECK_THROWS_AS(pool.submit<int>("no.such.task", 1).get(), unknown_task);
+  CHECK(pool.submit(square, 3).get() == 9);
+}
+
+int unregistered(int x) { return x; }
+
+TEST_CASE("errors: submitting a function that was never registered gives unknown_task" *
+          doctest::timeout(30)) {
+  process_pool pool(workers(1));
+  CHECK_THROWS_AS(pool.submit(unregistered, 1).get(), unknown_task);
+  CHECK_THROWS_AS(pool.map(unregistered, std::vector<int>{1}), unknown_task);
+}
+
+TEST_CASE("errors: wrong argument or result types by name give bad_arguments" * doctest::timeout(30)) {
+  process_pool pool(workers(1));
+  // "square" takes an int: a string must not decode "successfully" as one.
+  CHECK_THROWS_AS(pool.submit<int>("square", std::string("seven")).get(), bad_arguments);
+  CHECK_THROWS_AS(pool.submit<int>("square", 7L).get(), bad_arguments);       // long, not int
+  CHECK_THROWS_AS(pool.submit<int>("square", 1, 2).get(), bad_arguments);     // one too many
+  CHECK_THROWS_AS(pool.submit<int>("square").get(), bad_arguments);           // one too few
+  CHECK_THROWS_AS(pool.submit<std::string>("square", 7).get(), bad_arguments);  // wrong result
+  try {
+    pool.submit<int>("add", 1, std::string("x")).get();
+  } catch (const bad_arguments& e) {
+    CHECK(std::string(e.what()).find("(int, int)") != std::string::npos);
+  }
+  CHECK(pool.submit<int>("square", 7).get() == 49);
+}
+
+TEST_CASE("errors: arguments larger than the ring give bad_arguments" * doctest::timeout(30)) {
+  pool_options o = workers(1);
+  o.ring_bytes = 64 * 1024;
+  process_pool pool(o);
+  CHECK_THROWS_AS(pool.submit(greet, std::string(200000, 'x')).get(), bad_arguments);
+  // A result larger than the ring is reported, not lost.
+  CHECK_THROWS_AS(pool.submit(big_string, std::size_t{200000}).get(), protocol_error);
+  CHECK(pool.submit(square, 5).get() == 25);
+}
+
+TEST_CASE("errors: abort, segfault and _exit fail only their own future with worker_died" *
+          doctest::timeout(60)) {
+  for (start_method method : {start_method::forkserver, start_method::fork}) {
+    CAPTURE(static_cast<int>(method));
+    pool_options o = workers(2);
+    o.start = method;
+    process_pool pool(o);
+    // Neighbours queued around the crashing tasks must be unaffected.
+    std::vector<future<int>> before, after;
+    for (int i = 0; i < 20; ++i) before.push_back(pool.submit(square, i));
+    auto aborted = pool.submit(aborts, 0);
+    auto segfaulted = pool.submit(segfaults, 0);
+    auto exited = pool.submit(exits_with, 3);
+    for (int i = 0; i < 20; ++i) after.push_back(pool.submit(square, i));
+
+    try {
+      aborted.get();
+      FAIL("expected worker_died");
+    } catch (const worker_died& e) {
+      CHECK(e.signal() == SIGABRT);
+      CHECK(e.exit_code() == -1);
+    }
+    try {
+      segfaulted.get();
+      FAIL("expected worker_died");
+    } catch (const worker_died& e) {
+      CHECK(e.signal() == SIGSEGV);
+    }
+    try {
+      exited.get();
+      FAIL("expected worker_died");
+    } catch (const worker_died& e) {
+      CHECK(e.signal() == 0);
+      CHECK(e.exit_code() == 3);
+    }
+    for (int i = 0; i < 20; ++i) {
+      CHECK(before[i].get() == i * i);
+      CHECK(after[i].get() == i * i);
+    }
+    const pool_stats s = pool.stats();
+    CHECK(s.restarts_crash == 3);
+    CHECK(s.failed == 3);
+    CHECK(s.completed == 40);
+    CHECK(pool.submit(square, 12).get() == 144);
+  }
+}
+
+TEST_CASE("errors: a worker killed from outside fails its running task; it is replaced" *
+          doctest::timeout(30)) {
+  process_pool pool(workers(1));
+  auto victim = pool.submit(sleep_ms, 5000);
+  while (!victim.running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const auto s = pool.stats();
+  REQUIRE(s.per_worker.size() == 1);
+  ::kill(s.per_worker[0].pid, SIGKILL);
+  try {
+    victim.get();
+    FAIL("expected worker_died");
+  } catch (const worker_died& e) {
+    CHECK(e.signal() == SIGKILL);
+    CHECK(e.pid() == s.per_worker[0].pid);
+  }
+  CHECK(pool.submit(square, 4).get() == 16);
+  CHECK(pool.stats().restarts_crash == 1);
+  CHECK(pool.stats().per_worker.at(0).pid != s.per_worker[0].pid);
+}
+
+TEST_CASE("errors: the initializer runs in every worker; when it throws, tasks say so" *
+          doctest::timeout(30)) {
+  {
+    pool_options o = workers(2);
+    o.initializer = [] { ::setenv("FORKPOOL_TEST_INITIALIZED", "yes", 1); };
+    process_pool pool(o);
+    for (int i = 0; i < 4; ++i)
+      CHECK(pool.submit(environment_variable, "FORKPOOL_TEST_INITIALIZED").get() == "yes");
+    CHECK(std::getenv("FORKPOOL_TEST_INITIALIZED") == nullptr);  // not in the master
+  }
+  {
+    pool_options o = workers(1);
+    o.initializer = [] { throw std::runtime_error("no database"); };
+    process_pool pool(o);
+    try {
+      pool.submit(square, 2).get();
+      FAIL("expected remote_error");
+    } catch (const remote_error& e) {
+      CHECK(std::string(e.what()).find("no database") != std::string::npos);
+      CHECK(std::string(e.what()).find("initializer") != std::string::npos);
+    }
+  }
+}

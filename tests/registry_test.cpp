@@ -1,0 +1,34 @@
+// The task registry and type signatures.
+#include <doctest/doctest.h>
+
+#include "forkpool/detail/registry.hpp"
+#include "forkpool/detail/type_name.hpp"
+#include "test_tasks.hpp"
+
+using namespace forkpool::detail;
+
+TEST_CASE("registry: tasks are found by name and by function" * doctest::timeout(5)) {
+  const task_entry* by_name = find_task("demo.greet");
+  REQUIRE(by_name != nullptr);
+  CHECK(by_name->argument_types == "(std::__cxx11::basic_string<char>)");
+  const task_entry* by_function = find_task(reinterpret_cast<erased_function>(&test_tasks::greet));
+  CHECK(by_function == by_name);
+  CHECK(find_task("no.such.task") == nullptr);
+}
+
+TEST_CASE("registry: FORKPOOL_TASK uses the function's own name" * doctest::timeout(5)) {
+  const task_entry* entry = find_task("cube");
+  REQUIRE(entry != nullptr);
+  CHECK((entry->function == reinterpret_cast<erased_function>(&cube)));
+}
+
+TEST_CASE("signatures: differ by type, order and count; references and const do not matter" *
+          doctest::timeout(5)) {
+  CHECK(signature_of<int>() != signature_of<long>());
+  CHECK(signature_of<int, std::string>() != signature_of<std::string, int>());
+  CHECK(signature_of<int>() != signature_of<int, int>());
+  CHECK(signature_of<>() != signature_of<int>());
+  CHECK(signature_of<wire_type_t<const char (&)[4]>>() == signature_of<std::string>());
+  CHECK(signature_of<wire_type_t<std::string_view>>() == signature_of<std::string>());
+  CHECK(signature_of<wire_type_t<const int&>>() == signature_of<int>());
+}

@@ -1,0 +1,47 @@
+// Tasks shared by the pool tests, registered in test_tasks.cpp.
+#pragma once
+
+#include <cereal/types/map.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <forkpool/forkpool.hpp>
+
+namespace test_tasks {
+
+struct point {
+  int x = 0;
+  int y = 0;
+  std::string label;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(x, y, label);
+  }
+  bool operator==(const point&) const = default;
+};
+
+int square(int x);
+int add(int a, int b);
+std::string greet(const std::string& who);
+std::vector<int> reversed(std::vector<int> values);
+std::map<std::string, int> word_lengths(const std::vector<std::string>& words);
+point moved(const point& p, int dx, int dy);
+int answer();
+void touch(int x);
+std::uint64_t sleep_ms(int ms);  ///< sleeps, returns the worker's pid
+int pid_of_worker();
+int throws_runtime_error(const std::string& message);
+int throws_int(int);
+int aborts(int);
+int segfaults(int);
+int exits_with(int status);
+std::string big_string(std::size_t bytes);
+std::string environment_variable(const std::string& name);  ///< "" when unset
+
+}  // namespace test_tasks
+
+int cube(int x);  ///< registered with FORKPOOL_TASK (its own name)

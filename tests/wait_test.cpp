@@ -1,0 +1,73 @@
+// forkpool::wait and forkpool::as_completed.
+#include <doctest/doctest.h>
+
+#include "test_tasks.hpp"
+
+using namespace forkpool;
+using namespace test_tasks;
+
+namespace {
+pool_options two_workers() {
+  pool_options o;
+  o.workers = 2;
+  return o;
+}
+}  // namespace
+
+TEST_CASE("wait: all_completed, first_completed and a timeout" * doctest::timeout(30)) {
+  process_pool pool(two_workers());
+  std::vector<future<std::uint64_t>> fs{pool.submit(sleep_ms, 400), pool.submit(sleep_ms, 1)};
+
+  auto first = forkpool::wait(fs, return_when::first_completed);
+  REQUIRE(first.done.size() == 1);
+  CHECK(first.not_done.size() == 1);
+  CHECK(first.done[0].state() == fs[1].state());
+
+  auto timed = forkpool::wait(fs, return_when::all_completed, std::chrono::milliseconds(5));
+  CHECK(timed.not_done.size() == 1);
+
+  auto all = forkpool::wait(fs);
+  CHECK(all.done.size() == 2);
+  CHECK(all.not_done.empty());
+}
+
+TEST_CASE("wait: first_exception returns at the first failure" * doctest::timeout(30)) {
+  process_pool pool(two_workers());
+  std::vector<future<int>> fs{pool.submit(throws_int, 0),
+                              pool.submit<int>("sleep_ms_as_int_does_not_exist", 1)};
+  auto result = forkpool::wait(fs, return_when::first_exception);
+  CHECK(result.done.size() >= 1);
+  CHECK(result.done[0].exception() != nullptr);
+}
+
+TEST_CASE("as_completed: yields every future once, in completion order" * doctest::timeout(30)) {
+  pool_options o;
+  o.workers = 3;  // one each, so that completion order is the order of the sleeps
+  process_pool pool(o);
+  std::vector<future<std::uint64_t>> fs{pool.submit(sleep_ms, 300), pool.submit(sleep_ms, 150),
+                                        pool.submit(sleep_ms, 1)};
+  std::vector<const void*> order;
+  for (auto& f : as_completed(fs)) {
+    CHECK(f.done());
+    order.push_back(f.state().get());
+  }
+  REQUIRE(order.size() == 3);
+  CHECK(order[0] == fs[2].state().get());
+  CHECK(order[2] == fs[0].state().get());
+}
+
+TEST_CASE("as_completed: a timeout throws timeout_error" * doctest::timeout(30)) {
+  process_pool pool(two_workers());
+  std::vector<future<std::uint64_t>> fs{pool.submit(sleep_ms, 1), pool.submit(sleep_ms, 2000)};
+  int seen = 0;
+  CHECK_THROWS_AS(
+      [&] {
+        for (auto& f : as_completed(fs, std::chrono::milliseconds(300))) {
+          (void)f;
+          ++seen;
+        }
+      }(),
+      timeout_error);
+  CHECK(seen == 1);
+  fs[1].cancel();
+}

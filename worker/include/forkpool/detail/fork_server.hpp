@@ -1,0 +1,48 @@
+// The fork server: a small single-threaded process the master forks once, at pool construction.
+// Forking a multi-threaded master is unsafe, so every later worker is forked by this process
+// instead, on request over a SOCK_SEQPACKET socket:
+//
+//   master -> server: spawn_request + SCM_RIGHTS [region, worker bell, master bell]
+//   server -> master: server_event {spawned | exited | spawn_failed}
+//
+// The server is the parent of every worker, so it reaps them and reports each exit status. When
+// the master's end of the socket closes (the master exited or was killed), the server kills its
+// workers and exits; workers also die with the server (PR_SET_PDEATHSIG).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+
+#include "forkpool/detail/unique_fd.hpp"
+#include "forkpool/detail/worker_loop.hpp"
+
+namespace forkpool::detail {
+
+struct spawn_request {
+  std::uint64_t worker_id;
+};
+
+struct server_event {
+  enum kind_t : std::uint32_t { spawned = 1, exited = 2, spawn_failed = 3 } kind;
+  std::int32_t pid;
+  std::int32_t status;  ///< exited: as from waitpid; spawn_failed: errno
+  std::uint32_t reserved;
+  std::uint64_t worker_id;  ///< spawned / spawn_failed: the request's worker_id
+};
+
+/// The master's handle on its fork server.
+struct fork_server_handle {
+  pid_t pid = -1;
+  unique_fd socket;  ///< the master's end
+};
+
+/// Forks the fork server. `config` must stay valid in the master's memory at this address: the
+/// server and its workers see it through the fork.
+fork_server_handle start_fork_server(const worker_config& config);
+
+/// Sends one spawn request with the channel's descriptors. Returns false if the server is gone.
+bool request_spawn(int socket, std::uint64_t worker_id, int region, int worker_bell,
+                   int master_bell);
+
+}  // namespace forkpool::detail

@@ -1,0 +1,38 @@
+// The worker process's main loop: pop a call, look the task up, decode, call, encode, reply.
+#pragma once
+
+#include <chrono>
+#include <functional>
+
+#include "forkpool/detail/unique_fd.hpp"
+
+namespace forkpool::detail {
+
+/// The descriptors a new worker receives: its channel's region and doorbells.
+struct worker_endpoints {
+  unique_fd region;
+  unique_fd worker_bell;
+  unique_fd master_bell;
+};
+
+struct worker_config {
+  const std::function<void()>* initializer = nullptr;  ///< runs once before the first task
+  std::chrono::nanoseconds spin{};                      ///< spin before sleeping on the bell
+};
+
+/// Exit codes a worker uses to say why it stopped on its own.
+enum worker_exit : int {
+  worker_exit_stopped = 0,         ///< asked to stop
+  worker_exit_corrupt_ring = 90,   ///< the request ring held an impossible length
+  worker_exit_corrupt_frame = 91,  ///< a request frame failed validation
+  worker_exit_setup_failed = 92,   ///< could not attach to the channel
+};
+
+/// Runs in the new worker process until told to stop. Never returns.
+[[noreturn]] void run_worker(worker_endpoints endpoints, const worker_config& config);
+
+/// Called first in a freshly forked child: keeps only the `keep` descriptors (plus stdin, stdout
+/// and stderr), renumbered from 3 in that order; with `die_with_parent`, dies when its parent does.
+void prepare_forked_child(int* keep, int count, bool die_with_parent);
+
+}  // namespace forkpool::detail

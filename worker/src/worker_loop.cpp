@@ -1,0 +1,231 @@
+#include "forkpool/detail/worker_loop.hpp"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <typeinfo>
+
+#include "forkpool/detail/frame.hpp"
+#include "forkpool/detail/registry.hpp"
+#include "forkpool/detail/serialize.hpp"
+#include "forkpool/detail/type_name.hpp"
+#include "forkpool/detail/wire.hpp"
+#include "forkpool/detail/worker_channel.hpp"
+
+namespace forkpool::detail {
+namespace {
+
+[[noreturn]] void leave(int code) {
+  std::fflush(nullptr);  // what tasks printed; _exit skips the parent's inherited atexit handlers
+  ::_exit(code);
+}
+
+// Resident set size, from /proc/self/statm through a descriptor kept open. Sampled at most once a
+// millisecond: a task that grows memory fast is slow anyway, and quick tasks stay quick.
+class rss_probe {
+ public:
+  rss_probe() : fd_(::open("/proc/self/statm", O_RDONLY | O_CLOEXEC)) {}
+  std::uint64_t sample() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::milliseconds(1) && value_ != 0) return value_;
+    last_ = now;
+    char text[128];
+    const ssize_t n = fd_ ? ::pread(fd_.get(), text, sizeof text - 1, 0) : -1;
+    if (n > 0) {
+      text[n] = '\0';
+      unsigned long size = 0, resident = 0;
+      if (std::sscanf(text, "%lu %lu", &size, &resident) == 2)
+        value_ = std::uint64_t{resident} * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    }
+    return value_;
+  }
+
+ private:
+  unique_fd fd_;
+  std::chrono::steady_clock::time_point last_{};
+  std::uint64_t value_ = 0;
+};
+
+class worker {
+ public:
+  worker(worker_channel& channel, const worker_config& config) : channel_(channel), config_(config) {}
+
+  [[noreturn]] void run() {
+    run_initializer();
+    ring_consumer& requests = channel_.requests_in();
+    for (;;) {
+      std::span<const std::byte> message;
+      if (requests.peek(message, config_.spin) == ring_consumer::status::corrupt)
+        leave(worker_exit_corrupt_ring);
+      frame_view frame;
+      if (parse_frame(message, frame) != frame_fault::none) leave(worker_exit_corrupt_frame);
+      if (frame.kind == frame_kind::stop) leave(worker_exit_stopped);
+      if (frame.kind != frame_kind::call && frame.kind != frame_kind::call_chunk)
+        leave(worker_exit_corrupt_frame);
+      handle_call(frame);  // decodes in place, so the message is popped only afterwards
+      requests.pop();
+      requests.release();
+    }
+  }
+
+ private:
+  void run_initializer() {
+    if (config_.initializer == nullptr || !*config_.initializer) return;
+    try {
+      (*config_.initializer)();
+    } catch (...) {
+      initializer_error_ = describe_current_exception();
+      initializer_error_.code = error_code::initializer;
+      initializer_failed_ = true;
+    }
+  }
+
+  static wire_error describe_current_exception() {
+    wire_error e;
+    try {
+      throw;
+    } catch (const std::exception& ex) {
+      e.type_name = demangle(typeid(ex).name());
+      e.message = ex.what();
+    } catch (...) {
+      e.type_name = "unknown exception";
+      e.message = "the task threw something that is not a std::exception";
+    }
+    return e;
+  }
+
+  void handle_call(const frame_view& frame) {
+    call_header header;
+    if (frame.payload.size() < sizeof header) leave(worker_exit_corrupt_frame);
+    std::memcpy(&header, frame.payload.data(), sizeof header);
+    if (header.slot >= worker_channel::kSlots ||
+        frame.payload.size() < sizeof header + header.name_size)
+      leave(worker_exit_corrupt_frame);
+    if (!channel_.try_start(header.slot, frame.task_id)) {
+      reply(frame_kind::skipped, frame.task_id, header.slot, {});
+      return;
+    }
+    const std::string_view name(reinterpret_cast<const char*>(frame.payload.data()) + sizeof header,
+                                header.name_size);
+    const std::span<const std::byte> arguments = frame.payload.subspan(sizeof header + header.name_size);
+
+    result_.clear();
+    const wire_error failure = call(frame.kind, name, header, arguments);
+    if (failure.type_name.empty() && failure.message.empty()) {
+      reply(frame_kind::result, frame.task_id, header.slot, result_);
+    } else {
+      result_.clear();
+      encode_into(result_, failure);
+      reply(frame_kind::error, frame.task_id, header.slot, result_);
+    }
+    ++tasks_run_;
+  }
+
+  // Runs the task; an empty wire_error means success and the encoded result is in result_.
+  wire_error call(frame_kind kind, std::string_view name, const call_header& header,
+                  std::span<const std::byte> arguments) {
+    if (initializer_failed_) return initializer_error_;
+    const task_entry* task = find_task(name);
+    if (task == nullptr)
+      return {error_code::unknown_task, "", "no task is registered as '" + std::string(name) + "'"};
+    if (header.argument_signature != task->argument_signature)
+      return {error_code::bad_arguments, "",
+              "task '" + task->name + "' takes " + task->argument_types +
+                  "; the call's argument types differ"};
+    if (header.result_signature != task->result_signature)
+      return {error_code::bad_arguments, "",
+              "task '" + task->name + "' returns " + task->result_type +
+                  "; the caller asked for another result type"};
+    const invoke_function invoke = kind == frame_kind::call ? task->invoke : task->invoke_chunk;
+    if (invoke == nullptr)
+      return {error_code::bad_arguments, "", "task '" + task->name + "' cannot be mapped"};
+    try {
+      invoke(task->function, arguments, result_);
+    } catch (const decode_failure& e) {
+      return {error_code::bad_arguments, "",
+              "arguments for task '" + task->name + "' " + task->argument_types +
+                  " did not decode: " + e.what()};
+    } catch (...) {
+      return describe_current_exception();
+    }
+    return {};
+  }
+
+  void reply(frame_kind kind, std::uint64_t task_id, std::uint32_t slot,
+             std::span<const std::byte> body) {
+    ring_producer& responses = channel_.responses_out();
+    const std::size_t payload = sizeof(reply_header) + body.size();
+    if (frame_size(payload) > responses.max_message()) {
+      // Too large for the ring: say so instead of the result.
+      result_.clear();
+      encode_into(result_, wire_error{error_code::protocol, "",
+                                      "the result (" + std::to_string(body.size()) +
+                                          " bytes) is larger than the pool's ring_bytes"});
+      return reply(frame_kind::error, task_id, slot, std::span<const std::byte>(result_));
+    }
+    std::byte* frame = responses.reserve(frame_size(payload), config_.spin);
+    const reply_header header{rss_.sample(), slot, 0};
+    std::memcpy(frame + sizeof(frame_header), &header, sizeof header);
+    if (!body.empty())
+      std::memcpy(frame + sizeof(frame_header) + sizeof header, body.data(), body.size());
+    seal_frame(frame, payload, kind, task_id);
+    responses.commit(frame_size(payload));
+    responses.publish();
+  }
+
+  worker_channel& channel_;
+  const worker_config& config_;
+  rss_probe rss_;
+  byte_buffer result_;
+  std::uint64_t tasks_run_ = 0;
+  bool initializer_failed_ = false;
+  wire_error initializer_error_;
+};
+
+}  // namespace
+
+void prepare_forked_child(int* keep, int count, bool die_with_parent) {
+  // The parent's signal handlers (a test framework's, a server's) make no sense here.
+  for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (die_with_parent) {
+    const pid_t parent = ::getppid();
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(worker_exit_setup_failed);  // it died before prctl
+  }
+  // Renumber the descriptors we keep to 3, 4, ...; close everything else we inherited.
+  for (int i = 0; i < count; ++i) {
+    const int target = 3 + i;
+    if (keep[i] == target) continue;
+    // dup to a high number first so a later keep[] entry is not overwritten.
+    keep[i] = ::fcntl(keep[i], F_DUPFD_CLOEXEC, 3 + count);
+  }
+  for (int i = 0; i < count; ++i) {
+    if (keep[i] != 3 + i) ::dup3(keep[i], 3 + i, O_CLOEXEC);
+    keep[i] = 3 + i;
+  }
+  ::syscall(SYS_close_range, 3 + count, ~0U, 0);
+}
+
+void run_worker(worker_endpoints endpoints, const worker_config& config) {
+  ::signal(SIGPIPE, SIG_IGN);
+  try {
+    worker_channel channel(std::move(endpoints.region), std::move(endpoints.worker_bell),
+                           std::move(endpoints.master_bell));
+    worker w(channel, config);
+    w.run();
+  } catch (...) {
+    leave(worker_exit_setup_failed);
+  }
+}
+
+}  // namespace forkpool::detail
