@@ -25,14 +25,13 @@ bool task_state::running() const {
 }
 
 bool task_state::cancel() {
-  {
-    std::unique_lock lock(mutex_);
-    if (status_ == status::cancelled) return true;
-    if (status_ == status::finished) return false;
-    // In a worker's ring: only a win of the compare-and-swap against the worker's start counts.
-    if (channel_ && !channel_->try_cancel(slot_, id)) return false;
-  }
-  finish(status::cancelled, std::make_exception_ptr(cancelled_error()));
+  std::unique_lock lock(mutex_);
+  if (status_ == status::cancelled) return true;
+  if (status_ == status::finished) return false;
+  // In a worker's ring: only a win of the compare-and-swap against the worker's start counts.
+  if (channel_ && !channel_->try_cancel(slot_, id)) return false;
+  // Decided and marked under one lock: the scheduler must never dispatch it in between.
+  complete(lock, status::cancelled, std::make_exception_ptr(cancelled_error()));
   return true;
 }
 
@@ -96,21 +95,25 @@ void task_state::succeed_from(std::span<const std::byte> encoded) {
 void task_state::fail(std::exception_ptr error) { finish(status::finished, std::move(error)); }
 
 void task_state::finish(status outcome, std::exception_ptr error) {
+  std::unique_lock lock(mutex_);
+  if (status_ != status::pending) return;  // a cancel won the race; nothing more to say
+  complete(lock, outcome, std::move(error));
+}
+
+void task_state::complete(std::unique_lock<std::mutex>& lock, status outcome,
+                          std::exception_ptr error) {
+  // Counted before waiters wake, so stats() read after get() includes this task.
+  auto& counter = outcome == status::cancelled ? counters_->cancelled
+                  : error                      ? counters_->failed
+                                               : counters_->completed;
+  counter.fetch_add(1, std::memory_order_relaxed);
+  status_ = outcome;
+  error_ = std::move(error);
+  channel_.reset();
   std::vector<std::function<void()>> callbacks;
-  {
-    std::lock_guard lock(mutex_);
-    if (status_ != status::pending) return;  // a cancel won the race; nothing more to say
-    // Counted before waiters wake, so stats() read after get() includes this task.
-    auto& counter = outcome == status::cancelled ? counters_->cancelled
-                    : error                      ? counters_->failed
-                                                 : counters_->completed;
-    counter.fetch_add(1, std::memory_order_relaxed);
-    status_ = outcome;
-    error_ = std::move(error);
-    channel_.reset();
-    callbacks.swap(callbacks_);
-    finished_.notify_all();
-  }
+  callbacks.swap(callbacks_);
+  finished_.notify_all();
+  lock.unlock();
   for (auto& callback : callbacks) {
     try {
       callback();

@@ -79,6 +79,8 @@ class task_state {
  private:
   enum class status : std::uint8_t { pending, finished, cancelled };
   void finish(status outcome, std::exception_ptr error);
+  /// Records the outcome (status_ is pending, `lock` held), wakes waiters, runs callbacks unlocked.
+  void complete(std::unique_lock<std::mutex>& lock, status outcome, std::exception_ptr error);
 
   std::shared_ptr<pool_counters> counters_;
   mutable std::mutex mutex_;
