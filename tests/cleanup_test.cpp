@@ -33,7 +33,7 @@ TEST_CASE("cleanup: a destroyed pool leaves no worker process" * doctest::timeou
       o.start = method;
       process_pool pool(o);
       for (int i = 0; i < 6; ++i) pool.submit(test_tasks::square, i).get();
-      while (pool.stats().workers_alive < 3) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      test_tasks::wait_for_workers(pool, 3);
       for (const auto& w : pool.stats().per_worker) pids.push_back(w.pid);
     }
     REQUIRE(pids.size() == 3);
@@ -54,7 +54,7 @@ TEST_CASE("cleanup: a SIGKILLed master takes its fork server and workers down" *
     process_pool pool(o);
     auto busy = pool.submit(test_tasks::sleep_ms, 60000);
     pool.submit(test_tasks::square, 1).get();
-    while (pool.stats().workers_alive < 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    test_tasks::wait_for_workers(pool, 2);
     for (const auto& w : pool.stats().per_worker) {
       const int pid = w.pid;
       [[maybe_unused]] auto n = ::write(report[1], &pid, sizeof pid);

@@ -44,7 +44,7 @@ TEST_CASE("future: running() is true only while a worker executes the task" * do
   CHECK_FALSE(second.running());
 }
 
-TEST_CASE("future: cancel succeeds for a task queued in a worker's ring, not for a running one" *
+TEST_CASE("future: cancel succeeds for a task queued in a worker's ring but not for a running one" *
           doctest::timeout(30)) {
   process_pool pool(one_worker());
   auto running = pool.submit(sleep_ms, 300);
@@ -79,7 +79,7 @@ TEST_CASE("future: a cancelled task never runs" * doctest::timeout(30)) {
   CHECK(pool.stats().restarts_crash == 0);
 }
 
-TEST_CASE("future: done callbacks run once, with the future, also when added late" *
+TEST_CASE("future: done callbacks run once with the future and also when added late" *
           doctest::timeout(30)) {
   process_pool pool(one_worker());
   std::atomic<int> calls{0};
@@ -97,7 +97,7 @@ TEST_CASE("future: done callbacks run once, with the future, also when added lat
   CHECK(calls == 2);
 }
 
-TEST_CASE("future: copies share one result; get() on a temporary moves it out" * doctest::timeout(30)) {
+TEST_CASE("future: copies share one result and get() on a temporary moves it out" * doctest::timeout(30)) {
   process_pool pool(one_worker());
   future<std::string> a = pool.submit(greet, "copy");
   future<std::string> b = a;

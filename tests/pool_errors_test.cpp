@@ -76,7 +76,7 @@ TEST_CASE("errors: arguments larger than the ring give bad_arguments" * doctest:
   CHECK(pool.submit(square, 5).get() == 25);
 }
 
-TEST_CASE("errors: abort, segfault and _exit fail only their own future with worker_died" *
+TEST_CASE("errors: abort and segfault and _exit fail only their own future with worker_died" *
           doctest::timeout(60)) {
   for (start_method method : {start_method::forkserver, start_method::fork}) {
     CAPTURE(static_cast<int>(method));
@@ -123,12 +123,12 @@ TEST_CASE("errors: abort, segfault and _exit fail only their own future with wor
   }
 }
 
-TEST_CASE("errors: a worker killed from outside fails its running task; it is replaced" *
+TEST_CASE("errors: a worker killed from outside fails its running task and is replaced" *
           doctest::timeout(30)) {
   process_pool pool(workers(1));
   auto victim = pool.submit(sleep_ms, 5000);
   while (!victim.running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  const auto s = pool.stats();
+  const auto s = wait_for_workers(pool, 1);
   REQUIRE(s.per_worker.size() == 1);
   ::kill(s.per_worker[0].pid, SIGKILL);
   try {
@@ -140,10 +140,10 @@ TEST_CASE("errors: a worker killed from outside fails its running task; it is re
   }
   CHECK(pool.submit(square, 4).get() == 16);
   CHECK(pool.stats().restarts_crash == 1);
-  CHECK(pool.stats().per_worker.at(0).pid != s.per_worker[0].pid);
+  CHECK(wait_for_workers(pool, 1).per_worker.at(0).pid != s.per_worker[0].pid);
 }
 
-TEST_CASE("errors: the initializer runs in every worker; when it throws, tasks say so" *
+TEST_CASE("errors: the initializer runs in every worker and when it throws the tasks say so" *
           doctest::timeout(30)) {
   {
     pool_options o = workers(2);

@@ -20,7 +20,7 @@ pool_options two_workers(start_method method) {
 }
 }  // namespace
 
-TEST_CASE("pool: submit by function and by name, under each start method" * doctest::timeout(60)) {
+TEST_CASE("pool: submit by function and by name under each start method" * doctest::timeout(60)) {
   for (start_method method : {start_method::forkserver, start_method::fork}) {
     CAPTURE(static_cast<int>(method));
     process_pool pool(two_workers(method));
@@ -46,7 +46,7 @@ TEST_CASE("pool: arguments are converted to the parameter types" * doctest::time
   CHECK(pool.submit<std::string>("demo.greet", "by name").get() == "hello, by name");
 }
 
-TEST_CASE("pool: strings, vectors, maps, user structs, no arguments and void" * doctest::timeout(30)) {
+TEST_CASE("pool: strings and vectors and maps and user structs and no arguments and void" * doctest::timeout(30)) {
   process_pool pool(two_workers(start_method::forkserver));
   CHECK(pool.submit(reversed, std::vector<int>{1, 2, 3}).get() == std::vector<int>{3, 2, 1});
   const std::map<std::string, int> expected{{"a", 1}, {"abc", 3}};
@@ -62,7 +62,7 @@ TEST_CASE("pool: strings, vectors, maps, user structs, no arguments and void" * 
   CHECK(pool.submit(big_string, std::size_t{200000}).get().size() == 200000);
 }
 
-TEST_CASE("pool: map returns results in input order, with any chunk size" * doctest::timeout(60)) {
+TEST_CASE("pool: map returns results in input order with any chunk size" * doctest::timeout(60)) {
   process_pool pool(two_workers(start_method::forkserver));
   std::vector<int> inputs(1000);
   for (int i = 0; i < 1000; ++i) inputs[i] = i - 500;
@@ -94,7 +94,7 @@ TEST_CASE("pool: map rethrows the first error in input order" * doctest::timeout
                        remote_error);
 }
 
-TEST_CASE("pool: many threads submit at once; every result is right" * doctest::timeout(60)) {
+TEST_CASE("pool: many threads submit at once and every result is right" * doctest::timeout(60)) {
   process_pool pool(two_workers(start_method::forkserver));
   constexpr int kThreads = 8, kPerThread = 2000;
   std::atomic<int> wrong{0};
@@ -128,8 +128,7 @@ TEST_CASE("pool: stats report workers and totals" * doctest::timeout(30)) {
   process_pool pool(two_workers(start_method::forkserver));
   for (int i = 0; i < 10; ++i) pool.submit(square, i).get();
   CHECK_THROWS(pool.submit(throws_int, 1).get());
-  while (pool.stats().workers_alive < 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  const pool_stats s = pool.stats();
+  const pool_stats s = wait_for_workers(pool, 2);
   CHECK(s.workers_alive == 2);
   CHECK(s.submitted == 11);
   CHECK(s.completed == 10);
@@ -154,7 +153,7 @@ TEST_CASE("pool: the default worker count is the number of cores" * doctest::tim
   CHECK(pool.stats().workers_alive == std::thread::hardware_concurrency());
 }
 
-TEST_CASE("pool: shutdown waits for queued tasks; submit afterwards throws" * doctest::timeout(30)) {
+TEST_CASE("pool: shutdown waits for queued tasks and submit afterwards throws" * doctest::timeout(30)) {
   process_pool pool(two_workers(start_method::forkserver));
   std::vector<future<std::uint64_t>> futures;
   for (int i = 0; i < 6; ++i) futures.push_back(pool.submit(sleep_ms, 20));
@@ -184,7 +183,7 @@ TEST_CASE("pool: shutdown with cancel_pending cancels what has not started" * do
   CHECK(pool.stats().cancelled == 20);
 }
 
-TEST_CASE("pool: shutdown without wait returns at once; the destructor then waits" *
+TEST_CASE("pool: shutdown without wait returns at once and the destructor then waits" *
           doctest::timeout(30)) {
   future<std::uint64_t> f;
   {

@@ -22,7 +22,7 @@ TEST_CASE("registry: FORKPOOL_TASK uses the function's own name" * doctest::time
   CHECK((entry->function == reinterpret_cast<erased_function>(&cube)));
 }
 
-TEST_CASE("signatures: differ by type, order and count; references and const do not matter" *
+TEST_CASE("signatures: differ by type and order and count but not by references or const" *
           doctest::timeout(5)) {
   CHECK(signature_of<int>() != signature_of<long>());
   CHECK(signature_of<int, std::string>() != signature_of<std::string, int>());

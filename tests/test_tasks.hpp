@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <forkpool/forkpool.hpp>
@@ -41,6 +42,17 @@ int segfaults(int);
 int exits_with(int status);
 std::string big_string(std::size_t bytes);
 std::string environment_variable(const std::string& name);  ///< "" when unset
+
+/// Waits until `pool` reports `count` workers with known pids (the fork server reports them a
+/// moment after they start).
+template <class Pool>
+forkpool::pool_stats wait_for_workers(const Pool& pool, std::size_t count) {
+  for (;;) {
+    forkpool::pool_stats s = pool.stats();
+    if (s.workers_alive >= count) return s;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
 
 }  // namespace test_tasks
 

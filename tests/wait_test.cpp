@@ -14,7 +14,7 @@ pool_options two_workers() {
 }
 }  // namespace
 
-TEST_CASE("wait: all_completed, first_completed and a timeout" * doctest::timeout(30)) {
+TEST_CASE("wait: all_completed and first_completed and a timeout" * doctest::timeout(30)) {
   process_pool pool(two_workers());
   std::vector<future<std::uint64_t>> fs{pool.submit(sleep_ms, 400), pool.submit(sleep_ms, 1)};
 
@@ -40,7 +40,7 @@ TEST_CASE("wait: first_exception returns at the first failure" * doctest::timeou
   CHECK(result.done[0].exception() != nullptr);
 }
 
-TEST_CASE("as_completed: yields every future once, in completion order" * doctest::timeout(30)) {
+TEST_CASE("as_completed: yields every future once in completion order" * doctest::timeout(30)) {
   pool_options o;
   o.workers = 3;  // one each, so that completion order is the order of the sleeps
   process_pool pool(o);

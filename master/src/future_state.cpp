@@ -18,7 +18,9 @@ bool task_state::cancelled() const {
 
 bool task_state::running() const {
   std::lock_guard lock(mutex_);
-  if (status_ != status::pending || !channel_) return false;
+  if (status_ != status::pending) return false;
+  if (started_on_thread_) return true;
+  if (!channel_) return false;
   // The worker flips the word to running when it starts the call.
   return channel_->slot(slot_).load(std::memory_order_acquire) ==
          slot_word(id, slot_state::running);
@@ -27,7 +29,7 @@ bool task_state::running() const {
 bool task_state::cancel() {
   std::unique_lock lock(mutex_);
   if (status_ == status::cancelled) return true;
-  if (status_ == status::finished) return false;
+  if (status_ == status::finished || started_on_thread_) return false;
   // In a worker's ring: only a win of the compare-and-swap against the worker's start counts.
   if (channel_ && !channel_->try_cancel(slot_, id)) return false;
   // Decided and marked under one lock: the scheduler must never dispatch it in between.
@@ -55,7 +57,7 @@ void task_state::rethrow_if_failed() const {
   if (std::exception_ptr error = exception()) std::rethrow_exception(error);
 }
 
-void task_state::add_done_callback(std::function<void()> callback) {
+void task_state::add_done_callback(unique_function callback) {
   {
     std::lock_guard lock(mutex_);
     if (status_ == status::pending) {
@@ -73,6 +75,15 @@ bool task_state::begin_dispatch(std::shared_ptr<worker_channel> channel, std::ui
   slot_ = slot;
   return true;
 }
+
+bool task_state::start_on_thread() {
+  std::lock_guard lock(mutex_);
+  if (status_ != status::pending) return false;
+  started_on_thread_ = true;
+  return true;
+}
+
+void task_state::succeed() { finish(status::finished, nullptr); }
 
 bool task_state::try_revoke() {
   std::lock_guard lock(mutex_);
@@ -110,7 +121,7 @@ void task_state::complete(std::unique_lock<std::mutex>& lock, status outcome,
   status_ = outcome;
   error_ = std::move(error);
   channel_.reset();
-  std::vector<std::function<void()>> callbacks;
+  std::vector<unique_function> callbacks;
   callbacks.swap(callbacks_);
   finished_.notify_all();
   lock.unlock();

@@ -133,7 +133,10 @@ void pool_core::check_limits(worker_record& worker) {
 void pool_core::bury(worker_record& worker, int wait_status) {
   // Replies it published before dying still count.
   if (worker.fault.empty()) drain_ring(worker);
+  // Retired workers were replaced when they were retired; anything else is a crash. Counted
+  // before the futures fail, so stats() read after get() includes it.
   const bool expected = worker.state == worker_record::phase::retiring && worker.fault.empty();
+  if (!expected && !stopped_) count_restart(restart_reason::crash);
   worker.state = worker_record::phase::exited;
   boost::system::error_code ignored;
   worker.bell->close(ignored);
@@ -155,13 +158,11 @@ void pool_core::bury(worker_record& worker, int wait_status) {
   std::sort(requeue.begin(), requeue.end(), [](const auto& a, const auto& b) { return a->id < b->id; });
   pending_.insert(pending_.begin(), requeue.begin(), requeue.end());
 
-  // Retired workers were replaced when they were retired; anything else is a crash.
   {
     std::lock_guard lock(stats_mutex_);
     workers_.erase(std::find_if(workers_.begin(), workers_.end(),
                                 [&](const auto& w) { return w.get() == &worker; }));
   }
-  if (!expected && !stopped_) count_restart(restart_reason::crash);
   replenish();
   dispatch();
 }

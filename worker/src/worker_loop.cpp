@@ -9,13 +9,10 @@
 
 #include <cstdio>
 #include <cstring>
-#include <exception>
-#include <typeinfo>
 
+#include "forkpool/detail/call_task.hpp"
 #include "forkpool/detail/frame.hpp"
-#include "forkpool/detail/registry.hpp"
 #include "forkpool/detail/serialize.hpp"
-#include "forkpool/detail/type_name.hpp"
 #include "forkpool/detail/wire.hpp"
 #include "forkpool/detail/worker_channel.hpp"
 
@@ -87,20 +84,6 @@ class worker {
     }
   }
 
-  static wire_error describe_current_exception() {
-    wire_error e;
-    try {
-      throw;
-    } catch (const std::exception& ex) {
-      e.type_name = demangle(typeid(ex).name());
-      e.message = ex.what();
-    } catch (...) {
-      e.type_name = "unknown exception";
-      e.message = "the task threw something that is not a std::exception";
-    }
-    return e;
-  }
-
   void handle_call(const frame_view& frame) {
     call_header header;
     if (frame.payload.size() < sizeof header) leave(worker_exit_corrupt_frame);
@@ -117,45 +100,16 @@ class worker {
     const std::span<const std::byte> arguments = frame.payload.subspan(sizeof header + header.name_size);
 
     result_.clear();
-    const wire_error failure = call(frame.kind, name, header, arguments);
-    if (failure.type_name.empty() && failure.message.empty()) {
+    wire_error failure = initializer_error_;
+    if (!initializer_failed_ &&
+        call_task({name, frame.kind, header.argument_signature, header.result_signature, arguments},
+                  result_, failure)) {
       reply(frame_kind::result, frame.task_id, header.slot, result_);
     } else {
       result_.clear();
       encode_into(result_, failure);
       reply(frame_kind::error, frame.task_id, header.slot, result_);
     }
-    ++tasks_run_;
-  }
-
-  // Runs the task; an empty wire_error means success and the encoded result is in result_.
-  wire_error call(frame_kind kind, std::string_view name, const call_header& header,
-                  std::span<const std::byte> arguments) {
-    if (initializer_failed_) return initializer_error_;
-    const task_entry* task = find_task(name);
-    if (task == nullptr)
-      return {error_code::unknown_task, "", "no task is registered as '" + std::string(name) + "'"};
-    if (header.argument_signature != task->argument_signature)
-      return {error_code::bad_arguments, "",
-              "task '" + task->name + "' takes " + task->argument_types +
-                  "; the call's argument types differ"};
-    if (header.result_signature != task->result_signature)
-      return {error_code::bad_arguments, "",
-              "task '" + task->name + "' returns " + task->result_type +
-                  "; the caller asked for another result type"};
-    const invoke_function invoke = kind == frame_kind::call ? task->invoke : task->invoke_chunk;
-    if (invoke == nullptr)
-      return {error_code::bad_arguments, "", "task '" + task->name + "' cannot be mapped"};
-    try {
-      invoke(task->function, arguments, result_);
-    } catch (const decode_failure& e) {
-      return {error_code::bad_arguments, "",
-              "arguments for task '" + task->name + "' " + task->argument_types +
-                  " did not decode: " + e.what()};
-    } catch (...) {
-      return describe_current_exception();
-    }
-    return {};
   }
 
   void reply(frame_kind kind, std::uint64_t task_id, std::uint32_t slot,
@@ -184,7 +138,6 @@ class worker {
   const worker_config& config_;
   rss_probe rss_;
   byte_buffer result_;
-  std::uint64_t tasks_run_ = 0;
   bool initializer_failed_ = false;
   wire_error initializer_error_;
 };

@@ -14,9 +14,12 @@
 #include <utility>  // before any Boost.Asio header: Boost 1.74 + g++ 12 needs it (see README)
 
 #include "forkpool/errors.hpp"
+#include "forkpool/event_loop.hpp"
+#include "forkpool/executor.hpp"
 #include "forkpool/future.hpp"
 #include "forkpool/init.hpp"
 #include "forkpool/options.hpp"
 #include "forkpool/process_pool.hpp"
 #include "forkpool/task.hpp"
+#include "forkpool/thread_pool.hpp"
 #include "forkpool/wait.hpp"

@@ -17,6 +17,7 @@
 
 #include "forkpool/detail/frame.hpp"
 #include "forkpool/detail/serialize.hpp"
+#include "forkpool/detail/unique_function.hpp"
 
 namespace forkpool::detail {
 
@@ -59,7 +60,7 @@ class task_state {
   void rethrow_if_failed() const;
   /// Runs `callback` once the task is done: at once (on this thread) if it already is, else on
   /// the thread that finishes it. Exceptions it throws are reported on stderr and dropped.
-  void add_done_callback(std::function<void()> callback);
+  void add_done_callback(unique_function callback);
 
   // ---- pool side: the pool's event loop ----
   /// About to place the call in `channel` at `slot` (whose word already says queued). False if
@@ -68,11 +69,15 @@ class task_state {
   /// Takes the call back from its worker if the worker has not started it (to move it to another
   /// worker). Under the task's lock, so a concurrent cancel() sees either state, never half.
   bool try_revoke();
+  /// A thread of a thread_pool starts the task. False if it was cancelled first.
+  bool start_on_thread();
   /// Finishes with the encoded result; a result that does not decode fails with protocol_error.
   void succeed_from(std::span<const std::byte> encoded);
   void fail(std::exception_ptr error);
 
  protected:
+  /// Finishes successfully with the value already stored.
+  void succeed();
   /// Decodes and stores the result (before it is published to waiters). Throws decode_failure.
   virtual void store_value(std::span<const std::byte> encoded) = 0;
 
@@ -87,10 +92,11 @@ class task_state {
   mutable std::condition_variable finished_;
   status status_ = status::pending;
   std::exception_ptr error_;
-  std::vector<std::function<void()>> callbacks_;
+  std::vector<unique_function> callbacks_;
   // Where the call sits while it is in a worker's ring.
   std::shared_ptr<worker_channel> channel_;
   std::uint32_t slot_ = 0;
+  bool started_on_thread_ = false;
 };
 
 template <class T>
@@ -102,6 +108,11 @@ class future_state final : public task_state {
   T value(bool take) {
     if (take) return std::move(*value_);
     return *value_;
+  }
+  /// Finishes with a result computed in this process (thread_pool).
+  void succeed_with(T value) {
+    value_.emplace(std::move(value));
+    succeed();
   }
 
  protected:
@@ -120,6 +131,7 @@ class future_state<void> final : public task_state {
  public:
   using task_state::task_state;
   void value(bool) {}
+  void succeed_with() { succeed(); }
 
  protected:
   void store_value(std::span<const std::byte> encoded) override { decode_exact(encoded); }

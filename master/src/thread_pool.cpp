@@ -1,0 +1,173 @@
+#include "forkpool/thread_pool.hpp"
+
+#include "forkpool/event_loop.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "forkpool/detail/call_task.hpp"
+#include "forkpool/detail/wire_exception.hpp"
+#include "forkpool/errors.hpp"
+
+namespace forkpool {
+namespace {
+
+std::uint64_t process_rss_bytes() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  unsigned long size = 0, resident = 0;
+  const int n = std::fscanf(f, "%lu %lu", &size, &resident);
+  std::fclose(f);
+  return n == 2 ? std::uint64_t{resident} * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)) : 0;
+}
+
+}  // namespace
+
+struct thread_pool::impl {
+  struct queued {
+    std::shared_ptr<detail::task_state> task;
+    detail::unique_function run;
+  };
+  struct thread_record {
+    std::atomic<std::uint64_t> tasks_run{0};
+    std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
+  };
+
+  pool_options options;
+  std::shared_ptr<detail::pool_counters> counters = std::make_shared<detail::pool_counters>();
+  std::mutex mutex;
+  std::condition_variable work_ready;
+  std::deque<queued> queue;
+  bool closed = false;    ///< no more submissions
+  bool stopping = false;  ///< threads exit once the queue is empty
+  std::vector<std::unique_ptr<thread_record>> records;
+  std::vector<std::thread> threads;
+  std::once_flag joined;
+
+  void run_thread(thread_record& record) {
+    std::exception_ptr initializer_error;
+    if (options.initializer) {
+      try {
+        options.initializer();
+      } catch (...) {
+        initializer_error = std::current_exception();
+      }
+    }
+    for (;;) {
+      queued item;
+      {
+        std::unique_lock lock(mutex);
+        work_ready.wait(lock, [&] { return !queue.empty() || stopping; });
+        if (queue.empty()) return;
+        item = std::move(queue.front());
+        queue.pop_front();
+      }
+      if (!item.task->start_on_thread()) continue;  // cancelled while queued
+      if (initializer_error) {
+        item.task->fail(initializer_error);
+      } else {
+        item.run();
+      }
+      record.tasks_run.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+};
+
+thread_pool::thread_pool(pool_options options) : impl_(std::make_unique<impl>()) {
+  impl_->options = std::move(options);
+  unsigned count = impl_->options.workers;
+  if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < count; ++i) impl_->records.push_back(std::make_unique<impl::thread_record>());
+  for (unsigned i = 0; i < count; ++i)
+    impl_->threads.emplace_back([this, i] { impl_->run_thread(*impl_->records[i]); });
+}
+
+thread_pool::~thread_pool() { shutdown({.wait = true, .cancel_pending = false}); }
+
+void thread_pool::enqueue(std::shared_ptr<detail::task_state> task, detail::unique_function run) {
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->closed) throw pool_shut_down();
+    task->id = impl_->counters->submitted.fetch_add(1, std::memory_order_relaxed) + 1;
+    impl_->queue.push_back({std::move(task), std::move(run)});
+  }
+  impl_->work_ready.notify_one();
+}
+
+void thread_pool::run_by_name(const std::shared_ptr<detail::task_state>& task) {
+  enqueue(task, [task] {
+    detail::byte_buffer result;
+    detail::wire_error failure;
+    if (detail::call_task({task->name, task->kind, task->argument_signature,
+                           task->result_signature, task->arguments},
+                          result, failure)) {
+      task->succeed_from(result);
+    } else {
+      task->fail(detail::to_exception(failure));
+    }
+  });
+}
+
+void thread_pool::shutdown(shutdown_options options) {
+  std::deque<impl::queued> cancelled;
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->closed = true;
+    impl_->stopping = true;
+    if (options.cancel_pending) cancelled.swap(impl_->queue);
+  }
+  impl_->work_ready.notify_all();
+  for (auto& item : cancelled) item.task->cancel();
+  if (!options.wait) return;
+  for (auto& t : impl_->threads)
+    if (t.get_id() == std::this_thread::get_id())
+      throw std::logic_error("forkpool: shutdown() called from one of the pool's own threads");
+  std::call_once(impl_->joined, [&] {
+    for (auto& t : impl_->threads) t.join();
+  });
+}
+
+pool_stats thread_pool::stats() const {
+  pool_stats s;
+  const auto& c = *impl_->counters;
+  s.submitted = c.submitted.load(std::memory_order_relaxed);
+  s.completed = c.completed.load(std::memory_order_relaxed);
+  s.failed = c.failed.load(std::memory_order_relaxed);
+  s.cancelled = c.cancelled.load(std::memory_order_relaxed);
+  const std::uint64_t finished = s.completed + s.failed + s.cancelled;
+  s.queue_depth = s.submitted > finished ? static_cast<std::size_t>(s.submitted - finished) : 0;
+  bool alive;
+  {
+    std::lock_guard lock(impl_->mutex);
+    alive = !impl_->stopping || !impl_->queue.empty();
+  }
+  if (alive) {
+    const std::uint64_t rss = process_rss_bytes();
+    for (const auto& r : impl_->records)
+      s.per_worker.push_back({static_cast<int>(::getpid()), r->tasks_run.load(), rss, r->started});
+  }
+  s.workers_alive = s.per_worker.size();
+  return s;
+}
+
+const std::shared_ptr<detail::pool_counters>& thread_pool::counters() const noexcept {
+  return impl_->counters;
+}
+
+}  // namespace forkpool
+
+namespace forkpool {
+
+thread_pool& default_executor() {
+  static thread_pool pool;  // created on first use; joined at exit
+  return pool;
+}
+
+}  // namespace forkpool
