@@ -64,7 +64,13 @@ TEST_CASE("cleanup: a SIGKILLed master takes its fork server and workers down" *
   }
   ::close(report[1]);
   int pids[2];
-  REQUIRE(::read(report[0], pids, sizeof pids) == sizeof pids);
+  std::size_t got = 0;
+  while (got < sizeof pids) {
+    const ssize_t n = ::read(report[0], reinterpret_cast<char*>(pids) + got, sizeof pids - got);
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  REQUIRE(got == sizeof pids);
   ::close(report[0]);
   for (int pid : pids) REQUIRE(process_exists(pid));
   ::kill(master, SIGKILL);

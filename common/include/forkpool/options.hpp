@@ -28,7 +28,7 @@ struct pool_options {
   /// Fail a task that runs longer than this with task_timeout and replace its worker. 0 = none.
   std::chrono::milliseconds task_timeout{0};
   /// Runs once in every new worker, before its first task.
-  std::function<void()> initializer;
+  std::function<void()> initializer{};
   /// Bytes of each shared-memory ring (one for requests, one for responses, per worker). A call or
   /// result larger than this fails with bad_arguments / protocol_error.
   std::size_t ring_bytes = std::size_t{1} << 20;

@@ -19,6 +19,17 @@
 
 namespace forkpool {
 
+namespace detail {
+template <class T>
+struct completion_signature {
+  using type = void(std::exception_ptr, T);
+};
+template <>
+struct completion_signature<void> {
+  using type = void(std::exception_ptr);
+};
+}  // namespace detail
+
 template <class T>
 class future {
  public:
@@ -82,8 +93,7 @@ class future {
   /// task is already done.
   template <class CompletionToken>
   auto async_get(CompletionToken&& token) const {
-    using signature = std::conditional_t<std::is_void_v<T>, void(std::exception_ptr),
-                                         void(std::exception_ptr, T)>;
+    using signature = typename detail::completion_signature<T>::type;
     return boost::asio::async_initiate<CompletionToken, signature>(
         [](auto handler, std::shared_ptr<detail::future_state<T>> state) {
           // Keeps the handler's executor (its io_context) alive while the task runs.

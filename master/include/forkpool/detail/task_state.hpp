@@ -117,9 +117,14 @@ class future_state final : public task_state {
 
  protected:
   void store_value(std::span<const std::byte> encoded) override {
-    T value{};
-    decode_exact(encoded, value);
-    value_.emplace(std::move(value));
+    // thread_pool results need not be serializable: only process results are ever decoded.
+    if constexpr (cereal::traits::is_input_serializable<T, cereal::BinaryInputArchive>::value) {
+      T value{};
+      decode_exact(encoded, value);
+      value_.emplace(std::move(value));
+    } else {
+      throw decode_failure("this result type cannot be decoded");
+    }
   }
 
  private:
