@@ -11,6 +11,8 @@
 
 using namespace forkpool;
 
+TEST_SUITE_BEGIN("pool");
+
 namespace {
 bool process_exists(int pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; }
 
@@ -25,13 +27,10 @@ bool gone_within(int pid, std::chrono::milliseconds limit) {
 }  // namespace
 
 TEST_CASE("cleanup: a destroyed pool leaves no worker process" * doctest::timeout(30)) {
-  for (start_method method : {start_method::forkserver, start_method::fork}) {
+  {
     std::vector<int> pids;
     {
-      pool_options o;
-      o.workers = 3;
-      o.start = method;
-      process_pool pool(o);
+      process_pool pool(test_tasks::options(3));
       for (int i = 0; i < 6; ++i) pool.submit(test_tasks::square, i).get();
       test_tasks::wait_for_workers(pool, 3);
       for (const auto& w : pool.stats().per_worker) pids.push_back(w.pid);
@@ -49,9 +48,7 @@ TEST_CASE("cleanup: a SIGKILLed master takes its fork server and workers down" *
   if (master == 0) {
     // The child is a master: a pool whose workers are busy, then it reports their pids.
     ::close(report[0]);
-    pool_options o;
-    o.workers = 2;
-    process_pool pool(o);
+    process_pool pool(test_tasks::options(2));
     auto busy = pool.submit(test_tasks::sleep_ms, 60000);
     pool.submit(test_tasks::square, 1).get();
     test_tasks::wait_for_workers(pool, 2);
@@ -78,3 +75,5 @@ TEST_CASE("cleanup: a SIGKILLed master takes its fork server and workers down" *
   REQUIRE(::waitpid(master, &status, 0) == master);
   for (int pid : pids) CHECK(gone_within(pid, std::chrono::seconds(2)));
 }
+
+TEST_SUITE_END();

@@ -14,6 +14,8 @@
 #include "test_tasks.hpp"
 
 using namespace forkpool;
+
+TEST_SUITE_BEGIN("pool");
 namespace asio = boost::asio;
 
 namespace {
@@ -39,7 +41,7 @@ void run_coroutine(Coroutine coroutine) {
 FORKPOOL_TASK(busy_work);
 
 TEST_CASE("asio: a coroutine awaits results from both pools" * doctest::timeout(30)) {
-  process_pool processes({.workers = 2});
+  process_pool processes(test_tasks::options(2));
   thread_pool threads({.workers = 2});
   int from_processes = 0, from_threads = 0, by_async_get = 0;
   run_coroutine([&]() -> asio::awaitable<void> {
@@ -54,7 +56,7 @@ TEST_CASE("asio: a coroutine awaits results from both pools" * doctest::timeout(
 }
 
 TEST_CASE("asio: many concurrent awaits from one io_context" * doctest::timeout(60)) {
-  process_pool pool({.workers = 2});
+  process_pool pool(test_tasks::options(2));
   asio::io_context io;
   constexpr int kCoroutines = 300;
   std::atomic<int> correct{0};
@@ -70,7 +72,7 @@ TEST_CASE("asio: many concurrent awaits from one io_context" * doctest::timeout(
 }
 
 TEST_CASE("asio: run_in_executor submits at once so awaits overlap" * doctest::timeout(30)) {
-  process_pool pool({.workers = 2});
+  process_pool pool(test_tasks::options(2));
   std::uint64_t first_pid = 0, second_pid = 0;
   run_coroutine([&]() -> asio::awaitable<void> {
     auto first = run_in_executor(pool, test_tasks::sleep_ms, 200);
@@ -83,7 +85,7 @@ TEST_CASE("asio: run_in_executor submits at once so awaits overlap" * doctest::t
 
 TEST_CASE("asio: a callback bound to an io_context runs on its thread and not the pool's" *
           doctest::timeout(30)) {
-  process_pool pool({.workers = 1});
+  process_pool pool(test_tasks::options(1));
   asio::io_context io;
   auto guard = asio::make_work_guard(io);
   std::thread io_thread([&] { io.run(); });
@@ -113,7 +115,7 @@ TEST_CASE("asio: a callback bound to an io_context runs on its thread and not th
 }
 
 TEST_CASE("asio: use_future gives a std::future" * doctest::timeout(30)) {
-  process_pool pool({.workers = 1});
+  process_pool pool(test_tasks::options(1));
   std::future<int> f = pool.submit(test_tasks::square, 11).async_get(asio::use_future);
   CHECK(f.get() == 121);
   std::future<int> g = pool.submit(test_tasks::throws_int, 0).async_get(asio::use_future);
@@ -121,7 +123,7 @@ TEST_CASE("asio: use_future gives a std::future" * doctest::timeout(30)) {
 }
 
 TEST_CASE("asio: task errors are thrown at the co_await" * doctest::timeout(30)) {
-  process_pool processes({.workers = 1});
+  process_pool processes(test_tasks::options(1));
   thread_pool threads({.workers = 1});
   bool remote = false, original = false;
   run_coroutine([&]() -> asio::awaitable<void> {
@@ -142,7 +144,7 @@ TEST_CASE("asio: task errors are thrown at the co_await" * doctest::timeout(30))
 
 TEST_CASE("asio: cancelling a task that has not started is seen by its awaiter as cancelled_error" *
           doctest::timeout(30)) {
-  process_pool pool({.workers = 1});
+  process_pool pool(test_tasks::options(1));
   auto blocker = pool.submit(test_tasks::sleep_ms, 200);
   while (!blocker.running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   future<int> queued = pool.submit(test_tasks::square, 3);
@@ -162,7 +164,7 @@ TEST_CASE("asio: cancelling a task that has not started is seen by its awaiter a
 }
 
 TEST_CASE("asio: force_async and the default executor" * doctest::timeout(30)) {
-  process_pool pool({.workers = 2});
+  process_pool pool(test_tasks::options(2));
   auto async_square = force_async(pool, test_tasks::square);
   auto async_upper = force_async([](std::string s) {  // on the default thread pool
     for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -195,7 +197,7 @@ TEST_CASE("asio: the io_context keeps ticking while CPU-heavy work runs in the p
     if (std::chrono::steady_clock::now() - start > std::chrono::milliseconds(100)) break;
     iterations *= 2;
   }
-  process_pool pool({.workers = 2});
+  process_pool pool(test_tasks::options(2));
   pool.submit(busy_work, 1L).get();  // workers up
 
   // Counts the ticks of a 10 ms timer while `work` runs on the same io_context.
@@ -239,3 +241,5 @@ TEST_CASE("asio: the io_context keeps ticking while CPU-heavy work runs in the p
   CHECK(inline_ticks <= 2);
   CHECK(pooled_ticks >= 5 * (inline_ticks + 1));
 }
+
+TEST_SUITE_END();

@@ -5,6 +5,8 @@
 
 using namespace forkpool;
 
+TEST_SUITE_BEGIN("pool");
+
 static_assert(executor<process_pool>);
 static_assert(executor<thread_pool>);
 static_assert(!executor<int>);
@@ -28,9 +30,11 @@ TEST_CASE("executor: code written against the concept runs on both pools" * doct
   for (int i = 0; i < 100; ++i) expected += i * i;
   expected += 100 * 100 + 101 * 101;
   thread_pool threads({.workers = 2});
-  process_pool processes({.workers = 2});
+  process_pool processes(test_tasks::options(2));
   CHECK(sum_of_squares(threads, 100) == expected);
   CHECK(sum_of_squares(processes, 100) == expected);
   CHECK(threads.stats().submitted > 0);
   CHECK(processes.stats().submitted > 0);
 }
+
+TEST_SUITE_END();

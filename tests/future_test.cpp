@@ -9,19 +9,16 @@
 using namespace forkpool;
 using namespace test_tasks;
 
+TEST_SUITE_BEGIN("pool");
+
 namespace {
-pool_options one_worker() {
-  pool_options o;
-  o.workers = 1;
-  return o;
-}
 void wait_until_running(const future<std::uint64_t>& f) {
   while (!f.running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 }  // namespace
 
 TEST_CASE("future: get(timeout) throws timeout_error and the task keeps running" * doctest::timeout(30)) {
-  process_pool pool(one_worker());
+  process_pool pool(options(1));
   auto f = pool.submit(sleep_ms, 300);
   CHECK_THROWS_AS(f.get(std::chrono::milliseconds(10)), timeout_error);
   CHECK_FALSE(f.done());
@@ -32,7 +29,7 @@ TEST_CASE("future: get(timeout) throws timeout_error and the task keeps running"
 }
 
 TEST_CASE("future: running() is true only while a worker executes the task" * doctest::timeout(30)) {
-  process_pool pool(one_worker());
+  process_pool pool(options(1));
   auto first = pool.submit(sleep_ms, 200);
   auto second = pool.submit(sleep_ms, 1);
   wait_until_running(first);
@@ -46,7 +43,7 @@ TEST_CASE("future: running() is true only while a worker executes the task" * do
 
 TEST_CASE("future: cancel succeeds for a task queued in a worker's ring but not for a running one" *
           doctest::timeout(30)) {
-  process_pool pool(one_worker());
+  process_pool pool(options(1));
   auto running = pool.submit(sleep_ms, 300);
   wait_until_running(running);
   std::vector<future<int>> queued;
@@ -67,8 +64,7 @@ TEST_CASE("future: cancel succeeds for a task queued in a worker's ring but not 
 }
 
 TEST_CASE("future: a cancelled task never runs" * doctest::timeout(30)) {
-  pool_options o = one_worker();
-  process_pool pool(o);
+  process_pool pool(options(1));
   auto blocker = pool.submit(sleep_ms, 200);
   wait_until_running(blocker);
   // If it ran, the worker would die and the blocker's neighbour would see a restart.
@@ -81,7 +77,7 @@ TEST_CASE("future: a cancelled task never runs" * doctest::timeout(30)) {
 
 TEST_CASE("future: done callbacks run once with the future and also when added late" *
           doctest::timeout(30)) {
-  process_pool pool(one_worker());
+  process_pool pool(options(1));
   std::atomic<int> calls{0};
   std::atomic<int> seen{0};
   auto f = pool.submit(square, 6);
@@ -98,7 +94,7 @@ TEST_CASE("future: done callbacks run once with the future and also when added l
 }
 
 TEST_CASE("future: copies share one result and get() on a temporary moves it out" * doctest::timeout(30)) {
-  process_pool pool(one_worker());
+  process_pool pool(options(1));
   future<std::string> a = pool.submit(greet, "copy");
   future<std::string> b = a;
   CHECK(a.get() == "hello, copy");
@@ -107,3 +103,5 @@ TEST_CASE("future: copies share one result and get() on a temporary moves it out
   CHECK_FALSE(future<int>().valid());
   CHECK(a.valid());
 }
+
+TEST_SUITE_END();

@@ -11,35 +11,25 @@
 using namespace forkpool;
 using namespace test_tasks;
 
-namespace {
-pool_options two_workers(start_method method) {
-  pool_options o;
-  o.workers = 2;
-  o.start = method;
-  return o;
-}
-}  // namespace
+TEST_SUITE_BEGIN("pool");
 
-TEST_CASE("pool: submit by function and by name under each start method" * doctest::timeout(60)) {
-  for (start_method method : {start_method::forkserver, start_method::fork}) {
-    CAPTURE(static_cast<int>(method));
-    process_pool pool(two_workers(method));
-    CHECK(pool.submit(square, 7).get() == 49);
-    CHECK(pool.submit<int>("square", 9).get() == 81);
-    CHECK(pool.submit(cube, 3).get() == 27);
-    CHECK(pool.submit(add, 2, 40).get() == 42);
-  }
+TEST_CASE("pool: submit by function and by name" * doctest::timeout(60)) {
+  process_pool pool(options(2));
+  CHECK(pool.submit(square, 7).get() == 49);
+  CHECK(pool.submit<int>("square", 9).get() == 81);
+  CHECK(pool.submit(cube, 3).get() == 27);
+  CHECK(pool.submit(add, 2, 40).get() == 42);
 }
 
 TEST_CASE("pool: the task runs in another process" * doctest::timeout(30)) {
-  process_pool pool(two_workers(start_method::forkserver));
+  process_pool pool(options(2));
   const int pid = pool.submit(pid_of_worker).get();
   CHECK(pid != ::getpid());
   CHECK(pid > 0);
 }
 
 TEST_CASE("pool: arguments are converted to the parameter types" * doctest::timeout(30)) {
-  process_pool pool(two_workers(start_method::forkserver));
+  process_pool pool(options(2));
   const short s = 5;
   CHECK(pool.submit(square, s).get() == 25);           // short -> int
   CHECK(pool.submit(greet, "world").get() == "hello, world");  // const char* -> std::string
@@ -47,7 +37,7 @@ TEST_CASE("pool: arguments are converted to the parameter types" * doctest::time
 }
 
 TEST_CASE("pool: strings and vectors and maps and user structs and no arguments and void" * doctest::timeout(30)) {
-  process_pool pool(two_workers(start_method::forkserver));
+  process_pool pool(options(2));
   CHECK(pool.submit(reversed, std::vector<int>{1, 2, 3}).get() == std::vector<int>{3, 2, 1});
   const std::map<std::string, int> expected{{"a", 1}, {"abc", 3}};
   CHECK(pool.submit(word_lengths, std::vector<std::string>{"abc", "a"}).get() == expected);
@@ -63,7 +53,7 @@ TEST_CASE("pool: strings and vectors and maps and user structs and no arguments 
 }
 
 TEST_CASE("pool: map returns results in input order with any chunk size" * doctest::timeout(60)) {
-  process_pool pool(two_workers(start_method::forkserver));
+  process_pool pool(options(2));
   std::vector<int> inputs(1000);
   for (int i = 0; i < 1000; ++i) inputs[i] = i - 500;
   std::vector<int> expected;
@@ -80,7 +70,7 @@ TEST_CASE("pool: map returns results in input order with any chunk size" * docte
 }
 
 TEST_CASE("pool: map chunks travel as one frame each" * doctest::timeout(30)) {
-  process_pool pool(two_workers(start_method::forkserver));
+  process_pool pool(options(2));
   std::vector<int> inputs(100, 3);
   const auto before = pool.stats().submitted;
   pool.map(square, inputs, {.chunksize = 25});
@@ -88,14 +78,14 @@ TEST_CASE("pool: map chunks travel as one frame each" * doctest::timeout(30)) {
 }
 
 TEST_CASE("pool: map rethrows the first error in input order" * doctest::timeout(30)) {
-  process_pool pool(two_workers(start_method::forkserver));
+  process_pool pool(options(2));
   std::vector<std::string> messages{"first", "second"};
   CHECK_THROWS_WITH_AS(pool.map(throws_runtime_error, messages), "std::runtime_error: first",
                        remote_error);
 }
 
 TEST_CASE("pool: many threads submit at once and every result is right" * doctest::timeout(60)) {
-  process_pool pool(two_workers(start_method::forkserver));
+  process_pool pool(options(2));
   constexpr int kThreads = 8, kPerThread = 2000;
   std::atomic<int> wrong{0};
   std::vector<std::thread> threads;
@@ -116,7 +106,7 @@ TEST_CASE("pool: many threads submit at once and every result is right" * doctes
 }
 
 TEST_CASE("pool: work spreads over the workers" * doctest::timeout(30)) {
-  process_pool pool(two_workers(start_method::forkserver));
+  process_pool pool(options(2));
   std::vector<future<std::uint64_t>> futures;
   for (int i = 0; i < 8; ++i) futures.push_back(pool.submit(sleep_ms, 50));
   std::set<std::uint64_t> pids;
@@ -125,7 +115,7 @@ TEST_CASE("pool: work spreads over the workers" * doctest::timeout(30)) {
 }
 
 TEST_CASE("pool: stats report workers and totals" * doctest::timeout(30)) {
-  process_pool pool(two_workers(start_method::forkserver));
+  process_pool pool(options(2));
   for (int i = 0; i < 10; ++i) pool.submit(square, i).get();
   CHECK_THROWS(pool.submit(throws_int, 1).get());
   const pool_stats s = wait_for_workers(pool, 2);
@@ -145,7 +135,7 @@ TEST_CASE("pool: stats report workers and totals" * doctest::timeout(30)) {
 }
 
 TEST_CASE("pool: the default worker count is the number of cores" * doctest::timeout(30)) {
-  process_pool pool;
+  process_pool pool(options(0));
   pool.submit(square, 1).get();
   // Workers report their pid once forked; give them a moment.
   for (int i = 0; i < 200 && pool.stats().workers_alive < std::thread::hardware_concurrency(); ++i)
@@ -154,7 +144,7 @@ TEST_CASE("pool: the default worker count is the number of cores" * doctest::tim
 }
 
 TEST_CASE("pool: shutdown waits for queued tasks and submit afterwards throws" * doctest::timeout(30)) {
-  process_pool pool(two_workers(start_method::forkserver));
+  process_pool pool(options(2));
   std::vector<future<std::uint64_t>> futures;
   for (int i = 0; i < 6; ++i) futures.push_back(pool.submit(sleep_ms, 20));
   pool.shutdown();
@@ -167,9 +157,7 @@ TEST_CASE("pool: shutdown waits for queued tasks and submit afterwards throws" *
 }
 
 TEST_CASE("pool: shutdown with cancel_pending cancels what has not started" * doctest::timeout(30)) {
-  pool_options o = two_workers(start_method::forkserver);
-  o.workers = 1;
-  process_pool pool(o);
+  process_pool pool(options(1));
   auto running = pool.submit(sleep_ms, 300);
   while (!running.running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   std::vector<future<int>> queued;
@@ -187,7 +175,7 @@ TEST_CASE("pool: shutdown without wait returns at once and the destructor then w
           doctest::timeout(30)) {
   future<std::uint64_t> f;
   {
-    process_pool pool(two_workers(start_method::forkserver));
+    process_pool pool(options(2));
     f = pool.submit(sleep_ms, 500);
     pool.shutdown({.wait = false});
     CHECK_FALSE(f.done());  // shutdown did not wait for it
@@ -196,3 +184,5 @@ TEST_CASE("pool: shutdown without wait returns at once and the destructor then w
   CHECK(f.done());
   CHECK(f.get() > 0);
 }
+
+TEST_SUITE_END();

@@ -1,10 +1,12 @@
 #include "test_tasks.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <memory>
 #include <stdexcept>
 #include <thread>
 
@@ -44,6 +46,35 @@ std::string environment_variable(const std::string& name) {
   return value ? value : "";
 }
 
+std::vector<std::unique_ptr<char[]>> leaked;  // grows for the worker's whole life
+
+void leak_kib(int kib) {
+  auto block = std::make_unique<char[]>(static_cast<std::size_t>(kib) * 1024);
+  for (int i = 0; i < kib * 1024; i += 4096) block[i] = 1;  // touch every page: it is resident
+  leaked.push_back(std::move(block));
+}
+
+std::uint64_t ignore_sigterm_and_sleep(int ms) {
+  ::signal(SIGTERM, SIG_IGN);
+  return sleep_ms(ms);
+}
+
+int record_run(const std::string& path, int id) {
+  const std::string line = std::to_string(id) + "\n";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("cannot open " + path);
+  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ::close(fd);
+  if (!ok) throw std::runtime_error("short write to " + path);
+  return id;
+}
+
+void mark_initialized() { ::setenv("FORKPOOL_TEST_INITIALIZED", "yes", 1); }
+void failing_initializer() { throw std::runtime_error("no database"); }
+
+int master_marker_value = 0;
+int master_marker() { return master_marker_value; }
+
 }  // namespace test_tasks
 
 // Registered at namespace scope, as users do.
@@ -66,3 +97,9 @@ FORKPOOL_TASK_NAMED(test_tasks::segfaults, "segfaults");
 FORKPOOL_TASK_NAMED(test_tasks::exits_with, "exits_with");
 FORKPOOL_TASK_NAMED(test_tasks::big_string, "big_string");
 FORKPOOL_TASK_NAMED(test_tasks::environment_variable, "environment_variable");
+FORKPOOL_TASK_NAMED(test_tasks::leak_kib, "leak_kib");
+FORKPOOL_TASK_NAMED(test_tasks::ignore_sigterm_and_sleep, "ignore_sigterm_and_sleep");
+FORKPOOL_TASK_NAMED(test_tasks::record_run, "record_run");
+FORKPOOL_TASK_NAMED(test_tasks::mark_initialized, "mark_initialized");
+FORKPOOL_TASK_NAMED(test_tasks::failing_initializer, "failing_initializer");
+FORKPOOL_TASK_NAMED(test_tasks::master_marker, "master_marker");

@@ -5,6 +5,7 @@
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <string>
 #include <thread>
@@ -42,6 +43,31 @@ int segfaults(int);
 int exits_with(int status);
 std::string big_string(std::size_t bytes);
 std::string environment_variable(const std::string& name);  ///< "" when unset
+void leak_kib(int kib);                        ///< allocates, touches and never frees
+std::uint64_t ignore_sigterm_and_sleep(int ms);  ///< a task only SIGKILL can stop
+int record_run(const std::string& path, int id);  ///< appends "id\n" to path, returns id
+void mark_initialized();                      ///< an initializer: sets FORKPOOL_TEST_INITIALIZED
+void failing_initializer();                   ///< an initializer that throws
+int master_marker();                          ///< a global the master sets before starting a pool
+extern int master_marker_value;
+
+/// The start method the pool tests run under: FORKPOOL_TEST_START_METHOD (fork, forkserver,
+/// spawn), forkserver by default. CTest runs the "pool" suite once per method.
+inline forkpool::start_method start_method_under_test() {
+  const char* name = std::getenv("FORKPOOL_TEST_START_METHOD");
+  const std::string method = name ? name : "forkserver";
+  if (method == "fork") return forkpool::start_method::fork;
+  if (method == "spawn") return forkpool::start_method::spawn;
+  return forkpool::start_method::forkserver;
+}
+
+/// Pool options for a test: `workers` workers, under the start method being tested.
+inline forkpool::pool_options options(unsigned workers) {
+  forkpool::pool_options o;
+  o.workers = workers;
+  o.start = start_method_under_test();
+  return o;
+}
 
 /// Waits until `pool` reports `count` workers with known pids (the fork server reports them a
 /// moment after they start).

@@ -6,16 +6,10 @@
 using namespace forkpool;
 using namespace test_tasks;
 
-namespace {
-pool_options two_workers() {
-  pool_options o;
-  o.workers = 2;
-  return o;
-}
-}  // namespace
+TEST_SUITE_BEGIN("pool");
 
 TEST_CASE("wait: all_completed and first_completed and a timeout" * doctest::timeout(30)) {
-  process_pool pool(two_workers());
+  process_pool pool(options(2));
   std::vector<future<std::uint64_t>> fs{pool.submit(sleep_ms, 400), pool.submit(sleep_ms, 1)};
 
   auto first = forkpool::wait(fs, return_when::first_completed);
@@ -32,7 +26,7 @@ TEST_CASE("wait: all_completed and first_completed and a timeout" * doctest::tim
 }
 
 TEST_CASE("wait: first_exception returns at the first failure" * doctest::timeout(30)) {
-  process_pool pool(two_workers());
+  process_pool pool(options(2));
   std::vector<future<int>> fs{pool.submit(throws_int, 0),
                               pool.submit<int>("sleep_ms_as_int_does_not_exist", 1)};
   auto result = forkpool::wait(fs, return_when::first_exception);
@@ -41,9 +35,7 @@ TEST_CASE("wait: first_exception returns at the first failure" * doctest::timeou
 }
 
 TEST_CASE("as_completed: yields every future once in completion order" * doctest::timeout(30)) {
-  pool_options o;
-  o.workers = 3;  // one each, so that completion order is the order of the sleeps
-  process_pool pool(o);
+  process_pool pool(options(3));  // one each, so that completion order is the order of the sleeps
   std::vector<future<std::uint64_t>> fs{pool.submit(sleep_ms, 300), pool.submit(sleep_ms, 150),
                                         pool.submit(sleep_ms, 1)};
   std::vector<const void*> order;
@@ -57,7 +49,7 @@ TEST_CASE("as_completed: yields every future once in completion order" * doctest
 }
 
 TEST_CASE("as_completed: a timeout throws timeout_error" * doctest::timeout(30)) {
-  process_pool pool(two_workers());
+  process_pool pool(options(2));
   std::vector<future<std::uint64_t>> fs{pool.submit(sleep_ms, 1), pool.submit(sleep_ms, 2000)};
   int seen = 0;
   CHECK_THROWS_AS(
@@ -71,3 +63,5 @@ TEST_CASE("as_completed: a timeout throws timeout_error" * doctest::timeout(30))
   CHECK(seen == 1);
   fs[1].cancel();
 }
+
+TEST_SUITE_END();

@@ -10,9 +10,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <system_error>
 
 #include "forkpool/detail/fork_server.hpp"
+#include "forkpool/detail/spawn.hpp"
 
 namespace forkpool::detail {
 namespace {
@@ -87,20 +89,24 @@ class fork_server_launcher final : public launcher {
   asio::posix::stream_descriptor watch_;
 };
 
-// Workers forked by the pool thread itself; their exits are watched through pidfds.
-class direct_fork_launcher final : public launcher {
+// Workers that are children of the pool thread itself, forked (start_method::fork) or forked
+// and exec'd (start_method::spawn); their exits are watched through pidfds.
+class direct_launcher final : public launcher {
  public:
-  direct_fork_launcher(asio::io_context& io, const worker_config& config, launch_events& events)
-      : io_(io), config_(config), events_(events) {}
+  direct_launcher(asio::io_context& io, const worker_config& config, launch_events& events,
+                  std::optional<spawn_command> exec)
+      : io_(io), config_(config), events_(events), exec_(std::move(exec)) {}
 
-  ~direct_fork_launcher() override { stop(); }
+  ~direct_launcher() override { stop(); }
 
   void launch(std::uint64_t worker_id, const worker_channel& channel) override {
     std::fflush(nullptr);
     const pid_t pid = ::fork();
     if (pid == 0) {
+      // Only async-signal-safe calls from here to exec: the master may have other threads.
       int keep[3] = {channel.region_fd(), channel.worker_bell().fd(), channel.master_bell().fd()};
       prepare_forked_child(keep, 3, /*die_with_parent=*/true);
+      if (exec_) exec_worker(*exec_);  // never returns
       run_worker({unique_fd(keep[0]), unique_fd(keep[1]), unique_fd(keep[2])}, config_);
     }
     if (pid < 0) {
@@ -139,15 +145,21 @@ class direct_fork_launcher final : public launcher {
   asio::io_context& io_;
   const worker_config& config_;
   launch_events& events_;
+  std::optional<spawn_command> exec_;
   std::map<pid_t, std::unique_ptr<asio::posix::stream_descriptor>> watches_;
 };
 
 }  // namespace
 
 std::unique_ptr<launcher> make_launcher(start_method method, asio::io_context& io,
-                                        const worker_config& config, launch_events& events) {
+                                        const worker_config& config, launch_events& events,
+                                        const std::string& initializer_task) {
   switch (method) {
-    case start_method::fork: return std::make_unique<direct_fork_launcher>(io, config, events);
+    case start_method::fork:
+      return std::make_unique<direct_launcher>(io, config, events, std::nullopt);
+    case start_method::spawn:
+      return std::make_unique<direct_launcher>(
+          io, config, events, make_spawn_command(config, initializer_task));
     case start_method::forkserver: break;
   }
   return std::make_unique<fork_server_launcher>(io, config, events);

@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "forkpool/detail/worker_channel.hpp"
 #include "forkpool/detail/worker_loop.hpp"
@@ -37,8 +38,10 @@ class launcher {
   virtual void stop() = 0;
 };
 
-/// `config` must outlive the launcher; forked processes see it at the same address.
+/// `config` must outlive the launcher; forked processes see it at the same address. For spawn,
+/// `initializer_task` names the registered task spawned workers run as their initializer.
 std::unique_ptr<launcher> make_launcher(start_method method, boost::asio::io_context& io,
-                                        const worker_config& config, launch_events& events);
+                                        const worker_config& config, launch_events& events,
+                                        const std::string& initializer_task);
 
 }  // namespace forkpool::detail

@@ -1,7 +1,12 @@
 #include "pool_core.hpp"
 
 #include <boost/asio/post.hpp>
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
+
+#include "forkpool/detail/registry.hpp"
+#include "forkpool/detail/spawn.hpp"
 
 #include "forkpool/errors.hpp"
 
@@ -20,6 +25,18 @@ constexpr std::chrono::microseconds kWorkerSpin{50};
 // wake-ups; idle workers take back the excess (see steal_for_idle_workers).
 constexpr std::uint32_t kDepth = 16;
 
+// The registered name of an initializer, for spawned workers (a closure cannot cross exec).
+std::string spawnable_initializer(const std::function<void()>& initializer) {
+  using plain = void (*)();
+  const plain* fn = initializer.target<plain>();
+  const task_entry* task = fn ? find_task(reinterpret_cast<erased_function>(*fn)) : nullptr;
+  if (task == nullptr)
+    throw std::invalid_argument(
+        "start_method::spawn: the initializer must be a function registered with "
+        "FORKPOOL_TASK (a spawned worker is a fresh run of the program; a closure cannot reach it)");
+  return task->name;
+}
+
 }  // namespace
 
 pool_core::pool_core(pool_options options)
@@ -28,10 +45,18 @@ pool_core::pool_core(pool_options options)
       depth_(kDepth),
       work_(io_.get_executor()) {
   if (options_.ring_bytes < 4096) throw std::invalid_argument("pool_options.ring_bytes < 4096");
-  worker_config_.initializer = &options_.initializer;
+  if (is_spawned_worker()) {
+    // This process was started as a spawned worker but its main() did not call forkpool::init
+    // first: running the program as a second master could fork without end. Stop here.
+    std::fprintf(stderr, "forkpool: a spawned worker's main() must call forkpool::init(argc, argv) first\n");
+    std::_Exit(worker_exit_not_initialized);
+  }
+  worker_config_.initializer = options_.initializer;
   worker_config_.spin = kWorkerSpin;
+  if (options_.start == start_method::spawn && options_.initializer)
+    initializer_task_ = spawnable_initializer(options_.initializer);
   // Forks the fork server now, while this is the only thread the pool has.
-  launcher_ = make_launcher(options_.start, io_, worker_config_, *this);
+  launcher_ = make_launcher(options_.start, io_, worker_config_, *this, initializer_task_);
   // Workers are launched by the pool thread: with start_method::fork they are its children and
   // die with it (PR_SET_PDEATHSIG follows the forking thread).
   boost::asio::post(io_, [this] {
@@ -53,6 +78,20 @@ void pool_core::enqueue(std::shared_ptr<task_state> task) {
   }
   boost::asio::post(io_, [this] {
     take_incoming();
+    dispatch();
+  });
+}
+
+void pool_core::restart_workers() {
+  {
+    std::lock_guard lock(incoming_mutex_);
+    if (closed_) throw pool_shut_down();
+  }
+  boost::asio::post(io_, [this] {
+    std::vector<worker_record*> serving;
+    for (auto& worker : workers_)
+      if (worker->state == worker_record::phase::running) serving.push_back(worker.get());
+    for (worker_record* worker : serving) retire(*worker, restart_reason::requested);
     dispatch();
   });
 }
@@ -130,6 +169,7 @@ pool_stats pool_core::stats() const {
   s.restarts_timeout = restarts_[static_cast<int>(restart_reason::timeout)].load();
   s.restarts_crash = restarts_[static_cast<int>(restart_reason::crash)].load();
   s.restarts_requested = restarts_[static_cast<int>(restart_reason::requested)].load();
+  s.initializer_failures = initializer_failures_.load();
   std::lock_guard lock(stats_mutex_);
   for (const auto& worker : workers_) {
     if (worker->pid == 0 || worker->state == worker_record::phase::exited) continue;

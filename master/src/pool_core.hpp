@@ -53,6 +53,10 @@ struct worker_record {
   std::array<std::shared_ptr<task_state>, worker_channel::kSlots> slots;
   std::array<bool, worker_channel::kSlots> revoked{};
   std::vector<std::uint32_t> free_slots;
+  /// When each slot's call was first seen running (for task_timeout); reset when the slot frees.
+  std::array<std::chrono::steady_clock::time_point, worker_channel::kSlots> running_since{};
+  std::uint64_t timed_out_task = 0;  ///< the call that overran task_timeout; the worker is dying
+  std::unique_ptr<boost::asio::steady_timer> kill_timer;  ///< SIGKILL after the SIGTERM grace
   bool ring_full = false;     ///< the last call did not fit; retry after the next reply
   bool stop_pending = false;  ///< a stop frame is owed but did not fit yet
   std::string fault;          ///< why the master killed it, if it broke the protocol
@@ -75,6 +79,8 @@ class pool_core final : public launch_events {
   // ---- any thread ----
   void enqueue(std::shared_ptr<task_state> task);
   void shutdown(shutdown_options options);
+  /// Rolling replacement of every worker; queued and running calls are not lost.
+  void restart_workers();
   pool_stats stats() const;
   const pool_options& options() const noexcept { return options_; }
   const std::shared_ptr<pool_counters>& counters() const noexcept { return counters_; }
@@ -109,11 +115,19 @@ class pool_core final : public launch_events {
   void on_exited(pid_t pid, int wait_status) override;
   void on_launcher_lost() override;
   void count_restart(restart_reason reason);
+  std::chrono::milliseconds respawn_delay() const;
+  void fail_everything(const std::string& reason);
+
+  // timeouts (supervisor.cpp)
+  void arm_timeout_scan();
+  void scan_timeouts();
+  void kill_for_timeout(worker_record& worker, std::uint32_t slot);
 
   const pool_options options_;
   const unsigned worker_count_;
   const std::uint32_t depth_;  ///< calls a worker may hold at once
   worker_config worker_config_;
+  std::string initializer_task_;  ///< spawn: the initializer's registered name
   std::shared_ptr<pool_counters> counters_ = std::make_shared<pool_counters>();
 
   boost::asio::io_context io_;
@@ -130,14 +144,21 @@ class pool_core final : public launch_events {
   std::deque<std::shared_ptr<task_state>> pending_;
   std::vector<std::unique_ptr<worker_record>> workers_;  ///< structure guarded by stats_mutex_
   std::uint64_t next_worker_id_ = 1;
-  std::unique_ptr<boost::asio::steady_timer> retry_timer_;  ///< relaunch after a failed spawn
-  bool spawn_backoff_ = false;  ///< a spawn failed; replenish waits for retry_timer_
   bool launcher_lost_ = false;  ///< the fork server died; a new one is on its way
+  /// Worker failures (crash, failed initializer, failed fork) since the last successful task.
+  /// Beyond one per worker, replacements back off exponentially: a crash loop does not fork
+  /// without bound, and healthy workers keep serving.
+  unsigned consecutive_failures_ = 0;
+  std::unique_ptr<boost::asio::steady_timer> respawn_timer_;
+  bool respawn_scheduled_ = false;
+  std::unique_ptr<boost::asio::steady_timer> timeout_timer_;
+  std::string broken_;  ///< set when no worker can ever start: every call fails with it
   bool draining_ = false;  ///< shutdown: finish what is queued, then stop the workers
   bool stopped_ = false;   ///< every worker has exited and the launcher is stopped
 
   mutable std::mutex stats_mutex_;
   std::array<std::atomic<std::uint64_t>, 5> restarts_{};
+  std::atomic<std::uint64_t> initializer_failures_{0};
 
   std::mutex shutdown_mutex_;
   std::condition_variable shutdown_done_;

@@ -11,6 +11,8 @@ process_pool::~process_pool() = default;
 
 void process_pool::shutdown(shutdown_options options) { core_->shutdown(options); }
 
+void process_pool::restart_workers() { core_->restart_workers(); }
+
 pool_stats process_pool::stats() const { return core_->stats(); }
 
 const pool_options& process_pool::options() const noexcept { return core_->options(); }

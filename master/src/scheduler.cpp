@@ -12,6 +12,10 @@
 namespace forkpool::detail {
 void pool_core::dispatch() {
   if (stopped_) return;
+  if (!broken_.empty()) {
+    fail_everything(broken_);
+    return;
+  }
   const std::uint64_t max_tasks = options_.max_tasks_per_worker;
   while (!pending_.empty()) {
     worker_record* best = nullptr;
@@ -166,6 +170,7 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
   switch (frame.kind) {
     case frame_kind::result:
       worker.tasks_run.fetch_add(1, std::memory_order_relaxed);
+      consecutive_failures_ = 0;  // a healthy worker: no more back-off
       task->succeed_from(body);
       break;
     case frame_kind::error: {
@@ -190,6 +195,7 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
 
 void pool_core::release_slot(worker_record& worker, std::uint32_t slot) {
   worker.slots[slot].reset();
+  worker.running_since[slot] = {};
   worker.revoked[slot] = false;
   worker.channel->slot(slot).store(0, std::memory_order_relaxed);
   worker.free_slots.push_back(slot);

@@ -1,14 +1,23 @@
-// Supervision: starting workers, noticing their exits, retiring and replacing them.
+// Supervision: starting workers, noticing their exits, retiring and replacing them, timeouts.
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <cstdio>
+#include <cstring>
 
 #include "forkpool/errors.hpp"
 #include "pool_core.hpp"
 
 namespace forkpool::detail {
+namespace {
+
+// Between SIGTERM and SIGKILL for a worker whose task overran task_timeout.
+constexpr std::chrono::milliseconds kTerminateGrace{100};
+constexpr std::chrono::milliseconds kMaxRespawnDelay{1000};
+
+}  // namespace
 
 void pool_core::launch_worker() {
   auto worker = std::make_unique<worker_record>();
@@ -28,7 +37,38 @@ void pool_core::launch_worker() {
   } else {
     drain_replies(w);
   }
+  arm_timeout_scan();
   dispatch();  // calls can wait in its ring while it starts
+}
+
+std::chrono::milliseconds pool_core::respawn_delay() const {
+  if (consecutive_failures_ <= worker_count_) return std::chrono::milliseconds(0);
+  // 1, 2, 4, ... ms: a few crashes cost nothing, a crash loop settles at one fork a second.
+  const unsigned doublings = std::min(consecutive_failures_ - worker_count_ - 1, 16u);
+  return std::min(std::chrono::milliseconds(1) * (1u << doublings), kMaxRespawnDelay);
+}
+
+void pool_core::replenish() {
+  if (stopped_ || launcher_lost_ || respawn_scheduled_ || !broken_.empty()) return;
+  if (draining_ && pending_.empty()) return;
+  auto serving = static_cast<unsigned>(std::count_if(
+      workers_.begin(), workers_.end(),
+      [](const auto& w) { return w->state == worker_record::phase::running; }));
+  if (serving >= worker_count_) return;
+  if (const auto delay = respawn_delay(); delay.count() > 0) {
+    respawn_scheduled_ = true;
+    respawn_timer_ = std::make_unique<boost::asio::steady_timer>(io_, delay);
+    respawn_timer_->async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      respawn_scheduled_ = false;
+      // One at a time while failing: each attempt must succeed before the next is made.
+      if (!stopped_ && !launcher_lost_ && broken_.empty() && (!draining_ || !pending_.empty()))
+        launch_worker();
+      dispatch();
+    });
+    return;
+  }
+  for (; serving < worker_count_; ++serving) launch_worker();
 }
 
 worker_record* pool_core::find_worker(pid_t pid) {
@@ -47,31 +87,15 @@ void pool_core::on_spawned(std::uint64_t worker_id, pid_t pid) {
   }
 }
 
-void pool_core::replenish() {
-  if (stopped_ || launcher_lost_ || spawn_backoff_) return;
-  if (draining_ && pending_.empty()) return;
-  auto serving = static_cast<unsigned>(std::count_if(workers_.begin(), workers_.end(), [](const auto& w) {
-    return w->state == worker_record::phase::running;
-  }));
-  for (; serving < worker_count_; ++serving) launch_worker();
-}
-
-void pool_core::on_spawn_failed(std::uint64_t worker_id, int /*error*/) {
-  // Forking failed (out of processes or memory): try again shortly rather than in a hot loop.
-  spawn_backoff_ = true;
+void pool_core::on_spawn_failed(std::uint64_t worker_id, int error) {
+  std::fprintf(stderr, "forkpool: could not start a worker: %s\n", std::strerror(error));
+  ++consecutive_failures_;  // out of processes or memory: retry, with back-off
   for (auto& worker : workers_) {
     if (worker->id != worker_id) continue;
     worker->state = worker_record::phase::retiring;  // never ran: not a crash
     bury(*worker, 0);
-    break;
+    return;
   }
-  retry_timer_ = std::make_unique<boost::asio::steady_timer>(io_, std::chrono::milliseconds(100));
-  retry_timer_->async_wait([this](boost::system::error_code ec) {
-    if (ec) return;
-    spawn_backoff_ = false;
-    replenish();
-    dispatch();
-  });
 }
 
 void pool_core::on_exited(pid_t pid, int wait_status) {
@@ -88,7 +112,7 @@ void pool_core::on_launcher_lost() {
   // Replaced from a fresh handler: the old launcher is still on the stack here.
   boost::asio::post(io_, [this] {
     if (stopped_) return;
-    launcher_ = make_launcher(options_.start, io_, worker_config_, *this);
+    launcher_ = make_launcher(options_.start, io_, worker_config_, *this, initializer_task_);
     launcher_lost_ = false;
     replenish();
     dispatch();
@@ -130,16 +154,33 @@ void pool_core::check_limits(worker_record& worker) {
   }
 }
 
+void pool_core::fail_everything(const std::string& reason) {
+  if (broken_.empty()) std::fprintf(stderr, "forkpool: %s\n", reason.c_str());
+  broken_ = reason;
+  take_incoming();
+  for (auto& task : pending_) task->fail(std::make_exception_ptr(error(reason)));
+  pending_.clear();
+}
+
 void pool_core::bury(worker_record& worker, int wait_status) {
   // Replies it published before dying still count.
   if (worker.fault.empty()) drain_ring(worker);
-  // Retired workers were replaced when they were retired; anything else is a crash. Counted
+  const bool timed_out = worker.timed_out_task != 0;
+  const bool initializer_failed =
+      WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == worker_exit_initializer_failed;
+  // Retired workers were replaced when they were retired; anything else is a failure. Counted
   // before the futures fail, so stats() read after get() includes it.
-  const bool expected = worker.state == worker_record::phase::retiring && worker.fault.empty();
-  if (!expected && !stopped_) count_restart(restart_reason::crash);
+  const bool expected = worker.state == worker_record::phase::retiring && worker.fault.empty() &&
+                        !timed_out && !initializer_failed;
+  if (!expected && !stopped_) {
+    count_restart(timed_out ? restart_reason::timeout : restart_reason::crash);
+    if (!timed_out) ++consecutive_failures_;
+  }
+  if (initializer_failed) initializer_failures_.fetch_add(1, std::memory_order_relaxed);
   worker.state = worker_record::phase::exited;
   boost::system::error_code ignored;
   worker.bell->close(ignored);
+  if (worker.kill_timer) worker.kill_timer->cancel();
 
   std::vector<std::shared_ptr<task_state>> requeue;
   for (std::uint32_t slot = 0; slot < worker_channel::kSlots; ++slot) {
@@ -148,21 +189,90 @@ void pool_core::bury(worker_record& worker, int wait_status) {
     if (task->try_revoke()) {  // never started: it runs elsewhere
       requeue.push_back(std::move(task));
     } else if (!task->done()) {  // it was running
-      task->fail(worker.fault.empty()
-                     ? std::make_exception_ptr(worker_died(worker.pid, wait_status))
-                     : std::make_exception_ptr(protocol_error(
-                           "worker " + std::to_string(worker.pid) + " broke the protocol (" +
-                           worker.fault + ") and was replaced")));
+      std::exception_ptr error;
+      if (task->id == worker.timed_out_task) {
+        error = std::make_exception_ptr(forkpool::task_timeout(
+            "task '" + task->name + "' ran longer than task_timeout (" +
+            std::to_string(options_.task_timeout.count()) + " ms); its worker was replaced"));
+      } else if (!worker.fault.empty()) {
+        error = std::make_exception_ptr(protocol_error("worker " + std::to_string(worker.pid) +
+                                                       " broke the protocol (" + worker.fault +
+                                                       ") and was replaced"));
+      } else {
+        error = std::make_exception_ptr(worker_died(worker.pid, wait_status));
+      }
+      task->fail(error);
     }
   }
   std::sort(requeue.begin(), requeue.end(), [](const auto& a, const auto& b) { return a->id < b->id; });
   pending_.insert(pending_.begin(), requeue.begin(), requeue.end());
 
+  const bool never_initialized =
+      WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == worker_exit_not_initialized;
   {
     std::lock_guard lock(stats_mutex_);
     workers_.erase(std::find_if(workers_.begin(), workers_.end(),
                                 [&](const auto& w) { return w.get() == &worker; }));
   }
+  if (never_initialized)
+    fail_everything("start_method::spawn: the program's main() must call forkpool::init(argc, "
+                    "argv) before anything else, or spawned workers cannot start");
+  replenish();
+  dispatch();
+}
+
+// ---- task_timeout ----------------------------------------------------------------------------
+
+void pool_core::arm_timeout_scan() {
+  if (options_.task_timeout.count() <= 0 || timeout_timer_ || stopped_) return;
+  // Checked a few times per timeout period: a task is stopped within timeout + period.
+  const auto period = std::clamp(options_.task_timeout / 4, std::chrono::milliseconds(1),
+                                 std::chrono::milliseconds(100));
+  timeout_timer_ = std::make_unique<boost::asio::steady_timer>(io_, period);
+  timeout_timer_->async_wait([this](boost::system::error_code ec) {
+    timeout_timer_.reset();
+    if (ec || stopped_) return;
+    scan_timeouts();
+    if (!workers_.empty()) arm_timeout_scan();
+  });
+}
+
+void pool_core::scan_timeouts() {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::pair<worker_record*, std::uint32_t>> overdue;
+  for (auto& worker : workers_) {
+    if (worker->state == worker_record::phase::exited || worker->timed_out_task != 0) continue;
+    for (std::uint32_t slot = 0; slot < worker_channel::kSlots; ++slot) {
+      const auto& task = worker->slots[slot];
+      if (!task) continue;
+      const bool running = worker->channel->slot(slot).load(std::memory_order_acquire) ==
+                           slot_word(task->id, slot_state::running);
+      if (!running) continue;
+      auto& since = worker->running_since[slot];
+      if (since == std::chrono::steady_clock::time_point{}) {
+        since = now;  // first seen running: the clock starts
+      } else if (now - since > options_.task_timeout) {
+        overdue.emplace_back(worker.get(), slot);
+        break;
+      }
+    }
+  }
+  for (auto [worker, slot] : overdue) kill_for_timeout(*worker, slot);
+}
+
+void pool_core::kill_for_timeout(worker_record& worker, std::uint32_t slot) {
+  worker.timed_out_task = worker.slots[slot]->id;
+  if (worker.state == worker_record::phase::running) worker.state = worker_record::phase::retiring;
+  revoke_queued(worker);
+  const pid_t pid = worker.pid;
+  if (pid > 0) ::kill(pid, SIGTERM);
+  // A task may ignore SIGTERM; it cannot ignore SIGKILL.
+  worker.kill_timer = std::make_unique<boost::asio::steady_timer>(io_, kTerminateGrace);
+  worker.kill_timer->async_wait([this, id = worker.id](boost::system::error_code ec) {
+    if (ec) return;
+    for (auto& w : workers_)
+      if (w->id == id && w->pid > 0) ::kill(w->pid, SIGKILL);
+  });
   replenish();
   dispatch();
 }

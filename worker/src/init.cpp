@@ -1,10 +1,9 @@
 #include "forkpool/init.hpp"
 
+#include "forkpool/detail/spawn.hpp"
+
 namespace forkpool {
 
-void init(int /*argc*/, char** /*argv*/) {
-  // Nothing to do while every worker is forked. Kept in the API so that programs written today
-  // work unchanged with start methods that exec the program again.
-}
+void init(int argc, char** argv) { detail::run_spawned_worker_if_requested(argc, argv); }
 
 }  // namespace forkpool

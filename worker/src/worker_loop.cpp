@@ -74,9 +74,9 @@ class worker {
 
  private:
   void run_initializer() {
-    if (config_.initializer == nullptr || !*config_.initializer) return;
+    if (!config_.initializer) return;
     try {
-      (*config_.initializer)();
+      config_.initializer();
     } catch (...) {
       initializer_error_ = describe_current_exception();
       initializer_error_.code = error_code::initializer;
@@ -109,6 +109,9 @@ class worker {
       result_.clear();
       encode_into(result_, failure);
       reply(frame_kind::error, frame.task_id, header.slot, result_);
+      // A worker whose initializer failed says why once, then makes way for a fresh one (the
+      // master backs off between attempts). Its queued calls go to other workers.
+      if (initializer_failed_) leave(worker_exit_initializer_failed);
     }
   }
 

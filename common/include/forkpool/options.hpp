@@ -15,6 +15,11 @@ enum class start_method {
   fork,
   /// Fork from a small single-threaded fork server that the pool forks once, at construction.
   forkserver,
+  /// Start each worker as a fresh run of the program (fork + exec of /proc/self/exe); main()'s
+  /// first line, forkpool::init(argc, argv), turns it into a worker. Slowest, but a worker shares
+  /// nothing with the master's state. An `initializer` must then be a registered task taking no
+  /// arguments (a closure cannot cross exec).
+  spawn,
 };
 
 struct pool_options {
@@ -68,6 +73,7 @@ struct pool_stats {
   std::uint64_t restarts_timeout = 0;
   std::uint64_t restarts_crash = 0;
   std::uint64_t restarts_requested = 0;
+  std::uint64_t initializer_failures = 0;  ///< workers whose initializer threw
   std::vector<worker_stats> per_worker;
 
   std::uint64_t restarts() const {

@@ -53,6 +53,10 @@ class process_pool {
   /// have exited. With `cancel_pending`, tasks not yet started are cancelled.
   void shutdown(shutdown_options options = {});
 
+  /// Replaces every worker, rolling: each finishes the call it is running, its queued calls move
+  /// to the new workers, and nothing is lost or run twice. Returns at once.
+  void restart_workers();
+
   pool_stats stats() const;
   const pool_options& options() const noexcept;
 

@@ -3,9 +3,8 @@
 
 namespace forkpool {
 
-/// Call first in main(). With the fork and forkserver start methods it has nothing to do yet; the
-/// spawn start method (which execs the program again) will recognise a worker's argv here and
-/// never return in that process, so programs that call it now keep working then.
+/// Call first in main(). In a worker started with start_method::spawn (a fresh run of this
+/// program), it runs the worker and never returns; elsewhere it returns at once.
 void init(int argc, char** argv);
 
 }  // namespace forkpool

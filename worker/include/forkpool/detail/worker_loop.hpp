@@ -16,8 +16,8 @@ struct worker_endpoints {
 };
 
 struct worker_config {
-  const std::function<void()>* initializer = nullptr;  ///< runs once before the first task
-  std::chrono::nanoseconds spin{};                      ///< spin before sleeping on the bell
+  std::function<void()> initializer;  ///< runs once before the first task
+  std::chrono::nanoseconds spin{};    ///< spin before sleeping on the bell
 };
 
 /// Exit codes a worker uses to say why it stopped on its own.
@@ -26,6 +26,8 @@ enum worker_exit : int {
   worker_exit_corrupt_ring = 90,   ///< the request ring held an impossible length
   worker_exit_corrupt_frame = 91,  ///< a request frame failed validation
   worker_exit_setup_failed = 92,   ///< could not attach to the channel
+  worker_exit_initializer_failed = 93,  ///< the initializer threw (reported to the first call)
+  worker_exit_not_initialized = 94,     ///< a spawned worker whose main() skipped forkpool::init
 };
 
 /// Runs in the new worker process until told to stop. Never returns.

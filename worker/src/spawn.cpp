@@ -1,0 +1,76 @@
+#include "forkpool/detail/spawn.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+#include "forkpool/detail/registry.hpp"
+
+extern char** environ;
+
+namespace forkpool::detail {
+namespace {
+
+constexpr const char* kSpinOption = "--spin-ns=";
+constexpr const char* kInitializerOption = "--initializer=";
+
+}  // namespace
+
+spawn_command make_spawn_command(const worker_config& config, const std::string& initializer_task) {
+  spawn_command command;
+  char path[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n <= 0) throw std::runtime_error("forkpool: cannot find this program (/proc/self/exe)");
+  command.executable.assign(path, static_cast<std::size_t>(n));
+  command.argument_storage = {command.executable, kSpawnMarker,
+                              kSpinOption + std::to_string(config.spin.count())};
+  if (!initializer_task.empty()) command.argument_storage.push_back(kInitializerOption + initializer_task);
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e)
+    if (std::strncmp(*e, kSpawnEnvironment, std::strlen(kSpawnEnvironment)) != 0)
+      command.environment_storage.emplace_back(*e);
+  command.environment_storage.push_back(std::string(kSpawnEnvironment) + "=1");
+  for (auto& a : command.argument_storage) command.argv.push_back(a.data());
+  command.argv.push_back(nullptr);
+  for (auto& e : command.environment_storage) command.envp.push_back(e.data());
+  command.envp.push_back(nullptr);
+  return command;
+}
+
+void exec_worker(const spawn_command& command) noexcept {
+  for (int fd = 3; fd <= 5; ++fd) ::fcntl(fd, F_SETFD, 0);  // inherited across exec
+  ::execve(command.executable.c_str(), command.argv.data(), command.envp.data());
+  ::_exit(worker_exit_setup_failed);
+}
+
+bool is_spawned_worker() noexcept { return std::getenv(kSpawnEnvironment) != nullptr; }
+
+void run_spawned_worker_if_requested(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], kSpawnMarker) != 0) {
+    ::unsetenv(kSpawnEnvironment);  // not a worker: the program's own children are not either
+    return;
+  }
+  worker_config config;
+  for (int i = 2; i < argc; ++i) {
+    const std::string argument = argv[i];
+    if (argument.rfind(kSpinOption, 0) == 0) {
+      config.spin = std::chrono::nanoseconds(std::strtoll(argument.c_str() + std::strlen(kSpinOption), nullptr, 10));
+    } else if (argument.rfind(kInitializerOption, 0) == 0) {
+      const std::string name = argument.substr(std::strlen(kInitializerOption));
+      const task_entry* task = find_task(name);
+      if (task == nullptr) {
+        std::fprintf(stderr, "forkpool: spawned worker: no initializer task '%s'\n", name.c_str());
+        ::_exit(worker_exit_setup_failed);
+      }
+      const auto initializer = reinterpret_cast<void (*)()>(task->function);
+      config.initializer = initializer;
+    }
+  }
+  run_worker({unique_fd(3), unique_fd(4), unique_fd(5)}, config);
+}
+
+}  // namespace forkpool::detail
