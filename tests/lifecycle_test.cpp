@@ -272,7 +272,7 @@ TEST_CASE("chaos: workers SIGKILLed every few milliseconds while 100000 tasks ru
   }
   stop = true;
   killer.join();
-  MESSAGE("tasks " << kTasks << ", kills " << kills << ", worker_died " << died << ", correct "
+  MESSAGE("tasks " << kTasks << ", kills " << kills.load() << ", worker_died " << died << ", correct "
                    << correct);
   CHECK(correct + died == kTasks);
   CHECK(wrong == 0);
