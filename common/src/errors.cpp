@@ -33,6 +33,9 @@ worker_died::worker_died(int pid, int wait_status)
       signal_(WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0),
       exit_code_(WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1) {}
 
+worker_died::worker_died(const std::string& message, int pid, int signal, int exit_code)
+    : error(message), pid_(pid), signal_(signal), exit_code_(exit_code) {}
+
 cancelled_error::cancelled_error() : error("the task was cancelled") {}
 pool_shut_down::pool_shut_down() : error("the pool has been shut down") {}
 timeout_error::timeout_error() : error("timed out waiting for the result") {}

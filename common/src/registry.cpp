@@ -46,6 +46,12 @@ const task_entry* find_task(std::string_view name) noexcept {
   return it == r.by_name.end() ? nullptr : it->second.get();
 }
 
+std::size_t registered_task_count() noexcept {
+  registry& r = instance();
+  std::shared_lock lock(r.mutex);
+  return r.by_name.size();
+}
+
 const task_entry* find_task(erased_function function) noexcept {
   registry& r = instance();
   std::shared_lock lock(r.mutex);

@@ -1,5 +1,7 @@
 #include "forkpool/detail/wire_exception.hpp"
 
+#include <sstream>
+
 #include "forkpool/errors.hpp"
 
 namespace forkpool::detail {
@@ -13,8 +15,43 @@ std::exception_ptr to_exception(const wire_error& e) {
     case error_code::initializer:
       return std::make_exception_ptr(
           remote_error(e.type_name, "the worker's initializer failed: " + e.message));
+    case error_code::worker_died: {
+      int pid = 0, signal = 0, exit_code = -1;
+      std::istringstream(e.type_name) >> pid >> signal >> exit_code;
+      return std::make_exception_ptr(worker_died(e.message, pid, signal, exit_code));
+    }
+    case error_code::task_timeout: return std::make_exception_ptr(task_timeout(e.message));
+    case error_code::cancelled: return std::make_exception_ptr(cancelled_error());
+    case error_code::other: return std::make_exception_ptr(error(e.message));
   }
-  return std::make_exception_ptr(protocol_error("unknown error code from worker"));
+  return std::make_exception_ptr(protocol_error("unknown error code: " + e.message));
+}
+
+wire_error to_wire_error(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const remote_error& e) {
+    return {error_code::remote, e.type_name(), e.message()};
+  } catch (const worker_died& e) {
+    return {error_code::worker_died,
+            std::to_string(e.pid()) + " " + std::to_string(e.signal()) + " " +
+                std::to_string(e.exit_code()),
+            e.what()};
+  } catch (const unknown_task& e) {
+    return {error_code::unknown_task, "", e.what()};
+  } catch (const bad_arguments& e) {
+    return {error_code::bad_arguments, "", e.what()};
+  } catch (const protocol_error& e) {
+    return {error_code::protocol, "", e.what()};
+  } catch (const task_timeout& e) {
+    return {error_code::task_timeout, "", e.what()};
+  } catch (const cancelled_error& e) {
+    return {error_code::cancelled, "", e.what()};
+  } catch (const std::exception& e) {
+    return {error_code::other, "", e.what()};
+  } catch (...) {
+    return {error_code::other, "", "unknown error"};
+  }
 }
 
 }  // namespace forkpool::detail

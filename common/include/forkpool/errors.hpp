@@ -30,6 +30,8 @@ class worker_died : public error {
  public:
   /// `wait_status` is as returned by waitpid().
   worker_died(int pid, int wait_status);
+  /// As reported by forkpool-master: the message, pid, signal (0 if none) and exit code (-1).
+  worker_died(const std::string& message, int pid, int signal, int exit_code);
   int pid() const noexcept { return pid_; }
   /// The signal that killed the worker, or 0 if it exited.
   int signal() const noexcept { return signal_; }
@@ -80,6 +82,13 @@ class timeout_error : public error {
 
 /// A frame failed validation (length, kind or checksum), or a payload did not decode exactly.
 class protocol_error : public error {
+ public:
+  using error::error;
+};
+
+/// A client could not reach forkpool-master, or lost its connection (the master went away):
+/// every call still waiting on that connection fails with it.
+class connection_error : public error {
  public:
   using error::error;
 };

@@ -60,6 +60,12 @@ class process_pool {
   pool_stats stats() const;
   const pool_options& options() const noexcept;
 
+  /// An already-encoded call whose result stays encoded (what forkpool-master forwards from its
+  /// clients). The signatures are checked by the worker as for submit<R>(name, ...).
+  future<detail::encoded_result> submit_encoded(std::string name, std::uint64_t argument_signature,
+                                                std::uint64_t result_signature,
+                                                detail::byte_buffer arguments);
+
  private:
   void enqueue(std::shared_ptr<detail::task_state> task);
   const std::shared_ptr<detail::pool_counters>& counters() const noexcept;

@@ -35,6 +35,8 @@ struct task_entry {
 void register_task(task_entry entry);
 
 const task_entry* find_task(std::string_view name) noexcept;
+/// How many tasks are registered (forkpool-master checks that a plugin added some).
+std::size_t registered_task_count() noexcept;
 const task_entry* find_task(erased_function function) noexcept;
 
 }  // namespace forkpool::detail

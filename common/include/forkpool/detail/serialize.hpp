@@ -8,6 +8,8 @@
 #include <span>
 #include <stdexcept>
 #include <streambuf>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace forkpool::detail {
@@ -46,6 +48,9 @@ class span_source final : public std::streambuf {
   std::size_t remaining() const { return static_cast<std::size_t>(egptr() - gptr()); }
 };
 
+/// The span_source being decoded on this thread, for bounds checks (see checked_size).
+inline thread_local const span_source* current_source = nullptr;
+
 /// Thrown when a payload does not decode exactly into the expected types.
 class decode_failure : public std::runtime_error {
  public:
@@ -66,6 +71,10 @@ template <class... T>
 void decode_exact(std::span<const std::byte> in, T&... values) {
   span_source source(in);
   std::istream stream(&source);
+  struct scope {
+    const span_source* previous;
+    ~scope() { current_source = previous; }
+  } restore{std::exchange(current_source, &source)};
   try {
     cereal::BinaryInputArchive archive(stream);
     (archive(values), ...);
@@ -76,6 +85,25 @@ void decode_exact(std::span<const std::byte> in, T&... values) {
   }
   if (source.remaining() != 0)
     throw decode_failure(std::to_string(source.remaining()) + " bytes left over after decoding");
+}
+
+/// Reads a size prefix and checks that `size * element_bytes` bytes are really left, so a lying
+/// length cannot make the decoder allocate what the payload does not hold.
+template <class Archive>
+std::uint64_t checked_size(Archive& archive, std::size_t element_bytes) {
+  cereal::size_type size = 0;
+  archive(cereal::make_size_tag(size));
+  if (current_source == nullptr || element_bytes == 0 ||
+      size > current_source->remaining() / element_bytes)
+    throw decode_failure("a length in the message exceeds the bytes it holds");
+  return size;
+}
+
+/// Loads a string through checked_size.
+template <class Archive>
+void load_bounded(Archive& archive, std::string& text) {
+  text.resize(checked_size(archive, 1));
+  archive(cereal::binary_data(text.data(), text.size()));
 }
 
 }  // namespace forkpool::detail

@@ -33,6 +33,11 @@ enum class error_code : std::uint8_t {
   bad_arguments = 3,
   protocol = 4,       ///< the call frame did not make sense
   initializer = 5,    ///< the worker's initializer threw
+  // Only between forkpool-master and its clients:
+  worker_died = 6,    ///< type_name holds "pid signal exit_code"
+  task_timeout = 7,
+  cancelled = 8,
+  other = 9,          ///< any other forkpool::error
 };
 
 struct wire_error {

@@ -131,6 +131,29 @@ class future_state final : public task_state {
   std::optional<T> value_;
 };
 
+/// A result kept encoded, for whoever decodes it later (forkpool-master passes it to its client).
+struct encoded_result {
+  byte_buffer bytes;
+};
+
+template <>
+class future_state<encoded_result> final : public task_state {
+ public:
+  using task_state::task_state;
+  encoded_result value(bool take) {
+    if (take) return std::move(value_);
+    return value_;
+  }
+
+ protected:
+  void store_value(std::span<const std::byte> encoded) override {
+    value_.bytes.assign(encoded.begin(), encoded.end());
+  }
+
+ private:
+  encoded_result value_;
+};
+
 template <>
 class future_state<void> final : public task_state {
  public:

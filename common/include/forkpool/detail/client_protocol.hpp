@@ -1,0 +1,130 @@
+// What travels between forkpool-master and its clients over the Unix socket. Every message is
+// [u32 length, little-endian][cereal binary payload of one client_request or master_reply].
+// The length is checked against a maximum before anything is allocated, and a payload must
+// decode exactly; anything else is a protocol error and the connection is closed.
+#pragma once
+
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "forkpool/detail/serialize.hpp"
+#include "forkpool/detail/wire.hpp"
+#include "forkpool/options.hpp"
+
+namespace forkpool::detail {
+
+inline constexpr std::size_t kLengthPrefix = 4;
+/// The default largest message either side accepts.
+inline constexpr std::uint32_t kDefaultMaxMessage = 64u << 20;
+
+struct client_request {
+  enum class kind_t : std::uint8_t { submit = 1, stats = 2, restart_workers = 3 };
+  kind_t kind = kind_t::submit;
+  std::uint64_t id = 0;  ///< chosen by the client; echoed in the reply
+  std::string task;
+  std::uint64_t argument_signature = 0;
+  std::uint64_t result_signature = 0;
+  std::string arguments;  ///< cereal-encoded, as in a worker call
+
+  template <class Archive>
+  void save(Archive& a) const {
+    a(kind, id, task, argument_signature, result_signature, arguments);
+  }
+  template <class Archive>
+  void load(Archive& a) {
+    a(kind, id);
+    load_bounded(a, task);
+    a(argument_signature, result_signature);
+    load_bounded(a, arguments);
+  }
+};
+
+struct master_reply {
+  enum class kind_t : std::uint8_t { result = 1, error = 2, stats = 3, restarted = 4 };
+  kind_t kind = kind_t::result;
+  std::uint64_t id = 0;
+  std::string result;  ///< cereal-encoded result
+  wire_error error;
+  pool_stats stats;
+
+  template <class Archive>
+  void save(Archive& a) const {
+    a(kind, id, result, error.code, error.type_name, error.message, stats);
+  }
+  template <class Archive>
+  void load(Archive& a) {
+    a(kind, id);
+    load_bounded(a, result);
+    a(error.code);
+    load_bounded(a, error.type_name);
+    load_bounded(a, error.message);
+    a(stats);
+  }
+};
+
+/// Appends one length-prefixed message to `out`.
+template <class Message>
+void append_message(byte_buffer& out, const Message& message) {
+  const std::size_t start = out.size();
+  out.resize(start + kLengthPrefix);
+  encode_into(out, message);
+  const auto length = static_cast<std::uint32_t>(out.size() - start - kLengthPrefix);
+  for (std::size_t i = 0; i < kLengthPrefix; ++i)
+    out[start + i] = static_cast<std::byte>((length >> (8 * i)) & 0xff);
+}
+
+/// The length in a prefix.
+inline std::uint32_t read_length(std::span<const std::byte, kLengthPrefix> prefix) {
+  std::uint32_t length = 0;
+  for (std::size_t i = 0; i < kLengthPrefix; ++i)
+    length |= static_cast<std::uint32_t>(prefix[i]) << (8 * i);
+  return length;
+}
+
+/// Decodes one payload (without its prefix); nullopt if it is not exactly one Message.
+template <class Message>
+std::optional<Message> decode_message(std::span<const std::byte> payload) noexcept {
+  try {
+    Message message;
+    decode_exact(payload, message);
+    return message;
+  } catch (...) {  // decode_failure, or bad_alloc from a hostile length inside the payload
+    return std::nullopt;
+  }
+}
+
+}  // namespace forkpool::detail
+
+namespace forkpool {
+
+template <class Archive>
+void serialize(Archive& a, worker_stats& w) {
+  std::int64_t started = std::chrono::duration_cast<std::chrono::microseconds>(
+                             w.started.time_since_epoch()).count();
+  a(w.pid, w.tasks_run, w.rss_bytes, started);
+  w.started = std::chrono::system_clock::time_point(std::chrono::microseconds(started));
+}
+
+template <class Archive>
+void save(Archive& a, const pool_stats& s) {
+  a(s.workers_alive, s.submitted, s.completed, s.failed, s.cancelled, s.queue_depth,
+    s.restarts_task_count, s.restarts_memory, s.restarts_timeout, s.restarts_crash,
+    s.restarts_requested, s.initializer_failures, s.per_worker);
+}
+
+template <class Archive>
+void load(Archive& a, pool_stats& s) {
+  a(s.workers_alive, s.submitted, s.completed, s.failed, s.cancelled, s.queue_depth,
+    s.restarts_task_count, s.restarts_memory, s.restarts_timeout, s.restarts_crash,
+    s.restarts_requested, s.initializer_failures);
+  s.per_worker.resize(detail::checked_size(a, 4 + 8 + 8 + 8));
+  for (auto& w : s.per_worker) a(w);
+}
+
+}  // namespace forkpool

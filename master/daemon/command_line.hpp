@@ -1,0 +1,34 @@
+// forkpool-master's command line: `serve` (the default), `status` and `restart`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace forkpool::daemon {
+
+struct command_line {
+  enum class command_t { serve, status, restart, help, version } command = command_t::serve;
+  unsigned workers = 0;
+  std::vector<std::string> task_libraries;
+  std::string socket;  ///< empty: the default path
+  std::uint64_t max_tasks_per_worker = 0;
+  std::uint64_t max_worker_rss_bytes = 0;
+  std::chrono::milliseconds task_timeout{0};
+  std::chrono::milliseconds drain_timeout{30000};
+  std::uint32_t max_message_bytes = 64u << 20;
+};
+
+/// Parses argv; throws std::invalid_argument with a one-line message on any mistake.
+command_line parse_command_line(int argc, char** argv);
+
+/// "512M", "2G", "4096", "64k" -> bytes.
+std::uint64_t parse_size(const std::string& text);
+/// "30s", "500ms", "2m", "1h", "15" (seconds) -> milliseconds.
+std::chrono::milliseconds parse_duration(const std::string& text);
+
+extern const char* const kUsage;
+
+}  // namespace forkpool::daemon

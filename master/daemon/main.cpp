@@ -1,0 +1,142 @@
+// forkpool-master: a worker farm that client programs submit jobs to.
+//
+//   forkpool-master --workers 4 --tasks ./libmytasks.so [--socket PATH] ...
+//   forkpool-master status | restart [--socket PATH]
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdio>
+#include <forkpool/forkpool.hpp>
+#include <stdexcept>
+
+#include "command_line.hpp"
+#include "plugins.hpp"
+#include "server.hpp"
+#include "socket_file.hpp"
+
+namespace asio = boost::asio;
+using namespace forkpool;
+
+namespace {
+
+int print_status(const std::string& socket) {
+  client c(socket);
+  const pool_stats s = c.stats();
+  std::printf("forkpool-master at %s\n", c.socket_path().c_str());
+  std::printf("workers: %zu alive\n", s.workers_alive);
+  std::printf("%8s %10s %10s\n", "pid", "tasks", "rss MiB");
+  for (const auto& w : s.per_worker)
+    std::printf("%8d %10llu %10.1f\n", w.pid, static_cast<unsigned long long>(w.tasks_run),
+                w.rss_bytes / 1048576.0);
+  std::printf("jobs: %llu submitted, %llu completed, %llu failed, %llu cancelled, %zu queued\n",
+              static_cast<unsigned long long>(s.submitted),
+              static_cast<unsigned long long>(s.completed), static_cast<unsigned long long>(s.failed),
+              static_cast<unsigned long long>(s.cancelled), s.queue_depth);
+  std::printf("restarts: %llu task count, %llu memory, %llu timeout, %llu crash, %llu requested\n",
+              static_cast<unsigned long long>(s.restarts_task_count),
+              static_cast<unsigned long long>(s.restarts_memory),
+              static_cast<unsigned long long>(s.restarts_timeout),
+              static_cast<unsigned long long>(s.restarts_crash),
+              static_cast<unsigned long long>(s.restarts_requested));
+  return 0;
+}
+
+int serve(const daemon::command_line& options) {
+  const std::string socket = options.socket.empty() ? default_socket_path() : options.socket;
+  // Everything that can be wrong is checked before anything is forked.
+  daemon::load_task_libraries(options.task_libraries);
+  daemon::prepare_socket_path(socket);
+
+  pool_options pool_settings;
+  pool_settings.workers = options.workers;
+  pool_settings.max_tasks_per_worker = options.max_tasks_per_worker;
+  pool_settings.max_worker_rss_bytes = options.max_worker_rss_bytes;
+  pool_settings.task_timeout = options.task_timeout;
+  // Rings are pre-faulted shared memory, so they are sized for typical calls, not for the largest
+  // message the socket accepts; a call larger than a ring fails with bad_arguments.
+  pool_settings.ring_bytes = 4u << 20;
+  process_pool pool(pool_settings);
+
+  asio::io_context io;
+  daemon::server server(io, pool, socket, {.max_message_bytes = options.max_message_bytes});
+  daemon::restrict_socket(socket);
+  server.start();
+  std::fprintf(stderr, "forkpool-master: %zu workers, listening on %s\n",
+               static_cast<std::size_t>(pool_settings.workers ? pool_settings.workers : std::thread::hardware_concurrency()),
+               socket.c_str());
+
+  asio::signal_set stop_signals(io, SIGTERM, SIGINT);
+  asio::signal_set hangup(io, SIGHUP);
+  asio::steady_timer drain_timer(io);
+  const auto deadline = [&] { return std::chrono::steady_clock::now() + options.drain_timeout; };
+  std::function<void()> watch_hangup = [&] {
+    hangup.async_wait([&](boost::system::error_code ec, int) {
+      if (ec) return;
+      std::fprintf(stderr, "forkpool-master: SIGHUP, restarting workers\n");
+      pool.restart_workers();
+      watch_hangup();
+    });
+  };
+  watch_hangup();
+  stop_signals.async_wait([&](boost::system::error_code ec, int signal) {
+    if (ec) return;
+    std::fprintf(stderr, "forkpool-master: signal %d, finishing %zu jobs\n", signal,
+                 server.jobs_in_flight());
+    server.stop_accepting();
+    hangup.cancel();
+    const auto until = deadline();
+    // Poll the in-flight count: replies are written on this loop as jobs complete.
+    std::function<void()> check = [&, until] {
+      if (server.jobs_in_flight() == 0 || std::chrono::steady_clock::now() >= until) {
+        // Let the last replies drain out of the sockets, then stop.
+        drain_timer.expires_after(std::chrono::milliseconds(50));
+        drain_timer.async_wait([&](boost::system::error_code) {
+          server.close_all();
+          io.stop();
+        });
+        return;
+      }
+      drain_timer.expires_after(std::chrono::milliseconds(10));
+      drain_timer.async_wait([&](boost::system::error_code e) {
+        if (!e) check();
+      });
+    };
+    check();
+  });
+  io.run();
+  daemon::remove_socket(socket);
+  pool.shutdown({.wait = true, .cancel_pending = true});
+  std::fprintf(stderr, "forkpool-master: stopped\n");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  forkpool::init(argc, argv);
+  try {
+    const daemon::command_line options = daemon::parse_command_line(argc, argv);
+    switch (options.command) {
+      case daemon::command_line::command_t::help:
+        std::fputs(daemon::kUsage, stdout);
+        return 0;
+      case daemon::command_line::command_t::version:
+        std::printf("forkpool-master %s\n", FORKPOOL_VERSION);
+        return 0;
+      case daemon::command_line::command_t::status:
+        return print_status(options.socket.empty() ? default_socket_path() : options.socket);
+      case daemon::command_line::command_t::restart: {
+        client c(options.socket.empty() ? default_socket_path() : options.socket);
+        c.restart_workers();
+        std::printf("restarting the workers of the forkpool-master at %s\n", c.socket_path().c_str());
+        return 0;
+      }
+      case daemon::command_line::command_t::serve:
+        return serve(options);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "forkpool-master: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}

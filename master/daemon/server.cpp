@@ -1,0 +1,243 @@
+#include "server.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <deque>
+#include <unordered_map>
+
+#include "forkpool/detail/client_protocol.hpp"
+#include "forkpool/detail/wire_exception.hpp"
+
+namespace forkpool::daemon {
+
+namespace asio = boost::asio;
+using detail::client_request;
+using detail::master_reply;
+
+// One client connection. Reads requests one at a time, submits jobs, writes replies in the order
+// they complete.
+class session : public std::enable_shared_from_this<session> {
+ public:
+  session(server& owner, asio::local::stream_protocol::socket socket)
+      : owner_(owner), socket_(std::move(socket)) {}
+
+  void start() {
+    // Only the same user may use this master's workers (the socket's mode says so too).
+    ucred peer{};
+    socklen_t size = sizeof peer;
+    if (::getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0 ||
+        peer.uid != ::getuid()) {
+      close();
+      return;
+    }
+    read_next();
+  }
+
+  void stop_reading() { stopped_reading_ = true; }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ignored;
+    socket_.shutdown(asio::socket_base::shutdown_both, ignored);
+    socket_.close(ignored);
+    // Jobs it can no longer receive: cancel those not yet started; running ones finish unseen.
+    for (auto& [id, job] : jobs_) job.cancel();
+    owner_.sessions_.erase(shared_from_this());
+  }
+
+ private:
+  void read_next() {
+    if (closed_ || stopped_reading_ || reading_) return;
+    if (queued_bytes_ > owner_.limits_.max_buffered_reply_bytes ||
+        jobs_.size() >= owner_.limits_.max_jobs_per_client)
+      return;  // backpressure: resumed as replies are written and jobs complete
+    reading_ = true;
+    asio::async_read(socket_, asio::buffer(prefix_),
+                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                       self->on_prefix(ec);
+                     });
+  }
+
+  void on_prefix(boost::system::error_code ec) {
+    if (ec) return close();
+    const std::uint32_t length = detail::read_length(prefix_);
+    if (length > owner_.limits_.max_message_bytes) {
+      return refuse("message of " + std::to_string(length) + " bytes exceeds the maximum of " +
+                    std::to_string(owner_.limits_.max_message_bytes));
+    }
+    payload_.resize(length);
+    asio::async_read(socket_, asio::buffer(payload_),
+                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                       self->on_payload(ec);
+                     });
+  }
+
+  void on_payload(boost::system::error_code ec) {
+    reading_ = false;
+    if (ec) return close();  // a truncated message: the client went away mid-way
+    auto request = detail::decode_message<client_request>(payload_);
+    if (!request) return refuse("a request that does not decode");
+    payload_.clear();
+    handle(std::move(*request));
+    read_next();
+  }
+
+  // A protocol violation: say why, then hang up (the stream can no longer be trusted).
+  void refuse(const std::string& why) {
+    reading_ = false;
+    master_reply reply;
+    reply.kind = master_reply::kind_t::error;
+    reply.error = {detail::error_code::protocol, "", why};
+    send(reply);
+    closing_after_write_ = true;
+  }
+
+  void handle(client_request request) {
+    master_reply reply;
+    reply.id = request.id;
+    switch (request.kind) {
+      case client_request::kind_t::submit:
+        return submit(std::move(request));
+      case client_request::kind_t::stats:
+        reply.kind = master_reply::kind_t::stats;
+        reply.stats = owner_.pool_.stats();
+        return send(reply);
+      case client_request::kind_t::restart_workers:
+        reply.kind = master_reply::kind_t::restarted;
+        try {
+          owner_.pool_.restart_workers();
+        } catch (...) {
+          reply.kind = master_reply::kind_t::error;
+          reply.error = detail::to_wire_error(std::current_exception());
+        }
+        return send(reply);
+    }
+    refuse("unknown request kind");
+  }
+
+  void submit(client_request request) {
+    const std::uint64_t id = request.id;
+    future<detail::encoded_result> job;
+    try {
+      const auto* bytes = reinterpret_cast<const std::byte*>(request.arguments.data());
+      job = owner_.pool_.submit_encoded(std::move(request.task), request.argument_signature,
+                                        request.result_signature,
+                                        detail::byte_buffer(bytes, bytes + request.arguments.size()));
+    } catch (...) {  // pool_shut_down while draining
+      master_reply reply;
+      reply.kind = master_reply::kind_t::error;
+      reply.id = id;
+      reply.error = detail::to_wire_error(std::current_exception());
+      return send(reply);
+    }
+    jobs_.emplace(id, job);
+    ++owner_.jobs_in_flight_;
+    // Completed on the pool's thread; answered on ours.
+    job.add_done_callback([weak = weak_from_this(), &io = owner_.io_, &owner = owner_, id] {
+      asio::post(io, [weak, &owner, id] {
+        --owner.jobs_in_flight_;
+        if (auto self = weak.lock()) self->answer(id);
+      });
+    });
+  }
+
+  void answer(std::uint64_t id) {
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) return;
+    future<detail::encoded_result> job = std::move(it->second);
+    jobs_.erase(it);
+    master_reply reply;
+    reply.id = id;
+    if (std::exception_ptr error = job.exception()) {
+      reply.kind = master_reply::kind_t::error;
+      reply.error = detail::to_wire_error(error);
+    } else {
+      reply.kind = master_reply::kind_t::result;
+      const detail::encoded_result result = std::move(job).get();
+      reply.result.assign(reinterpret_cast<const char*>(result.bytes.data()), result.bytes.size());
+    }
+    send(reply);
+    read_next();
+  }
+
+  void send(const master_reply& reply) {
+    if (closed_) return;
+    detail::byte_buffer bytes;
+    detail::append_message(bytes, reply);
+    queued_bytes_ += bytes.size();
+    outbox_.push_back(std::move(bytes));
+    if (!writing_) write_next();
+  }
+
+  void write_next() {
+    if (outbox_.empty()) {
+      writing_ = false;
+      if (closing_after_write_) close();
+      return;
+    }
+    writing_ = true;
+    asio::async_write(socket_, asio::buffer(outbox_.front()),
+                      [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                        if (ec) return self->close();
+                        self->queued_bytes_ -= n;
+                        self->outbox_.pop_front();
+                        self->write_next();
+                        self->read_next();
+                      });
+  }
+
+  server& owner_;
+  asio::local::stream_protocol::socket socket_;
+  std::array<std::byte, detail::kLengthPrefix> prefix_{};
+  detail::byte_buffer payload_;
+  std::deque<detail::byte_buffer> outbox_;
+  std::size_t queued_bytes_ = 0;
+  std::unordered_map<std::uint64_t, future<detail::encoded_result>> jobs_;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool closed_ = false;
+  bool closing_after_write_ = false;
+  bool stopped_reading_ = false;
+};
+
+server::server(asio::io_context& io, process_pool& pool, const std::string& socket_path,
+               server_limits limits)
+    : io_(io), pool_(pool), limits_(limits), acceptor_(io) {
+  const asio::local::stream_protocol::endpoint endpoint(socket_path);
+  acceptor_.open(endpoint.protocol());
+  acceptor_.bind(endpoint);
+  acceptor_.listen();
+}
+
+void server::start() { accept(); }
+
+void server::accept() {
+  acceptor_.async_accept([this](boost::system::error_code ec,
+                                asio::local::stream_protocol::socket socket) {
+    if (ec || !accepting_) return;
+    auto s = std::make_shared<session>(*this, std::move(socket));
+    sessions_.insert(s);
+    s->start();
+    accept();
+  });
+}
+
+void server::stop_accepting() {
+  accepting_ = false;
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  for (const auto& s : sessions_) s->stop_reading();
+}
+
+void server::close_all() {
+  auto all = sessions_;
+  for (const auto& s : all) s->close();
+}
+
+}  // namespace forkpool::daemon

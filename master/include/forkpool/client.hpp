@@ -1,0 +1,63 @@
+// forkpool::client: submits jobs to a running forkpool-master over its Unix socket. Its futures
+// are the pools' futures (async_get included). Thread-safe; thousands of jobs may be in flight on
+// one connection. If the master goes away, every waiting future fails with connection_error.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <tuple>
+
+#include "forkpool/detail/make_call.hpp"
+#include "forkpool/future.hpp"
+#include "forkpool/options.hpp"
+
+namespace forkpool {
+
+/// Where forkpool-master listens by default: $XDG_RUNTIME_DIR/forkpool.sock, else
+/// /tmp/forkpool-<uid>/forkpool.sock.
+std::string default_socket_path();
+
+class client {
+ public:
+  /// Connects to the master at default_socket_path(). Throws connection_error.
+  client();
+  /// Connects to the master listening at `socket_path`. Throws connection_error.
+  explicit client(std::string socket_path);
+  /// Closes the connection; futures still waiting fail with connection_error.
+  ~client();
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  /// Runs the task registered as `name` in the master's workers (argument and result types as for
+  /// process_pool::submit<R>(name, ...)). Throws connection_error if the connection is gone.
+  template <class R, class... A>
+  future<R> submit(std::string_view name, A&&... args);
+
+  /// The master's pool statistics.
+  pool_stats stats();
+  /// Rolling restart of the master's workers.
+  void restart_workers();
+
+  const std::string& socket_path() const noexcept;
+
+ private:
+  struct impl;
+  void send_call(const std::shared_ptr<detail::task_state>& task);
+  const std::shared_ptr<detail::pool_counters>& counters() const noexcept;
+
+  std::unique_ptr<impl> impl_;
+};
+
+template <class R, class... A>
+future<R> client::submit(std::string_view name, A&&... args) {
+  auto state = detail::new_call<R>(counters(), std::string(name), detail::frame_kind::call,
+                                   detail::signature_of<detail::wire_type_t<A>...>(),
+                                   detail::signature_of<R>());
+  std::tuple<detail::wire_type_t<A>...> converted(std::forward<A>(args)...);
+  std::apply([&](const auto&... a) { detail::encode_into(state->arguments, a...); }, converted);
+  send_call(state);
+  return future<R>(std::move(state));
+}
+
+}  // namespace forkpool

@@ -1,0 +1,212 @@
+#include "forkpool/client.hpp"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "forkpool/detail/client_protocol.hpp"
+#include "forkpool/detail/unique_fd.hpp"
+#include "forkpool/detail/wire_exception.hpp"
+#include "forkpool/errors.hpp"
+
+namespace forkpool {
+namespace {
+
+using detail::client_request;
+using detail::master_reply;
+
+bool read_all(int fd, void* data, std::size_t size) {
+  auto* p = static_cast<char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::read(fd, p, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+bool write_all(int fd, const void* data, std::size_t size) {
+  const auto* p = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::send(fd, p, size, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+detail::unique_fd connect_to(const std::string& path) {
+  sockaddr_un address{};
+  if (path.size() >= sizeof address.sun_path)
+    throw connection_error("socket path too long: " + path);
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  detail::unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd || ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
+    throw connection_error("cannot connect to forkpool-master at " + path + ": " +
+                           std::strerror(errno));
+  return fd;
+}
+
+}  // namespace
+
+std::string default_socket_path() {
+  if (const char* runtime = std::getenv("XDG_RUNTIME_DIR"); runtime != nullptr && *runtime)
+    return std::string(runtime) + "/forkpool.sock";
+  return "/tmp/forkpool-" + std::to_string(::getuid()) + "/forkpool.sock";
+}
+
+struct client::impl {
+  std::string path;
+  detail::unique_fd socket;
+  std::shared_ptr<detail::pool_counters> counters = std::make_shared<detail::pool_counters>();
+  std::atomic<std::uint64_t> next_id{1};
+  std::mutex write_mutex;
+  std::mutex pending_mutex;
+  std::unordered_map<std::uint64_t, std::shared_ptr<detail::task_state>> calls;
+  std::unordered_map<std::uint64_t, std::promise<master_reply>> controls;
+  std::string lost;  ///< why the connection is gone; empty while it is up (pending_mutex)
+  std::thread reader;
+
+  void send(const client_request& request) {
+    detail::byte_buffer bytes;
+    detail::append_message(bytes, request);
+    std::lock_guard lock(write_mutex);
+    if (!write_all(socket.get(), bytes.data(), bytes.size()))
+      throw connection_error("lost the connection to forkpool-master at " + path);
+  }
+
+  // The reader thread: completes futures as replies arrive; on EOF fails what is left.
+  void read_replies() {
+    std::string why = "forkpool-master closed the connection";
+    for (;;) {
+      std::array<std::byte, detail::kLengthPrefix> prefix;
+      if (!read_all(socket.get(), prefix.data(), prefix.size())) break;
+      const std::uint32_t length = detail::read_length(prefix);
+      if (length > detail::kDefaultMaxMessage) {
+        why = "forkpool-master sent an oversized message";
+        break;
+      }
+      detail::byte_buffer payload(length);
+      if (!read_all(socket.get(), payload.data(), payload.size())) break;
+      auto reply = detail::decode_message<master_reply>(payload);
+      if (!reply) {
+        why = "forkpool-master sent a message that does not decode";
+        break;
+      }
+      deliver(std::move(*reply));
+    }
+    fail_everything(why);
+  }
+
+  void deliver(master_reply reply) {
+    std::unique_lock lock(pending_mutex);
+    if (auto it = controls.find(reply.id); it != controls.end()) {
+      it->second.set_value(std::move(reply));
+      controls.erase(it);
+      return;
+    }
+    auto it = calls.find(reply.id);
+    if (it == calls.end()) return;
+    std::shared_ptr<detail::task_state> task = std::move(it->second);
+    calls.erase(it);
+    lock.unlock();
+    if (reply.kind == master_reply::kind_t::result) {
+      task->succeed_from(std::as_bytes(std::span(reply.result)));
+    } else {
+      task->fail(detail::to_exception(reply.error));
+    }
+  }
+
+  void fail_everything(const std::string& why) {
+    std::unordered_map<std::uint64_t, std::shared_ptr<detail::task_state>> orphans;
+    std::unordered_map<std::uint64_t, std::promise<master_reply>> waiting;
+    {
+      std::lock_guard lock(pending_mutex);
+      lost = why;
+      orphans.swap(calls);
+      waiting.swap(controls);
+    }
+    const auto error = std::make_exception_ptr(connection_error(why));
+    for (auto& [id, task] : orphans) task->fail(error);
+    for (auto& [id, promise] : waiting) promise.set_exception(error);
+  }
+
+  master_reply control(client_request::kind_t kind) {
+    client_request request;
+    request.kind = kind;
+    request.id = next_id++;
+    std::future<master_reply> reply;
+    {
+      std::lock_guard lock(pending_mutex);
+      if (!lost.empty()) throw connection_error(lost);
+      reply = controls[request.id].get_future();
+    }
+    send(request);
+    return reply.get();
+  }
+};
+
+client::client() : client(default_socket_path()) {}
+
+client::client(std::string socket_path) : impl_(std::make_unique<impl>()) {
+  impl_->path = std::move(socket_path);
+  impl_->socket = connect_to(impl_->path);
+  impl_->reader = std::thread([this] { impl_->read_replies(); });
+}
+
+client::~client() {
+  ::shutdown(impl_->socket.get(), SHUT_RDWR);  // the reader sees EOF and fails what is left
+  impl_->reader.join();
+}
+
+void client::send_call(const std::shared_ptr<detail::task_state>& task) {
+  client_request request;
+  request.kind = client_request::kind_t::submit;
+  request.id = impl_->next_id++;
+  request.task = task->name;
+  request.argument_signature = task->argument_signature;
+  request.result_signature = task->result_signature;
+  request.arguments.assign(reinterpret_cast<const char*>(task->arguments.data()),
+                           task->arguments.size());
+  {
+    std::lock_guard lock(impl_->pending_mutex);
+    if (!impl_->lost.empty()) throw connection_error(impl_->lost);
+    task->id = request.id;
+    impl_->calls.emplace(request.id, task);
+    impl_->counters->submitted.fetch_add(1, std::memory_order_relaxed);
+  }
+  try {
+    impl_->send(request);
+  } catch (...) {
+    std::lock_guard lock(impl_->pending_mutex);
+    impl_->calls.erase(request.id);
+    throw;
+  }
+  task->arguments.clear();
+  task->arguments.shrink_to_fit();
+}
+
+pool_stats client::stats() { return impl_->control(client_request::kind_t::stats).stats; }
+
+void client::restart_workers() { impl_->control(client_request::kind_t::restart_workers); }
+
+const std::string& client::socket_path() const noexcept { return impl_->path; }
+
+const std::shared_ptr<detail::pool_counters>& client::counters() const noexcept {
+  return impl_->counters;
+}
+
+}  // namespace forkpool
