@@ -68,7 +68,6 @@ int serve(const daemon::command_line& options) {
   asio::signal_set stop_signals(io, SIGTERM, SIGINT);
   asio::signal_set hangup(io, SIGHUP);
   asio::steady_timer drain_timer(io);
-  const auto deadline = [&] { return std::chrono::steady_clock::now() + options.drain_timeout; };
   std::function<void()> watch_hangup = [&] {
     hangup.async_wait([&](boost::system::error_code ec, int) {
       if (ec) return;
@@ -78,30 +77,31 @@ int serve(const daemon::command_line& options) {
     });
   };
   watch_hangup();
+  // Draining: poll the in-flight count; replies are written on this loop as jobs complete.
+  std::chrono::steady_clock::time_point drain_until;
+  std::function<void()> check_drained = [&] {
+    if (server.jobs_in_flight() == 0 || std::chrono::steady_clock::now() >= drain_until) {
+      // Let the last replies leave the sockets, then stop.
+      drain_timer.expires_after(std::chrono::milliseconds(50));
+      drain_timer.async_wait([&](boost::system::error_code) {
+        server.close_all();
+        io.stop();
+      });
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(10));
+    drain_timer.async_wait([&](boost::system::error_code e) {
+      if (!e) check_drained();
+    });
+  };
   stop_signals.async_wait([&](boost::system::error_code ec, int signal) {
     if (ec) return;
     std::fprintf(stderr, "forkpool-master: signal %d, finishing %zu jobs\n", signal,
                  server.jobs_in_flight());
     server.stop_accepting();
     hangup.cancel();
-    const auto until = deadline();
-    // Poll the in-flight count: replies are written on this loop as jobs complete.
-    std::function<void()> check = [&, until] {
-      if (server.jobs_in_flight() == 0 || std::chrono::steady_clock::now() >= until) {
-        // Let the last replies drain out of the sockets, then stop.
-        drain_timer.expires_after(std::chrono::milliseconds(50));
-        drain_timer.async_wait([&](boost::system::error_code) {
-          server.close_all();
-          io.stop();
-        });
-        return;
-      }
-      drain_timer.expires_after(std::chrono::milliseconds(10));
-      drain_timer.async_wait([&](boost::system::error_code e) {
-        if (!e) check();
-      });
-    };
-    check();
+    drain_until = std::chrono::steady_clock::now() + options.drain_timeout;
+    check_drained();
   });
   io.run();
   daemon::remove_socket(socket);

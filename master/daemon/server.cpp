@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <algorithm>
 #include <deque>
 #include <unordered_map>
 
@@ -54,8 +55,7 @@ class session : public std::enable_shared_from_this<session> {
  private:
   void read_next() {
     if (closed_ || stopped_reading_ || reading_) return;
-    if (queued_bytes_ > owner_.limits_.max_buffered_reply_bytes ||
-        jobs_.size() >= owner_.limits_.max_jobs_per_client)
+    if (queued_bytes_ > owner_.limits_.max_buffered_reply_bytes || jobs_.size() >= job_allowance())
       return;  // backpressure: resumed as replies are written and jobs complete
     reading_ = true;
     asio::async_read(socket_, asio::buffer(prefix_),
@@ -166,10 +166,22 @@ class session : public std::enable_shared_from_this<session> {
     read_next();
   }
 
+  // How many jobs this client may have in flight: as many as the reply buffer can hold at the
+  // average reply size seen so far (see server_limits).
+  std::size_t job_allowance() const {
+    const server_limits& limits = owner_.limits_;
+    if (replies_ == 0) return limits.initial_jobs_per_client;
+    const std::size_t average = std::max<std::size_t>(reply_bytes_ / replies_, 1);
+    return std::clamp(limits.max_buffered_reply_bytes / average, limits.initial_jobs_per_client,
+                      limits.max_jobs_per_client);
+  }
+
   void send(const master_reply& reply) {
     if (closed_) return;
     detail::byte_buffer bytes;
     detail::append_message(bytes, reply);
+    ++replies_;
+    reply_bytes_ += bytes.size();
     queued_bytes_ += bytes.size();
     outbox_.push_back(std::move(bytes));
     if (!writing_) write_next();
@@ -198,6 +210,8 @@ class session : public std::enable_shared_from_this<session> {
   detail::byte_buffer payload_;
   std::deque<detail::byte_buffer> outbox_;
   std::size_t queued_bytes_ = 0;
+  std::uint64_t replies_ = 0;      ///< replies sent, and their bytes: the average reply size
+  std::uint64_t reply_bytes_ = 0;
   std::unordered_map<std::uint64_t, future<detail::encoded_result>> jobs_;
   bool reading_ = false;
   bool writing_ = false;

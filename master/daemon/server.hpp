@@ -19,8 +19,12 @@ struct server_limits {
   /// A client's replies waiting to be written beyond which its requests are not read (it is not
   /// reading): backpressure, not unbounded memory.
   std::size_t max_buffered_reply_bytes = 16u << 20;
-  /// Jobs one client may have running or queued at once before its further requests wait.
-  std::size_t max_jobs_per_client = 100'000;
+  /// Jobs one client may have running or queued at once before its further requests wait. A
+  /// client starts at initial_jobs_per_client; as its replies show their size, its allowance
+  /// grows to what max_buffered_reply_bytes can hold (up to this), so that results waiting for a
+  /// client stay bounded in bytes whether they are small or large.
+  std::size_t max_jobs_per_client = 10'000;
+  std::size_t initial_jobs_per_client = 128;
 };
 
 class session;

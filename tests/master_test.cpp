@@ -1,0 +1,432 @@
+// forkpool-master and forkpool::client, through the real binary: serving, the command line, the
+// socket's rules, signals, bad input of every kind, a master that goes away, and load.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <boost/asio/use_future.hpp>
+#include <fstream>
+#include <future>
+#include <random>
+#include <thread>
+
+#include "forkpool/detail/client_protocol.hpp"
+#include "test_tasks.hpp"
+
+using namespace forkpool;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A private directory under /tmp, removed with everything in it.
+struct temp_dir {
+  fs::path path;
+  temp_dir() {
+    char pattern[] = "/tmp/forkpool-test-XXXXXX";
+    path = ::mkdtemp(pattern);
+  }
+  ~temp_dir() { fs::remove_all(path); }
+};
+
+// Runs a command, returns its exit status and what it wrote to stdout and stderr.
+std::pair<int, std::string> run(const std::string& command) {
+  std::string output;
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  char buffer[512];
+  while (std::fgets(buffer, sizeof buffer, p)) output += buffer;
+  const int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+bool can_connect(const std::string& path) {
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// A forkpool-master child process on a private socket; stopped (SIGTERM) at the end.
+struct master_process {
+  temp_dir dir;
+  std::string socket = (dir.path / "master.sock").string();
+  pid_t pid = -1;
+
+  explicit master_process(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{FORKPOOL_MASTER_BINARY, "--workers", "2", "--tasks",
+                                  FORKPOOL_TEST_PLUGIN,   "--socket",  socket};
+    args.insert(args.end(), extra.begin(), extra.end());
+    pid = ::fork();
+    if (pid == 0) {
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    for (int i = 0; i < 500 && !can_connect(socket); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  int stop(int signal = SIGTERM) {
+    if (pid < 0) return 0;
+    ::kill(pid, signal);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    pid = -1;
+    return status;
+  }
+  ~master_process() { stop(); }
+};
+
+// A raw connection, for speaking nonsense to the master.
+struct raw_connection {
+  int fd;
+  explicit raw_connection(const std::string& path) : fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  }
+  ~raw_connection() { ::close(fd); }
+  void send(const void* data, std::size_t size) {
+    REQUIRE(::send(fd, data, size, MSG_NOSIGNAL) == static_cast<ssize_t>(size));
+  }
+  // True once the master has closed its end (after any replies it sent).
+  bool closed_by_master(int timeout_ms = 5000) {
+    char buffer[4096];
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      const ssize_t n = ::read(fd, buffer, sizeof buffer);
+      if (n == 0) return true;
+      if (n < 0) return errno != EAGAIN && errno != EINTR;
+    }
+    return false;
+  }
+};
+
+std::uint64_t rss_of(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  return 0;
+}
+
+}  // namespace
+
+TEST_SUITE_BEGIN("master");
+
+TEST_CASE("master: serves jobs to a client with typed results and errors" * doctest::timeout(60)) {
+  master_process master;
+  client c(master.socket);
+  CHECK(c.submit<int>("square", 12).get() == 144);
+  CHECK(c.submit<std::string>("shout", "hey").get() == "hey!");
+  CHECK(c.submit<std::string>("blob", 100000).get().size() == 100000);
+  CHECK_THROWS_AS(c.submit<int>("fail", 1).get(), remote_error);
+  CHECK_THROWS_AS(c.submit<int>("no_such_task", 1).get(), unknown_task);
+  CHECK_THROWS_AS(c.submit<int>("square", std::string("x")).get(), bad_arguments);
+  CHECK_THROWS_AS(c.submit<int>("crash", 1).get(), worker_died);
+  CHECK(c.submit<int>("square", 3).get() == 9);  // still serving
+  std::future<int> via_asio = c.submit<int>("square", 5).async_get(boost::asio::use_future);
+  CHECK(via_asio.get() == 25);
+  const pool_stats s = c.stats();
+  CHECK(s.workers_alive == 2);
+  CHECK(s.completed >= 5);
+  CHECK(s.restarts_crash == 1);
+}
+
+TEST_CASE("master: thousands of jobs in flight on one connection" * doctest::timeout(60)) {
+  master_process master;
+  client c(master.socket);
+  std::vector<future<int>> fs;
+  for (int i = 0; i < 5000; ++i) fs.push_back(c.submit<int>("square", i));
+  int wrong = 0;
+  for (int i = 0; i < 5000; ++i) wrong += fs[i].get() != i * i;
+  CHECK(wrong == 0);
+}
+
+TEST_CASE("master: bad command lines fail with one line and a non-zero exit" * doctest::timeout(60)) {
+  const std::string master = FORKPOOL_MASTER_BINARY;
+  const std::string plugin = FORKPOOL_TEST_PLUGIN;
+  for (const std::string& args :
+       {std::string("--workers x --tasks ") + plugin, std::string("--bogus"), std::string("--workers 2"),
+        std::string("--workers 2 --tasks /nonexistent/libnothing.so"),
+        std::string("--workers 2 --tasks ") + FORKPOOL_EMPTY_PLUGIN,
+        std::string("--workers 2 --tasks ") + plugin + " --max-worker-rss 12Q",
+        std::string("--workers 2 --tasks ") + plugin + " --task-timeout soon",
+        std::string("--workers 0 --tasks ") + plugin}) {
+    CAPTURE(args);
+    auto [status, output] = run(master + " " + args + " --socket /tmp/forkpool-never-created/s.sock");
+    CHECK(status != 0);
+    CHECK(std::count(output.begin(), output.end(), '\n') == 1);
+    CHECK(output.rfind("forkpool-master: ", 0) == 0);
+  }
+  CHECK_FALSE(fs::exists("/tmp/forkpool-never-created"));
+  auto [help_status, help] = run(master + " --help");
+  CHECK(help_status == 0);
+  CHECK(help.find("--max-worker-rss") != std::string::npos);
+  auto [version_status, version] = run(master + " --version");
+  CHECK(version_status == 0);
+  CHECK(version.rfind("forkpool-master ", 0) == 0);
+}
+
+TEST_CASE("master: human units for sizes and durations" * doctest::timeout(60)) {
+  master_process master({"--max-worker-rss", "512M", "--task-timeout", "300ms", "--max-tasks-per-worker", "1000"});
+  client c(master.socket);
+  CHECK_THROWS_AS(c.submit<int>("nap", 5000).get(), task_timeout);  // 300ms applies
+  CHECK(c.submit<int>("square", 2).get() == 4);
+}
+
+TEST_CASE("master: the socket is private and a second master refuses to start" * doctest::timeout(60)) {
+  master_process master;
+  struct stat st {};
+  REQUIRE(::stat(master.socket.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  auto [status, output] = run(std::string(FORKPOOL_MASTER_BINARY) + " --workers 1 --tasks " +
+                              FORKPOOL_TEST_PLUGIN + " --socket " + master.socket);
+  CHECK(status != 0);
+  CHECK(output.find("already listening") != std::string::npos);
+  client c(master.socket);  // the first one is unharmed
+  CHECK(c.submit<int>("square", 4).get() == 16);
+}
+
+TEST_CASE("master: a stale socket from a dead master is replaced" * doctest::timeout(60)) {
+  temp_dir dir;
+  const std::string path = (dir.path / "stale.sock").string();
+  {
+    // A socket file nobody listens on, as a SIGKILLed master leaves.
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    ::close(fd);
+  }
+  REQUIRE(fs::exists(path));
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl(FORKPOOL_MASTER_BINARY, FORKPOOL_MASTER_BINARY, "--workers", "1", "--tasks",
+            FORKPOOL_TEST_PLUGIN, "--socket", path.c_str(), nullptr);
+    ::_exit(127);
+  }
+  for (int i = 0; i < 500 && !can_connect(path); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  {
+    client c(path);
+    CHECK(c.submit<int>("square", 6).get() == 36);
+  }
+  ::kill(pid, SIGTERM);
+  int status;
+  ::waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK_FALSE(fs::exists(path));  // removed on the way out
+}
+
+TEST_CASE("master: status and restart from the shell and SIGHUP" * doctest::timeout(60)) {
+  master_process master;
+  {
+    client c(master.socket);
+    c.submit<int>("square", 1).get();
+  }
+  auto [status, output] = run(std::string(FORKPOOL_MASTER_BINARY) + " status --socket " + master.socket);
+  CHECK(status == 0);
+  CHECK(output.find("workers: 2 alive") != std::string::npos);
+  CHECK(output.find("rss MiB") != std::string::npos);
+  auto [restart_status, restart] = run(std::string(FORKPOOL_MASTER_BINARY) + " restart --socket " + master.socket);
+  CHECK(restart_status == 0);
+  client c(master.socket);
+  for (int i = 0; i < 200 && c.stats().restarts_requested < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(c.stats().restarts_requested == 2);
+  ::kill(master.pid, SIGHUP);
+  for (int i = 0; i < 200 && c.stats().restarts_requested < 4; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(c.stats().restarts_requested == 4);
+  CHECK(c.submit<int>("square", 7).get() == 49);
+  auto [no_master, message] = run(std::string(FORKPOOL_MASTER_BINARY) + " status --socket /tmp/forkpool-none.sock");
+  CHECK(no_master != 0);
+  CHECK(message.find("cannot connect") != std::string::npos);
+}
+
+TEST_CASE("master: SIGTERM finishes running jobs and exits 0 and removes the socket" *
+          doctest::timeout(60)) {
+  master_process master;
+  client c(master.socket);
+  auto slow = c.submit<int>("nap", 500);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const int status = master.stop(SIGTERM);
+  CHECK(slow.get() > 0);  // answered before the master left
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK_FALSE(fs::exists(master.socket));
+}
+
+TEST_CASE("master: a master that dies mid-job fails the client's futures and nothing hangs" *
+          doctest::timeout(60)) {
+  master_process master;
+  client c(master.socket);
+  std::vector<future<int>> fs;
+  for (int i = 0; i < 20; ++i) fs.push_back(c.submit<int>("nap", 2000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  master.stop(SIGKILL);
+  for (auto& f : fs) CHECK_THROWS_AS(f.get(), connection_error);
+  CHECK_THROWS_AS(c.submit<int>("square", 1), connection_error);
+  CHECK_THROWS_AS(c.stats(), connection_error);
+}
+
+TEST_CASE("master: oversized and truncated and garbage messages close only that connection" *
+          doctest::timeout(60)) {
+  master_process master({"--max-message", "1M"});
+  client good(master.socket);
+  {
+    raw_connection raw(master.socket);
+    const std::uint8_t huge[4] = {0xff, 0xff, 0xff, 0x7f};  // ~2 GiB announced
+    raw.send(huge, sizeof huge);
+    CHECK(raw.closed_by_master());
+  }
+  {
+    raw_connection raw(master.socket);
+    const std::uint8_t partial[6] = {100, 0, 0, 0, 1, 2};  // 100 bytes announced, 2 sent
+    raw.send(partial, sizeof partial);
+  }  // and gone
+  {
+    raw_connection raw(master.socket);
+    std::mt19937 random(42);
+    std::vector<std::uint8_t> garbage(64);
+    for (auto& b : garbage) b = static_cast<std::uint8_t>(random());
+    garbage[0] = 60;  // a plausible length, then nonsense
+    garbage[1] = garbage[2] = garbage[3] = 0;
+    raw.send(garbage.data(), garbage.size());
+    CHECK(raw.closed_by_master());
+  }
+  {
+    // A well-framed request whose string length lies.
+    raw_connection raw(master.socket);
+    detail::byte_buffer bytes;
+    detail::client_request request;
+    request.task = "square";
+    detail::append_message(bytes, request);
+    bytes[4 + 1 + 8] = std::byte{0xff};  // the task name's length, now enormous
+    raw.send(bytes.data(), bytes.size());
+    CHECK(raw.closed_by_master());
+  }
+  CHECK(good.submit<int>("square", 8).get() == 64);
+  CHECK(client(master.socket).submit<int>("square", 9).get() == 81);
+}
+
+TEST_CASE("master: a client that disconnects with jobs in flight harms no one" * doctest::timeout(60)) {
+  master_process master;
+  {
+    client leaving(master.socket);
+    for (int i = 0; i < 200; ++i) (void)leaving.submit<int>("nap", 5);
+  }
+  client staying(master.socket);
+  CHECK(staying.submit<int>("square", 11).get() == 121);
+  for (int i = 0; i < 300 && staying.stats().queue_depth > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(staying.stats().queue_depth == 0);  // the abandoned jobs were cancelled or finished
+}
+
+TEST_CASE("master: a client that never reads is held back and the master's memory stays bounded" *
+          doctest::timeout(120)) {
+  master_process master;
+  raw_connection greedy(master.socket);
+  // 2000 requests for 256 KiB results each (500 MiB), never reading a reply.
+  detail::byte_buffer bytes;
+  for (std::uint64_t id = 1; id <= 2000; ++id) {
+    detail::client_request request;
+    request.id = id;
+    request.task = "blob";
+    request.argument_signature = detail::signature_of<int>();
+    request.result_signature = detail::signature_of<std::string>();
+    detail::byte_buffer args;
+    detail::encode_into(args, 256 * 1024);
+    request.arguments.assign(reinterpret_cast<const char*>(args.data()), args.size());
+    detail::append_message(bytes, request);
+  }
+  ::fcntl(greedy.fd, F_SETFL, O_NONBLOCK);  // the master stops reading us: sends would block
+  std::size_t sent = 0;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (sent < bytes.size() && std::chrono::steady_clock::now() < give_up) {
+    const ssize_t n = ::send(greedy.fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n > 0) sent += static_cast<std::size_t>(n);
+    else std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  client other(master.socket);
+  CHECK(other.submit<int>("square", 5).get() == 25);  // still serving everyone else
+  const std::uint64_t rss = rss_of(master.pid);
+  MESSAGE("master RSS with a client that never reads: " << (rss >> 20) << " MiB");
+  CHECK(rss < (200ull << 20));  // far below the 500 MiB of unread results
+}
+
+TEST_CASE("master: another user's connection is refused" * doctest::timeout(60)) {
+  if (::getuid() != 0) return;  // needs root to act as another user
+  master_process master;
+  // Open the way through the file system, so that only the credential check stands.
+  ::chmod(master.dir.path.c_str(), 0777);
+  ::chmod(master.socket.c_str(), 0777);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(3);
+    try {
+      client intruder(master.socket);
+      intruder.submit<int>("square", 2).get();
+      ::_exit(0);  // served: wrong
+    } catch (const connection_error&) {
+      ::_exit(1);  // refused: right
+    } catch (...) {
+      ::_exit(2);
+    }
+  }
+  int status;
+  ::waitpid(child, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 1);
+  CHECK(client(master.socket).submit<int>("square", 3).get() == 9);
+}
+
+TEST_CASE("master: many client processes at once each get every answer exactly once" *
+          doctest::timeout(120)) {
+  master_process master;
+  constexpr int kClients = 8, kJobs = 2000;
+  std::vector<pid_t> children;
+  for (int k = 0; k < kClients; ++k) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      int wrong = 0;
+      try {
+        client c(master.socket);
+        std::vector<future<int>> fs;
+        for (int i = 0; i < kJobs; ++i) fs.push_back(c.submit<int>("square", k * kJobs + i));
+        for (int i = 0; i < kJobs; ++i) wrong += fs[i].get() != (k * kJobs + i) * (k * kJobs + i);
+      } catch (...) {
+        ::_exit(2);
+      }
+      ::_exit(wrong == 0 ? 0 : 1);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status;
+    ::waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+  client c(master.socket);
+  CHECK(c.stats().completed == kClients * kJobs);
+}
+
+TEST_SUITE_END();
