@@ -369,7 +369,9 @@ TEST_CASE("master: a client that never reads is held back and the master's memor
   CHECK(other.submit<int>("square", 5).get() == 25);  // still serving everyone else
   const std::uint64_t rss = rss_of(master.pid);
   MESSAGE("master RSS with a client that never reads: " << (rss >> 20) << " MiB");
-  CHECK(rss < (200ull << 20));  // far below the 500 MiB of unread results
+  // Far below the 500 MiB of unread results. (Not under AddressSanitizer, whose quarantine keeps
+  // up to 256 MiB of freed memory resident.)
+  if (!test_tasks::kSanitized) CHECK(rss < (200ull << 20));
 }
 
 TEST_CASE("master: another user's connection is refused" * doctest::timeout(60)) {

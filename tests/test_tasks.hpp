@@ -51,6 +51,14 @@ void failing_initializer();                   ///< an initializer that throws
 int master_marker();                          ///< a global the master sets before starting a pool
 extern int master_marker_value;
 
+/// True in a build with AddressSanitizer, which slows everything down and keeps freed memory
+/// in quarantine (so RSS says little about leaks there).
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
 /// The start method the pool tests run under: FORKPOOL_TEST_START_METHOD (fork, forkserver,
 /// spawn), forkserver by default. CTest runs the "pool" suite once per method.
 inline forkpool::start_method start_method_under_test() {

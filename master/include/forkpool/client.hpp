@@ -51,11 +51,7 @@ class client {
 
 template <class R, class... A>
 future<R> client::submit(std::string_view name, A&&... args) {
-  auto state = detail::new_call<R>(counters(), std::string(name), detail::frame_kind::call,
-                                   detail::signature_of<detail::wire_type_t<A>...>(),
-                                   detail::signature_of<R>());
-  std::tuple<detail::wire_type_t<A>...> converted(std::forward<A>(args)...);
-  std::apply([&](const auto&... a) { detail::encode_into(state->arguments, a...); }, converted);
+  auto state = detail::new_named_call<R>(counters(), name, std::forward<A>(args)...);
   send_call(state);
   return future<R>(std::move(state));
 }

@@ -87,11 +87,7 @@ auto thread_pool::submit(F&& fn, A&&... args)
 
 template <class R, class... A>
 future<R> thread_pool::submit(std::string_view name, A&&... args) {
-  auto state = detail::new_call<R>(counters(), std::string(name), detail::frame_kind::call,
-                                   detail::signature_of<detail::wire_type_t<A>...>(),
-                                   detail::signature_of<R>());
-  std::tuple<detail::wire_type_t<A>...> converted(std::forward<A>(args)...);
-  std::apply([&](const auto&... a) { detail::encode_into(state->arguments, a...); }, converted);
+  auto state = detail::new_named_call<R>(counters(), name, std::forward<A>(args)...);
   // The call travels encoded, exactly as to a worker process, so the same checks apply.
   run_by_name(state);
   return future<R>(std::move(state));
@@ -119,18 +115,7 @@ auto thread_pool::map(F fn, const Range& inputs, map_options options) {
     if (chunk.size() == options.chunksize) send_chunk();
   }
   if (!chunk.empty()) send_chunk();
-  std::vector<R> results;
-  for (std::size_t i = 0; i < chunks.size(); ++i) {
-    try {
-      std::vector<R> part = std::move(chunks[i]).get();
-      results.insert(results.end(), std::make_move_iterator(part.begin()),
-                     std::make_move_iterator(part.end()));
-    } catch (...) {
-      for (std::size_t j = i + 1; j < chunks.size(); ++j) chunks[j].cancel();
-      throw;
-    }
-  }
-  return results;
+  return detail::gather_chunks(chunks);
 }
 
 }  // namespace forkpool
