@@ -105,6 +105,7 @@ class pool_core final : public launch_events {
   // supervisor.cpp
   void launch_worker();
   void replenish();
+  void replenish_now();
   worker_record* find_worker(pid_t pid);
   void retire(worker_record& worker, restart_reason reason);
   void send_stop(worker_record& worker);
@@ -149,7 +150,7 @@ class pool_core final : public launch_events {
   /// Beyond one per worker, replacements back off exponentially: a crash loop does not fork
   /// without bound, and healthy workers keep serving.
   unsigned consecutive_failures_ = 0;
-  std::unique_ptr<boost::asio::steady_timer> respawn_timer_;
+  boost::asio::steady_timer respawn_timer_{io_};
   bool respawn_scheduled_ = false;
   std::unique_ptr<boost::asio::steady_timer> timeout_timer_;
   std::string broken_;  ///< set when no worker can ever start: every call fails with it

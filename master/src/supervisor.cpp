@@ -15,7 +15,7 @@ namespace {
 
 // Between SIGTERM and SIGKILL for a worker whose task overran task_timeout.
 constexpr std::chrono::milliseconds kTerminateGrace{100};
-constexpr std::chrono::milliseconds kMaxRespawnDelay{1000};
+constexpr std::chrono::milliseconds kMaxRespawnDelay{100};
 
 }  // namespace
 
@@ -43,9 +43,19 @@ void pool_core::launch_worker() {
 
 std::chrono::milliseconds pool_core::respawn_delay() const {
   if (consecutive_failures_ <= worker_count_) return std::chrono::milliseconds(0);
-  // 1, 2, 4, ... ms: a few crashes cost nothing, a crash loop settles at one fork a second.
+  // 1, 2, 4, ... ms: a few crashes cost nothing; a crash loop settles at ten forks a second, and
+  // the pool still makes progress when workers are killed from outside faster than they start.
   const unsigned doublings = std::min(consecutive_failures_ - worker_count_ - 1, 16u);
   return std::min(std::chrono::milliseconds(1) * (1u << doublings), kMaxRespawnDelay);
+}
+
+void pool_core::replenish_now() {
+  // One at a time while failing: each attempt must succeed before the next is made.
+  if (launcher_lost_ || !broken_.empty() || (draining_ && pending_.empty())) return;
+  const auto serving = std::count_if(workers_.begin(), workers_.end(), [](const auto& w) {
+    return w->state == worker_record::phase::running;
+  });
+  if (static_cast<unsigned>(serving) < worker_count_) launch_worker();
 }
 
 void pool_core::replenish() {
@@ -57,13 +67,11 @@ void pool_core::replenish() {
   if (serving >= worker_count_) return;
   if (const auto delay = respawn_delay(); delay.count() > 0) {
     respawn_scheduled_ = true;
-    respawn_timer_ = std::make_unique<boost::asio::steady_timer>(io_, delay);
-    respawn_timer_->async_wait([this](boost::system::error_code ec) {
-      if (ec) return;
+    respawn_timer_.expires_after(delay);
+    respawn_timer_.async_wait([this](boost::system::error_code ec) {
       respawn_scheduled_ = false;
-      // One at a time while failing: each attempt must succeed before the next is made.
-      if (!stopped_ && !launcher_lost_ && broken_.empty() && (!draining_ || !pending_.empty()))
-        launch_worker();
+      if (ec || stopped_) return;
+      replenish_now();
       dispatch();
     });
     return;
