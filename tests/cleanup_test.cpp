@@ -1,10 +1,13 @@
 // Nothing leaks: no process outlives its pool, and none outlives a SIGKILLed master.
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <fstream>
+#include <string>
 #include <thread>
 
 #include "test_tasks.hpp"
@@ -14,7 +17,14 @@ using namespace forkpool;
 TEST_SUITE_BEGIN("pool");
 
 namespace {
-bool process_exists(int pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; }
+// Alive: exists and is not a zombie (a dead child waiting for init to reap it holds nothing).
+bool process_exists(int pid) {
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string pid_field, name, state;
+  if (!(stat >> pid_field >> name >> state)) return false;
+  return state != "Z";
+}
 
 bool gone_within(int pid, std::chrono::milliseconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
@@ -46,7 +56,9 @@ TEST_CASE("cleanup: a SIGKILLed master takes its fork server and workers down" *
   const pid_t master = ::fork();
   REQUIRE(master >= 0);
   if (master == 0) {
-    // The child is a master: a pool whose workers are busy, then it reports their pids.
+    // The child is a master: a pool whose workers are busy, then it reports their pids. It dies
+    // with the test if the test fails before killing it.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::close(report[0]);
     process_pool pool(test_tasks::options(2));
     auto busy = pool.submit(test_tasks::sleep_ms, 60000);
@@ -73,7 +85,7 @@ TEST_CASE("cleanup: a SIGKILLed master takes its fork server and workers down" *
   ::kill(master, SIGKILL);
   int status;
   REQUIRE(::waitpid(master, &status, 0) == master);
-  for (int pid : pids) CHECK(gone_within(pid, std::chrono::seconds(2)));
+  for (int pid : pids) CHECK(gone_within(pid, std::chrono::seconds(1)));
 }
 
 TEST_SUITE_END();
