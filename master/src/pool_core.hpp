@@ -61,7 +61,6 @@ struct worker_record {
   bool stop_pending = false;  ///< a stop frame is owed but did not fit yet
   std::string fault;          ///< why the master killed it, if it broke the protocol
 
-  std::uint64_t dispatched = 0;
   std::atomic<std::uint64_t> tasks_run{0};
   std::atomic<std::uint64_t> rss_bytes{0};
   std::chrono::system_clock::time_point started = std::chrono::system_clock::now();

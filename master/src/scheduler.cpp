@@ -67,7 +67,6 @@ bool pool_core::send_call(worker_record& worker, const std::shared_ptr<task_stat
   }
   worker.free_slots.pop_back();
   worker.slots[slot] = task;
-  ++worker.dispatched;
 
   const call_header header{task->argument_signature, task->result_signature, slot,
                            static_cast<std::uint16_t>(task->name.size()), 0};

@@ -25,18 +25,31 @@ bool send_event(int socket, const server_event& event) {
   return n == static_cast<ssize_t>(sizeof event);
 }
 
+// One spawn request as a socket message: the request's bytes, and room for its descriptors.
+struct spawn_message {
+  spawn_request request{};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kDescriptorsPerSpawn)] = {};
+  iovec io{&request, sizeof request};
+  msghdr header{};
+
+  spawn_message() {
+    header.msg_iov = &io;
+    header.msg_iovlen = 1;
+    header.msg_control = control;
+    header.msg_controllen = sizeof control;
+  }
+  spawn_message(const spawn_message&) = delete;  // it points into itself
+  spawn_message& operator=(const spawn_message&) = delete;
+};
+
 // Receives one spawn request; returns 0 on EOF, -1 on error, 1 with fds filled.
 int receive_request(int socket, spawn_request& request, int (&fds)[kDescriptorsPerSpawn]) {
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kDescriptorsPerSpawn)];
-  iovec io{&request, sizeof request};
-  msghdr msg{};
-  msg.msg_iov = &io;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
+  spawn_message message;
+  msghdr& msg = message.header;
   ssize_t n;
   while ((n = ::recvmsg(socket, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
   }
+  request = message.request;
   if (n == 0) return 0;
   if (n < 0) return -1;
   int received = 0;
@@ -142,15 +155,10 @@ fork_server_handle start_fork_server(const worker_config& config) {
 
 bool request_spawn(int socket, std::uint64_t worker_id, int region, int worker_bell,
                    int master_bell) {
-  spawn_request request{worker_id};
+  spawn_message message;
+  message.request.worker_id = worker_id;
   const int fds[kDescriptorsPerSpawn] = {region, worker_bell, master_bell};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof fds)] = {};
-  iovec io{&request, sizeof request};
-  msghdr msg{};
-  msg.msg_iov = &io;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
+  msghdr& msg = message.header;
   cmsghdr* c = CMSG_FIRSTHDR(&msg);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
@@ -159,7 +167,7 @@ bool request_spawn(int socket, std::uint64_t worker_id, int region, int worker_b
   ssize_t n;
   while ((n = ::sendmsg(socket, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
   }
-  return n == static_cast<ssize_t>(sizeof request);
+  return n == static_cast<ssize_t>(sizeof message.request);
 }
 
 }  // namespace forkpool::detail

@@ -100,10 +100,14 @@ class worker {
     const std::span<const std::byte> arguments = frame.payload.subspan(sizeof header + header.name_size);
 
     result_.clear();
-    wire_error failure = initializer_error_;
-    if (!initializer_failed_ &&
-        call_task({name, frame.kind, header.argument_signature, header.result_signature, arguments},
-                  result_, failure)) {
+    wire_error failure;
+    const bool ok = initializer_failed_
+                        ? false
+                        : call_task({name, frame.kind, header.argument_signature,
+                                     header.result_signature, arguments},
+                                    result_, failure);
+    if (initializer_failed_) failure = initializer_error_;  // copied only when it is the answer
+    if (ok) {
       reply(frame_kind::result, frame.task_id, header.slot, result_);
     } else {
       result_.clear();
