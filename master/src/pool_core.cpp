@@ -53,6 +53,7 @@ pool_core::pool_core(pool_options options)
   }
   worker_config_.initializer = options_.initializer;
   worker_config_.spin = kWorkerSpin;
+  worker_config_.rss_limit = options_.max_worker_rss_bytes;
   if (options_.start == start_method::spawn && options_.initializer)
     initializer_task_ = spawnable_initializer(options_.initializer);
   // Forks the fork server now, while this is the only thread the pool has.

@@ -18,6 +18,7 @@ namespace {
 
 constexpr const char* kSpinOption = "--spin-ns=";
 constexpr const char* kInitializerOption = "--initializer=";
+constexpr const char* kRssLimitOption = "--rss-limit=";
 
 }  // namespace
 
@@ -28,7 +29,8 @@ spawn_command make_spawn_command(const worker_config& config, const std::string&
   if (n <= 0) throw std::runtime_error("forkpool: cannot find this program (/proc/self/exe)");
   command.executable.assign(path, static_cast<std::size_t>(n));
   command.argument_storage = {command.executable, kSpawnMarker,
-                              kSpinOption + std::to_string(config.spin.count())};
+                              kSpinOption + std::to_string(config.spin.count()),
+                              kRssLimitOption + std::to_string(config.rss_limit)};
   if (!initializer_task.empty()) command.argument_storage.push_back(kInitializerOption + initializer_task);
   for (char** e = environ; e != nullptr && *e != nullptr; ++e)
     if (std::strncmp(*e, kSpawnEnvironment, std::strlen(kSpawnEnvironment)) != 0)
@@ -59,6 +61,8 @@ void run_spawned_worker_if_requested(int argc, char** argv) {
     const std::string argument = argv[i];
     if (argument.rfind(kSpinOption, 0) == 0) {
       config.spin = std::chrono::nanoseconds(std::strtoll(argument.c_str() + std::strlen(kSpinOption), nullptr, 10));
+    } else if (argument.rfind(kRssLimitOption, 0) == 0) {
+      config.rss_limit = std::strtoull(argument.c_str() + std::strlen(kRssLimitOption), nullptr, 10);
     } else if (argument.rfind(kInitializerOption, 0) == 0) {
       const std::string name = argument.substr(std::strlen(kInitializerOption));
       const task_entry* task = find_task(name);

@@ -24,14 +24,15 @@ namespace {
   ::_exit(code);
 }
 
-// Resident set size, from /proc/self/statm through a descriptor kept open. Sampled at most once a
-// millisecond: a task that grows memory fast is slow anyway, and quick tasks stay quick.
+// Resident set size, from /proc/self/statm through a descriptor kept open. Without a limit to
+// enforce it is sampled at most once a millisecond (it is only reported), so quick tasks stay
+// quick; with one, after every task.
 class rss_probe {
  public:
-  rss_probe() : fd_(::open("/proc/self/statm", O_RDONLY | O_CLOEXEC)) {}
+  explicit rss_probe(bool every_time) : every_time_(every_time) {}
   std::uint64_t sample() {
     const auto now = std::chrono::steady_clock::now();
-    if (now - last_ < std::chrono::milliseconds(1) && value_ != 0) return value_;
+    if (!every_time_ && now - last_ < std::chrono::milliseconds(1) && value_ != 0) return value_;
     last_ = now;
     char text[128];
     const ssize_t n = fd_ ? ::pread(fd_.get(), text, sizeof text - 1, 0) : -1;
@@ -45,14 +46,16 @@ class rss_probe {
   }
 
  private:
-  unique_fd fd_;
+  unique_fd fd_{::open("/proc/self/statm", O_RDONLY | O_CLOEXEC)};
+  bool every_time_;
   std::chrono::steady_clock::time_point last_{};
   std::uint64_t value_ = 0;
 };
 
 class worker {
  public:
-  worker(worker_channel& channel, const worker_config& config) : channel_(channel), config_(config) {}
+  worker(worker_channel& channel, const worker_config& config)
+      : channel_(channel), config_(config), rss_(config.rss_limit != 0) {}
 
   [[noreturn]] void run() {
     run_initializer();
@@ -66,6 +69,7 @@ class worker {
       if (frame.kind == frame_kind::stop) leave(worker_exit_stopped);
       if (frame.kind != frame_kind::call && frame.kind != frame_kind::call_chunk)
         leave(worker_exit_corrupt_frame);
+      if (over_rss_limit_) await_revocation(frame);
       handle_call(frame);  // decodes in place, so the message is popped only afterwards
       requests.pop();
       requests.release();
@@ -82,6 +86,20 @@ class worker {
       initializer_error_.code = error_code::initializer;
       initializer_failed_ = true;
     }
+  }
+
+  // Above the RSS limit, the master retires this worker on reading the reply that said so and
+  // takes back every call still queued here; wait for that instead of running one more task.
+  // The wait is bounded, so a master that never revokes (it cannot happen today) costs a pause,
+  // not a hang.
+  void await_revocation(const frame_view& frame) {
+    call_header header;
+    if (frame.payload.size() < sizeof header) return;
+    std::memcpy(&header, frame.payload.data(), sizeof header);
+    if (header.slot >= worker_channel::kSlots) return;
+    const std::uint64_t queued = slot_word(frame.task_id, slot_state::queued);
+    for (int i = 0; i < 20000 && channel_.slot(header.slot).load(std::memory_order_acquire) == queued; ++i)
+      ::usleep(100);
   }
 
   void handle_call(const frame_view& frame) {
@@ -133,6 +151,7 @@ class worker {
     }
     std::byte* frame = responses.reserve(frame_size(payload), config_.spin);
     const reply_header header{rss_.sample(), slot, 0};
+    if (config_.rss_limit != 0 && header.rss_bytes > config_.rss_limit) over_rss_limit_ = true;
     std::memcpy(frame + sizeof(frame_header), &header, sizeof header);
     if (!body.empty())
       std::memcpy(frame + sizeof(frame_header) + sizeof header, body.data(), body.size());
@@ -146,6 +165,7 @@ class worker {
   rss_probe rss_;
   byte_buffer result_;
   bool initializer_failed_ = false;
+  bool over_rss_limit_ = false;
   wire_error initializer_error_;
 };
 

@@ -18,6 +18,9 @@ struct worker_endpoints {
 struct worker_config {
   std::function<void()> initializer;  ///< runs once before the first task
   std::chrono::nanoseconds spin{};    ///< spin before sleeping on the bell
+  /// pool_options::max_worker_rss_bytes (0: none). Above it after a task, the worker runs no
+  /// further call: the master, seeing the same sample, retires it and takes its queued calls back.
+  std::uint64_t rss_limit = 0;
 };
 
 /// Exit codes a worker uses to say why it stopped on its own.
