@@ -145,8 +145,8 @@ TEST_CASE("asio: task errors are thrown at the co_await" * doctest::timeout(30))
 TEST_CASE("asio: cancelling a task that has not started is seen by its awaiter as cancelled_error" *
           doctest::timeout(30)) {
   process_pool pool(test_tasks::options(1));
-  auto blocker = pool.submit(test_tasks::sleep_ms, 200);
-  while (!blocker.running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  auto blocker = pool.submit(test_tasks::sleep_ms, 1000);
+  test_tasks::wait_until_running(blocker);
   future<int> queued = pool.submit(test_tasks::square, 3);
   bool saw_cancelled = false;
   asio::io_context io;

@@ -11,12 +11,6 @@ using namespace test_tasks;
 
 TEST_SUITE_BEGIN("pool");
 
-namespace {
-void wait_until_running(const future<std::uint64_t>& f) {
-  while (!f.running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-}
-}  // namespace
-
 TEST_CASE("future: get(timeout) throws timeout_error and the task keeps running" * doctest::timeout(30)) {
   process_pool pool(options(1));
   auto f = pool.submit(sleep_ms, 300);

@@ -118,7 +118,7 @@ TEST_CASE("errors: a worker killed from outside fails its running task and is re
           doctest::timeout(30)) {
   process_pool pool(options(1));
   auto victim = pool.submit(sleep_ms, 5000);
-  while (!victim.running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  wait_until_running(victim);
   const auto s = wait_for_workers(pool, 1);
   REQUIRE(s.per_worker.size() == 1);
   ::kill(s.per_worker[0].pid, SIGKILL);

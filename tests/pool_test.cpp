@@ -158,8 +158,8 @@ TEST_CASE("pool: shutdown waits for queued tasks and submit afterwards throws" *
 
 TEST_CASE("pool: shutdown with cancel_pending cancels what has not started" * doctest::timeout(30)) {
   process_pool pool(options(1));
-  auto running = pool.submit(sleep_ms, 300);
-  while (!running.running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  auto running = pool.submit(sleep_ms, 1000);
+  wait_until_running(running);
   std::vector<future<int>> queued;
   for (int i = 0; i < 20; ++i) queued.push_back(pool.submit(square, i));
   pool.shutdown({.wait = true, .cancel_pending = true});

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -77,13 +78,31 @@ inline forkpool::pool_options options(unsigned workers) {
   return o;
 }
 
+/// Waits until the task behind `f` runs. Throws if it finishes first or has not started after
+/// 20 s: a test whose premise failed (a stalled machine let a short task end unseen) fails rather
+/// than hangs.
+template <class Future>
+void wait_until_running(const Future& f) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!f.running()) {
+    if (f.done()) throw std::runtime_error("the task finished before it was seen running");
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("the task has not started after 20 s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 /// Waits until `pool` reports `count` workers with known pids (the fork server reports them a
-/// moment after they start).
+/// moment after they start). Throws after 20 s: a pool that never gets there is a failure.
 template <class Pool>
 forkpool::pool_stats wait_for_workers(const Pool& pool, std::size_t count) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   for (;;) {
     forkpool::pool_stats s = pool.stats();
     if (s.workers_alive >= count) return s;
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("the pool has " + std::to_string(s.workers_alive) + " workers after 20 s, not " +
+                               std::to_string(count));
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }

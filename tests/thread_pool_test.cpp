@@ -74,7 +74,7 @@ TEST_CASE("thread_pool: cancel and running and shutdown behave as in process_poo
     while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     return 1;
   });
-  while (!blocker.running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  test_tasks::wait_until_running(blocker);
   auto queued = pool.submit([] { return 2; });
   auto also_queued = pool.submit([] { return 3; });
   CHECK_FALSE(queued.running());
