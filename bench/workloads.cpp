@@ -1,0 +1,234 @@
+// workloads: the forkpool side of bench/compare. Runs one workload and prints one JSON line.
+//
+//   ./workloads map        [--workers 2] [--items 200000] [--chunksize 1000]
+//   ./workloads payload    [--workers 2] [--mib 64] [--repeat 3]
+//   ./workloads startup    [--workers 2] [--repeat 5]
+//   ./workloads scaling    [--workers 2] [--tasks 8] [--limit 2000000]
+//   ./workloads contention [--workers 2] [--tasks 8] [--rounds 20000]
+//
+// Every figure is a best or median of repeats; compare them with Python's only within one run.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <forkpool/forkpool.hpp>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point start) {
+  return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+long option(int argc, char** argv, const char* name, long fallback) {
+  for (int i = 2; i + 1 < argc; ++i)
+    if (!std::strcmp(argv[i], name)) return std::atol(argv[i + 1]);
+  return fallback;
+}
+
+forkpool::pool_options with_workers(unsigned workers) {
+  forkpool::pool_options o;
+  o.workers = workers;
+  return o;
+}
+
+}  // namespace
+
+// ---- tasks -------------------------------------------------------------------------------------
+
+int twice(int x) { return 2 * x; }
+FORKPOOL_TASK(twice);
+
+int noop(int x) { return x; }
+FORKPOOL_TASK(noop);
+
+std::string make_bytes(std::uint64_t size) { return std::string(size, 'x'); }
+FORKPOOL_TASK(make_bytes);
+
+std::uint64_t byte_count(const std::string& data) { return data.size(); }
+FORKPOOL_TASK(byte_count);
+
+// Primes below `limit`, by trial division: pure CPU, no memory traffic.
+long count_primes(long limit) {
+  long count = 0;
+  for (long n = 2; n < limit; ++n) {
+    bool prime = true;
+    for (long d = 2; d * d <= n; ++d)
+      if (n % d == 0) {
+        prime = false;
+        break;
+      }
+    count += prime;
+  }
+  return count;
+}
+FORKPOOL_TASK(count_primes);
+
+// What legacy code does: many small heap objects, and every call into a helper that is not
+// thread-safe, so it is guarded by one global mutex and does its work while holding it. Threads of
+// one process share that allocator and that lock; processes each have their own.
+std::mutex legacy_lock;
+long legacy_helper(long x) {
+  std::lock_guard lock(legacy_lock);
+  std::uint64_t state = static_cast<std::uint64_t>(x) | 1;
+  for (int i = 0; i < 64; ++i) state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+  return static_cast<long>(state >> 54);
+}
+long allocation_and_lock_heavy(long rounds) {
+  long total = 0;
+  for (long r = 0; r < rounds; ++r) {
+    std::map<long, std::string> index;
+    for (long i = 0; i < 64; ++i) index.emplace(i * r % 997, std::string(24, 'k'));
+    for (const auto& [key, value] : index) total += legacy_helper(key) + static_cast<long>(value.size());
+  }
+  return total;
+}
+FORKPOOL_TASK(allocation_and_lock_heavy);
+
+// ---- workloads ---------------------------------------------------------------------------------
+
+namespace {
+
+int run_map(unsigned workers, long items, long chunksize) {
+  forkpool::process_pool pool(with_workers(workers));
+  pool.submit(noop, 0).get();
+  std::vector<int> inputs(static_cast<std::size_t>(items));
+  for (long i = 0; i < items; ++i) inputs[static_cast<std::size_t>(i)] = static_cast<int>(i);
+  std::vector<double> rates;
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto start = clock_type::now();
+    const std::vector<int> out = pool.map(twice, inputs, {.chunksize = static_cast<std::size_t>(chunksize)});
+    rates.push_back(static_cast<double>(items) / seconds_since(start));
+    if (out.size() != inputs.size() || out.back() != 2 * inputs.back()) return 1;
+  }
+  std::printf("{\"bench\":\"map\",\"workers\":%u,\"items\":%ld,\"chunksize\":%ld,\"items_per_s\":%.0f}\n",
+              workers, items, chunksize, median(rates));
+  return 0;
+}
+
+int run_payload(unsigned workers, long mib, int repeat) {
+  forkpool::process_pool pool(with_workers(workers));
+  pool.submit(noop, 0).get();
+  const std::uint64_t size = static_cast<std::uint64_t>(mib) << 20;
+  std::vector<double> result_s, argument_s;
+  std::string error;
+  for (int rep = 0; rep < repeat; ++rep) {
+    try {
+      auto start = clock_type::now();
+      const std::string result = pool.submit(make_bytes, size).get();
+      result_s.push_back(seconds_since(start));
+      if (result.size() != size) return 1;
+      start = clock_type::now();
+      if (pool.submit(byte_count, result).get() != size) return 1;
+      argument_s.push_back(seconds_since(start));
+    } catch (const forkpool::error& e) {
+      error = e.what();
+      break;
+    }
+  }
+  if (!error.empty()) {
+    std::printf("{\"bench\":\"payload\",\"workers\":%u,\"mib\":%ld,\"error\":\"%s\"}\n", workers, mib,
+                error.c_str());
+    return 0;
+  }
+  const double gb = static_cast<double>(size) / 1e9;
+  std::printf(
+      "{\"bench\":\"payload\",\"workers\":%u,\"mib\":%ld,\"result_ms\":%.1f,\"result_gb_per_s\":%.2f,"
+      "\"argument_ms\":%.1f,\"argument_gb_per_s\":%.2f}\n",
+      workers, mib, median(result_s) * 1e3, gb / median(result_s), median(argument_s) * 1e3,
+      gb / median(argument_s));
+  return 0;
+}
+
+int run_startup(unsigned workers, int repeat) {
+  std::vector<double> ms;
+  for (int rep = 0; rep < repeat; ++rep) {
+    const auto start = clock_type::now();
+    forkpool::process_pool pool(with_workers(workers));
+    if (pool.submit(noop, 7).get() != 7) return 1;
+    ms.push_back(seconds_since(start) * 1e3);
+  }
+  std::printf("{\"bench\":\"startup\",\"workers\":%u,\"first_result_ms\":%.2f}\n", workers, median(ms));
+  return 0;
+}
+
+// Runs `tasks` calls of task(argument) on the pool; the sum of the results must be `expected`.
+template <class Pool>
+double pooled_seconds(Pool& pool, auto task, long tasks, long argument, long expected) {
+  const auto start = clock_type::now();
+  std::vector<forkpool::future<long>> futures;
+  for (long i = 0; i < tasks; ++i) futures.push_back(pool.submit(task, argument));
+  long total = 0;
+  for (auto& f : futures) total += f.get();
+  const double elapsed = seconds_since(start);
+  if (total != expected) {
+    std::fprintf(stderr, "wrong results: %ld, expected %ld\n", total, expected);
+    std::exit(1);
+  }
+  return elapsed;
+}
+
+int run_scaling(unsigned workers, long tasks, long limit) {
+  auto start = clock_type::now();
+  long expected = 0;
+  for (long i = 0; i < tasks; ++i) expected += count_primes(limit);
+  const double serial = seconds_since(start);
+  forkpool::process_pool pool(with_workers(workers));
+  pool.submit(noop, 0).get();
+  const double pooled = pooled_seconds(pool, count_primes, tasks, limit, expected);
+  std::printf(
+      "{\"bench\":\"scaling\",\"workers\":%u,\"tasks\":%ld,\"serial_s\":%.3f,\"pooled_s\":%.3f,"
+      "\"efficiency\":%.3f}\n",
+      workers, tasks, serial, pooled, serial / (pooled * workers));
+  return 0;
+}
+
+int run_contention(unsigned workers, long tasks, long rounds) {
+  auto start = clock_type::now();
+  long expected = 0;
+  for (long i = 0; i < tasks; ++i) expected += allocation_and_lock_heavy(rounds);
+  const double serial = seconds_since(start);
+  forkpool::thread_pool threads(with_workers(workers));
+  const double threaded = pooled_seconds(threads, allocation_and_lock_heavy, tasks, rounds, expected);
+  forkpool::process_pool processes(with_workers(workers));
+  processes.submit(noop, 0).get();
+  const double pooled = pooled_seconds(processes, allocation_and_lock_heavy, tasks, rounds, expected);
+  std::printf(
+      "{\"bench\":\"contention\",\"workers\":%u,\"tasks\":%ld,\"serial_s\":%.3f,\"thread_pool_s\":%.3f,"
+      "\"process_pool_s\":%.3f,\"thread_pool_speedup\":%.2f,\"process_pool_speedup\":%.2f}\n",
+      workers, tasks, serial, threaded, pooled, serial / threaded, serial / pooled);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  forkpool::init(argc, argv);
+  const std::string workload = argc > 1 ? argv[1] : "";
+  const auto workers = static_cast<unsigned>(option(argc, argv, "--workers", 2));
+  if (workload == "map")
+    return run_map(workers, option(argc, argv, "--items", 200000), option(argc, argv, "--chunksize", 1000));
+  if (workload == "payload")
+    return run_payload(workers, option(argc, argv, "--mib", 64), static_cast<int>(option(argc, argv, "--repeat", 3)));
+  if (workload == "startup") return run_startup(workers, static_cast<int>(option(argc, argv, "--repeat", 5)));
+  if (workload == "scaling")
+    return run_scaling(workers, option(argc, argv, "--tasks", 8), option(argc, argv, "--limit", 2000000));
+  if (workload == "contention")
+    return run_contention(workers, option(argc, argv, "--tasks", 8), option(argc, argv, "--rounds", 20000));
+  std::fprintf(stderr, "usage: workloads map|payload|startup|scaling|contention [--option value]...\n");
+  return 2;
+}
