@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -39,7 +40,10 @@ void dump_stacks_and_abort(const std::string& name) {
   std::abort();
 }
 
+std::atomic<bool> watching{false};
+
 void watch() {
+  watching.store(true);
   for (;;) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
     std::string name;
@@ -56,8 +60,14 @@ void watch() {
 
 struct hang_watchdog final : doctest::IReporter {
   explicit hang_watchdog(const doctest::ContextOptions&) {
-    static std::once_flag started;
-    std::call_once(started, [] { std::thread(watch).detach(); });
+    // Tests fork. The sanitizer runtime of g++ 12 does not lock its allocator around fork, so a
+    // child forked while this thread is still starting up (allocating) could inherit a held
+    // allocator lock and hang. Once watch() runs, this thread allocates nothing until a hang.
+    static std::once_flag once;
+    std::call_once(once, [] {
+      std::thread(watch).detach();
+      while (!watching.load()) std::this_thread::yield();
+    });
   }
   void test_case_start(const doctest::TestCaseData& data) override {
     std::lock_guard lock(state.mutex);
