@@ -60,16 +60,6 @@ TEST_CASE("errors: wrong argument or result types by name give bad_arguments" * 
   CHECK(pool.submit<int>("square", 7).get() == 49);
 }
 
-TEST_CASE("errors: arguments larger than the ring give bad_arguments" * doctest::timeout(30)) {
-  pool_options o = options(1);
-  o.ring_bytes = 64 * 1024;
-  process_pool pool(o);
-  CHECK_THROWS_AS(pool.submit(greet, std::string(200000, 'x')).get(), bad_arguments);
-  // A result larger than the ring is reported, not lost.
-  CHECK_THROWS_AS(pool.submit(big_string, std::size_t{200000}).get(), protocol_error);
-  CHECK(pool.submit(square, 5).get() == 25);
-}
-
 TEST_CASE("errors: abort and segfault and _exit fail only their own future with worker_died" *
           doctest::timeout(60)) {
   {

@@ -40,6 +40,16 @@ int segfaults(int) {
 }
 int exits_with(int status) { ::_exit(status); }
 std::string big_string(std::size_t bytes) { return std::string(bytes, 'x'); }
+std::string patterned_string(std::size_t bytes, int seed) {
+  std::string out(bytes, '\0');
+  for (std::size_t i = 0; i < bytes; ++i) out[i] = static_cast<char>((i * 131 + static_cast<std::size_t>(seed) * 7 + i / 4093) & 0xff);
+  return out;
+}
+std::uint64_t weighted_sum(const std::string& data) {
+  std::uint64_t sum = 0;
+  for (std::size_t i = 0; i < data.size(); ++i) sum += (i % 1009 + 1) * static_cast<unsigned char>(data[i]);
+  return sum;
+}
 
 std::string environment_variable(const std::string& name) {
   const char* value = std::getenv(name.c_str());
@@ -96,6 +106,8 @@ FORKPOOL_TASK_NAMED(test_tasks::aborts, "aborts");
 FORKPOOL_TASK_NAMED(test_tasks::segfaults, "segfaults");
 FORKPOOL_TASK_NAMED(test_tasks::exits_with, "exits_with");
 FORKPOOL_TASK_NAMED(test_tasks::big_string, "big_string");
+FORKPOOL_TASK_NAMED(test_tasks::patterned_string, "patterned_string");
+FORKPOOL_TASK_NAMED(test_tasks::weighted_sum, "weighted_sum");
 FORKPOOL_TASK_NAMED(test_tasks::environment_variable, "environment_variable");
 FORKPOOL_TASK_NAMED(test_tasks::leak_kib, "leak_kib");
 FORKPOOL_TASK_NAMED(test_tasks::ignore_sigterm_and_sleep, "ignore_sigterm_and_sleep");

@@ -43,6 +43,8 @@ int aborts(int);
 int segfaults(int);
 int exits_with(int status);
 std::string big_string(std::size_t bytes);
+std::string patterned_string(std::size_t bytes, int seed);  ///< content depends on every index
+std::uint64_t weighted_sum(const std::string& data);        ///< changes if any byte moves
 std::string environment_variable(const std::string& name);  ///< "" when unset
 void leak_kib(int kib);                        ///< allocates, touches and never frees
 std::uint64_t ignore_sigterm_and_sleep(int ms);  ///< a task only SIGKILL can stop

@@ -23,7 +23,7 @@ wire_error describe_current_exception() {
   return e;
 }
 
-bool call_task(const encoded_call& call, byte_buffer& result, wire_error& failure) {
+bool call_task(const encoded_call& call, std::streambuf& result, wire_error& failure) {
   const task_entry* task = find_task(call.name);
   if (task == nullptr) {
     failure = {error_code::unknown_task, "", "no task is registered as '" + std::string(call.name) + "'"};

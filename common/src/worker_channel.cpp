@@ -1,5 +1,7 @@
 #include "forkpool/detail/worker_channel.hpp"
 
+#include <unistd.h>
+
 #include <bit>
 #include <new>
 #include <stdexcept>
@@ -7,10 +9,13 @@
 namespace forkpool::detail {
 namespace {
 
-// Region layout: [header][slot words][request ring][response ring], each part 64-byte aligned.
+// Region layout: [header][slot words][request ring][response ring], each part 64-byte aligned,
+// then, page aligned and never populated up front, the request and the response bulk areas.
 struct channel_header {
   std::uint64_t magic;
   std::uint64_t ring_bytes;
+  std::uint64_t bulk_bytes;
+  std::atomic<std::uint32_t> response_bulk_busy;
 };
 constexpr std::uint64_t kChannelMagic = 0x666f726b706f6f6cull;  // "forkpool"
 
@@ -23,16 +28,41 @@ std::size_t responses_offset(std::size_t ring_bytes) noexcept {
   return kRequestsOffset + align64(ring_footprint(ring_bytes));
 }
 std::size_t region_size(std::size_t ring_bytes) noexcept {
-  return responses_offset(ring_bytes) + align64(ring_footprint(ring_bytes));
+  constexpr std::size_t page = 4096;
+  return (responses_offset(ring_bytes) + align64(ring_footprint(ring_bytes)) + page - 1) & ~(page - 1);
+}
+
+// The header's plain fields, read through the descriptor before anything is mapped.
+struct channel_sizes {
+  std::uint64_t magic;
+  std::uint64_t ring_bytes;
+  std::uint64_t bulk_bytes;
+};
+
+channel_sizes read_header(int fd) {
+  channel_sizes header{};
+  if (::pread(fd, &header, sizeof header, 0) != static_cast<ssize_t>(sizeof header) ||
+      header.magic != kChannelMagic || header.ring_bytes == 0 ||
+      header.ring_bytes > (std::size_t{1} << 40) || header.bulk_bytes > (std::size_t{1} << 44))
+    throw std::runtime_error("forkpool: not a worker channel region");
+  return header;
+}
+
+// Maps the rings' part of a channel region; the header says how large it is.
+shared_region attach_region(unique_fd fd) {
+  const std::size_t size = region_size(read_header(fd.get()).ring_bytes);
+  return shared_region::attach(std::move(fd), size);
 }
 
 }  // namespace
 
-std::shared_ptr<worker_channel> worker_channel::create(std::size_t ring_bytes) {
+std::shared_ptr<worker_channel> worker_channel::create(std::size_t ring_bytes, std::size_t bulk_bytes) {
   ring_bytes = std::bit_ceil(std::max<std::size_t>(ring_bytes, 4096));
-  shared_region region = shared_region::create(region_size(ring_bytes), "forkpool-worker");
+  bulk_bytes = (bulk_bytes + 4095) & ~std::size_t{4095};
+  shared_region region = shared_region::create(region_size(ring_bytes), "forkpool-worker",
+                                               region_size(ring_bytes) + 2 * bulk_bytes);
   std::byte* base = region.data();
-  new (base) channel_header{kChannelMagic, ring_bytes};
+  new (base) channel_header{kChannelMagic, ring_bytes, bulk_bytes, {0}};
   for (std::uint32_t i = 0; i < kSlots; ++i)
     new (base + kSlotsOffset + i * sizeof(std::atomic<std::uint64_t>)) std::atomic<std::uint64_t>(0);
   ring_init(base + kRequestsOffset, ring_bytes);
@@ -51,7 +81,7 @@ worker_channel::worker_channel(shared_region region, doorbell worker_bell, doorb
 }
 
 worker_channel::worker_channel(unique_fd region, unique_fd worker_bell, unique_fd master_bell)
-    : worker_channel(shared_region::attach(std::move(region)), doorbell(std::move(worker_bell)),
+    : worker_channel(attach_region(std::move(region)), doorbell(std::move(worker_bell)),
                      doorbell(std::move(master_bell))) {}
 
 void worker_channel::bind_rings() {
@@ -60,6 +90,11 @@ void worker_channel::bind_rings() {
       region_size(header->ring_bytes) != region_.size())
     throw std::runtime_error("forkpool: not a worker channel region");
   ring_bytes_ = header->ring_bytes;
+  const std::size_t bulk_bytes = header->bulk_bytes;
+  if (bulk_bytes != 0) {
+    request_bulk_ = bulk_area(region_.fd(), region_.size(), bulk_bytes);
+    response_bulk_ = bulk_area(region_.fd(), region_.size() + bulk_bytes, bulk_bytes);
+  }
   std::byte* requests = region_.data() + kRequestsOffset;
   std::byte* responses = region_.data() + responses_offset(ring_bytes_);
   requests_out_ = ring_producer(requests, &worker_bell_, &master_bell_);
@@ -71,6 +106,10 @@ void worker_channel::bind_rings() {
 std::atomic<std::uint64_t>& worker_channel::slot(std::uint32_t index) noexcept {
   return *std::launder(reinterpret_cast<std::atomic<std::uint64_t>*>(
       region_.data() + kSlotsOffset + index * sizeof(std::atomic<std::uint64_t>)));
+}
+
+std::atomic<std::uint32_t>& worker_channel::response_bulk_busy() noexcept {
+  return std::launder(reinterpret_cast<channel_header*>(region_.data()))->response_bulk_busy;
 }
 
 bool worker_channel::try_cancel(std::uint32_t index, std::uint64_t task_id) noexcept {

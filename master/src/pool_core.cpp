@@ -1,6 +1,8 @@
 #include "pool_core.hpp"
 
 #include <boost/asio/post.hpp>
+#include <algorithm>
+#include <bit>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -43,6 +45,7 @@ pool_core::pool_core(pool_options options)
     : options_(std::move(options)),
       worker_count_(resolve_worker_count(options_.workers)),
       depth_(kDepth),
+      ring_capacity_(std::bit_ceil(std::max<std::size_t>(options_.ring_bytes, 4096))),
       work_(io_.get_executor()) {
   if (options_.ring_bytes < 4096) throw std::invalid_argument("pool_options.ring_bytes < 4096");
   if (is_spawned_worker()) {

@@ -58,6 +58,8 @@ struct worker_record {
   std::uint64_t timed_out_task = 0;  ///< the call that overran task_timeout; the worker is dying
   std::unique_ptr<boost::asio::steady_timer> kill_timer;  ///< SIGKILL after the SIGTERM grace
   bool ring_full = false;     ///< the last call did not fit; retry after the next reply
+  /// The slot of the call whose arguments are in the request bulk area, or -1: one at a time.
+  int bulk_request_slot = -1;
   bool stop_pending = false;  ///< a stop frame is owed but did not fit yet
   std::string fault;          ///< why the master killed it, if it broke the protocol
 
@@ -93,6 +95,8 @@ class pool_core final : public launch_events {
   // scheduler.cpp
   void dispatch();
   bool send_call(worker_record& worker, const std::shared_ptr<task_state>& task);
+  /// The call does not fit a ring: its arguments go through the worker's request bulk area.
+  bool needs_bulk(const task_state& task) const;
   void watch_bell(worker_record& worker);
   void drain_replies(worker_record& worker);
   bool drain_ring(worker_record& worker);
@@ -126,6 +130,7 @@ class pool_core final : public launch_events {
   const pool_options options_;
   const unsigned worker_count_;
   const std::uint32_t depth_;  ///< calls a worker may hold at once
+  const std::size_t ring_capacity_;  ///< bytes of each ring, as the channels round them
   worker_config worker_config_;
   std::string initializer_task_;  ///< spawn: the initializer's registered name
   std::shared_ptr<pool_counters> counters_ = std::make_shared<pool_counters>();

@@ -19,9 +19,10 @@ void pool_core::dispatch() {
   const std::uint64_t max_tasks = options_.max_tasks_per_worker;
   while (!pending_.empty()) {
     worker_record* best = nullptr;
+    const bool bulk = needs_bulk(*pending_.front());
     for (auto& worker : workers_) {
       if (worker->state != worker_record::phase::running || worker->ring_full ||
-          worker->occupied() >= depth_)
+          worker->occupied() >= depth_ || (bulk && worker->bulk_request_slot >= 0))
         continue;
       // A worker with a task budget gets no more calls than it will run.
       if (max_tasks != 0 && worker->tasks_run.load(std::memory_order_relaxed) +
@@ -41,14 +42,22 @@ void pool_core::dispatch() {
   maybe_finish_shutdown();
 }
 
+bool pool_core::needs_bulk(const task_state& task) const {
+  const std::size_t payload = sizeof(call_header) + task.name.size() + task.arguments.size();
+  return frame_size(payload) > ring_max_message(ring_capacity_);
+}
+
 bool pool_core::send_call(worker_record& worker, const std::shared_ptr<task_state>& task) {
   ring_producer& out = worker.channel->requests_out();
-  const std::size_t payload = sizeof(call_header) + task->name.size() + task->arguments.size();
-  if (frame_size(payload) > out.max_message() || task->name.size() > 0xffff) {
+  const bool bulk = needs_bulk(*task);
+  const std::size_t payload = sizeof(call_header) + task->name.size() +
+                              (bulk ? sizeof(std::uint64_t) : task->arguments.size());
+  if (task->name.size() > 0xffff || frame_size(payload) > out.max_message() ||
+      (bulk && task->arguments.size() > worker.channel->request_bulk().capacity())) {
     task->fail(std::make_exception_ptr(bad_arguments(
         "the call to '" + task->name + "' (" + std::to_string(task->arguments.size()) +
-        " bytes of arguments) does not fit the pool's ring_bytes (" +
-        std::to_string(worker.channel->ring_bytes()) + ")")));
+        " bytes of arguments) is larger than the pool's max_payload_bytes (" +
+        std::to_string(worker.channel->request_bulk().capacity()) + ")")));
     return false;
   }
   std::byte* frame = out.try_reserve(frame_size(payload));
@@ -69,13 +78,25 @@ bool pool_core::send_call(worker_record& worker, const std::shared_ptr<task_stat
   worker.slots[slot] = task;
 
   const call_header header{task->argument_signature, task->result_signature, slot,
-                           static_cast<std::uint16_t>(task->name.size()), 0};
+                           static_cast<std::uint16_t>(task->name.size()),
+                           bulk ? kArgumentsInBulk : std::uint16_t{0}};
   std::byte* p = frame + sizeof(frame_header);
   std::memcpy(p, &header, sizeof header);
   p += sizeof header;
   std::memcpy(p, task->name.data(), task->name.size());
   p += task->name.size();
-  if (!task->arguments.empty()) std::memcpy(p, task->arguments.data(), task->arguments.size());
+  if (bulk) {
+    // The worker reads the area only for this call, and no other call of its uses it until the
+    // reply (see bulk_request_slot), so writing it here races with nothing.
+    const bulk_area& area = worker.channel->request_bulk();
+    area.prepare_write(0, task->arguments.size());
+    std::memcpy(area.data(), task->arguments.data(), task->arguments.size());
+    const std::uint64_t size = task->arguments.size();
+    std::memcpy(p, &size, sizeof size);
+    worker.bulk_request_slot = static_cast<int>(slot);
+  } else if (!task->arguments.empty()) {
+    std::memcpy(p, task->arguments.data(), task->arguments.size());
+  }
   seal_frame(frame, payload, task->kind, task->id);
   out.commit(frame_size(payload));
   return true;
@@ -164,13 +185,28 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
     return false;
   }
   worker.rss_bytes.store(header.rss_bytes, std::memory_order_relaxed);
-  const std::span<const std::byte> body = frame.payload.subspan(sizeof header);
+  std::span<const std::byte> body = frame.payload.subspan(sizeof header);
+  const bool in_bulk = (header.flags & kBodyInBulk) != 0;
+  if (in_bulk) {
+    std::uint64_t size = 0;
+    const bulk_area& area = worker.channel->response_bulk();
+    if (frame.kind != frame_kind::result || body.size() != sizeof size ||
+        (std::memcpy(&size, body.data(), sizeof size), size > area.capacity())) {
+      worker.fault = "a large reply with a malformed size";
+      return false;
+    }
+    body = area.prepare_read(size);
+  }
   release_slot(worker, slot);
   switch (frame.kind) {
     case frame_kind::result:
       worker.tasks_run.fetch_add(1, std::memory_order_relaxed);
       consecutive_failures_ = 0;  // a healthy worker: no more back-off
-      task->succeed_from(body);
+      task->succeed_from(body);  // decodes here, on this thread: the area is free afterwards
+      if (in_bulk) {
+        worker.channel->response_bulk().release(body.size());
+        worker.channel->response_bulk_busy().store(0, std::memory_order_release);
+      }
       break;
     case frame_kind::error: {
       worker.tasks_run.fetch_add(1, std::memory_order_relaxed);
@@ -193,6 +229,7 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
 }
 
 void pool_core::release_slot(worker_record& worker, std::uint32_t slot) {
+  if (worker.bulk_request_slot == static_cast<int>(slot)) worker.bulk_request_slot = -1;
   worker.slots[slot].reset();
   worker.running_since[slot] = {};
   worker.revoked[slot] = false;

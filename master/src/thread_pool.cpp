@@ -50,8 +50,15 @@ struct thread_pool::impl {
   std::vector<std::unique_ptr<thread_record>> records;
   std::vector<std::thread> threads;
   std::once_flag joined;
+  unsigned threads_started = 0;
+  std::condition_variable thread_started;
 
   void run_thread(thread_record& record) {
+    {
+      std::lock_guard lock(mutex);
+      ++threads_started;
+    }
+    thread_started.notify_all();
     std::exception_ptr initializer_error;
     if (options.initializer) {
       try {
@@ -87,6 +94,10 @@ thread_pool::thread_pool(pool_options options) : impl_(std::make_unique<impl>())
   for (unsigned i = 0; i < count; ++i) impl_->records.push_back(std::make_unique<impl::thread_record>());
   for (unsigned i = 0; i < count; ++i)
     impl_->threads.emplace_back([this, i] { impl_->run_thread(*impl_->records[i]); });
+  // Return once every thread is up: a process pool created next forks its fork server from a
+  // program whose threads are not in the middle of starting (and so of allocating).
+  std::unique_lock lock(impl_->mutex);
+  impl_->thread_started.wait(lock, [&] { return impl_->threads_started == count; });
 }
 
 thread_pool::~thread_pool() { shutdown({.wait = true, .cancel_pending = false}); }
@@ -104,10 +115,11 @@ void thread_pool::enqueue(std::shared_ptr<detail::task_state> task, detail::uniq
 void thread_pool::run_by_name(const std::shared_ptr<detail::task_state>& task) {
   enqueue(task, [task] {
     detail::byte_buffer result;
+    detail::buffer_sink sink(result);
     detail::wire_error failure;
     if (detail::call_task({task->name, task->kind, task->argument_signature,
                            task->result_signature, task->arguments},
-                          result, failure)) {
+                          sink, failure)) {
       task->succeed_from(result);
     } else {
       task->fail(detail::to_exception(failure));

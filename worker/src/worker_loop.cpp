@@ -15,6 +15,7 @@
 #include "forkpool/detail/serialize.hpp"
 #include "forkpool/detail/wire.hpp"
 #include "forkpool/detail/worker_channel.hpp"
+#include "reply_body.hpp"
 
 namespace forkpool::detail {
 namespace {
@@ -55,7 +56,10 @@ class rss_probe {
 class worker {
  public:
   worker(worker_channel& channel, const worker_config& config)
-      : channel_(channel), config_(config), rss_(config.rss_limit != 0) {}
+      : channel_(channel),
+        config_(config),
+        rss_(config.rss_limit != 0),
+        body_(result_, ring_room(channel), channel) {}
 
   [[noreturn]] void run() {
     run_initializer();
@@ -115,17 +119,30 @@ class worker {
     }
     const std::string_view name(reinterpret_cast<const char*>(frame.payload.data()) + sizeof header,
                                 header.name_size);
-    const std::span<const std::byte> arguments = frame.payload.subspan(sizeof header + header.name_size);
+    std::span<const std::byte> arguments = frame.payload.subspan(sizeof header + header.name_size);
+    if (header.flags & kArgumentsInBulk) arguments = bulk_arguments(arguments);
 
-    result_.clear();
+    body_.reset();
     wire_error failure;
-    const bool ok = initializer_failed_
-                        ? false
-                        : call_task({name, frame.kind, header.argument_signature,
-                                     header.result_signature, arguments},
-                                    result_, failure);
+    bool ok = initializer_failed_
+                  ? false
+                  : call_task({name, frame.kind, header.argument_signature,
+                               header.result_signature, arguments},
+                              body_, failure);
+    if (header.flags & kArgumentsInBulk) channel_.request_bulk().release(arguments.size());
     if (initializer_failed_) failure = initializer_error_;  // copied only when it is the answer
-    if (ok) {
+    if (body_.overflowed()) {
+      ok = false;
+      failure = {error_code::protocol, "",
+                 "the result is larger than the pool's max_payload_bytes (" +
+                     std::to_string(channel_.response_bulk().capacity()) + ")"};
+    }
+    if (!ok) body_.abandon_bulk();
+    if (ok && body_.in_bulk()) {
+      const std::uint64_t size = body_.bulk_size();
+      reply(frame_kind::result, frame.task_id, header.slot,
+            std::as_bytes(std::span<const std::uint64_t>(&size, 1)), kBodyInBulk);
+    } else if (ok) {
       reply(frame_kind::result, frame.task_id, header.slot, result_);
     } else {
       result_.clear();
@@ -137,8 +154,22 @@ class worker {
     }
   }
 
+  // The largest reply body a response frame can carry.
+  static std::size_t ring_room(worker_channel& channel) {
+    return channel.responses_out().max_message() - frame_size(sizeof(reply_header));
+  }
+
+  // The frame of a call whose arguments are in the request bulk area holds only their size.
+  std::span<const std::byte> bulk_arguments(std::span<const std::byte> in_frame) {
+    std::uint64_t size = 0;
+    if (in_frame.size() != sizeof size) leave(worker_exit_corrupt_frame);
+    std::memcpy(&size, in_frame.data(), sizeof size);
+    if (size > channel_.request_bulk().capacity()) leave(worker_exit_corrupt_frame);
+    return channel_.request_bulk().prepare_read(size);
+  }
+
   void reply(frame_kind kind, std::uint64_t task_id, std::uint32_t slot,
-             std::span<const std::byte> body) {
+             std::span<const std::byte> body, std::uint32_t flags = 0) {
     ring_producer& responses = channel_.responses_out();
     const std::size_t payload = sizeof(reply_header) + body.size();
     if (frame_size(payload) > responses.max_message()) {
@@ -150,7 +181,7 @@ class worker {
       return reply(frame_kind::error, task_id, slot, std::span<const std::byte>(result_));
     }
     std::byte* frame = responses.reserve(frame_size(payload), config_.spin);
-    const reply_header header{rss_.sample(), slot, 0};
+    const reply_header header{rss_.sample(), slot, flags};
     if (config_.rss_limit != 0 && header.rss_bytes > config_.rss_limit) over_rss_limit_ = true;
     std::memcpy(frame + sizeof(frame_header), &header, sizeof header);
     if (!body.empty())
@@ -164,6 +195,7 @@ class worker {
   const worker_config& config_;
   rss_probe rss_;
   byte_buffer result_;
+  reply_body body_;
   bool initializer_failed_ = false;
   bool over_rss_limit_ = false;
   wire_error initializer_error_;

@@ -34,9 +34,14 @@ struct pool_options {
   std::chrono::milliseconds task_timeout{0};
   /// Runs once in every new worker, before its first task.
   std::function<void()> initializer{};
-  /// Bytes of each shared-memory ring (one for requests, one for responses, per worker). A call or
-  /// result larger than this fails with bad_arguments / protocol_error.
+  /// Bytes of each shared-memory ring (one for requests, one for responses, per worker). Calls
+  /// and results that do not fit travel through a worker's bulk areas instead.
   std::size_t ring_bytes = std::size_t{1} << 20;
+  /// The largest encoded call and result. Each worker has one bulk area per direction of this
+  /// size, which costs address space only until a large payload uses it; after use, pages beyond
+  /// the first 16 MiB are returned. A larger call fails with bad_arguments, a larger result with
+  /// protocol_error.
+  std::size_t max_payload_bytes = std::size_t{1} << 30;
 };
 
 struct map_options {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <span>
+#include <streambuf>
 #include <string_view>
 
 #include "forkpool/detail/frame.hpp"
@@ -20,9 +21,10 @@ struct encoded_call {
   std::span<const std::byte> arguments;
 };
 
-/// Runs the call; on success returns true and `result` holds the encoded result. On failure
-/// returns false and fills `failure` (unknown task, bad arguments, or what the task threw).
-bool call_task(const encoded_call& call, byte_buffer& result, wire_error& failure);
+/// Runs the call; on success returns true, the encoded result having been written to `result`.
+/// On failure returns false and fills `failure` (unknown task, bad arguments, or what the task
+/// threw).
+bool call_task(const encoded_call& call, std::streambuf& result, wire_error& failure);
 
 /// The wire_error for the exception being handled (inside a catch block).
 wire_error describe_current_exception();

@@ -17,7 +17,7 @@ using erased_function = void (*)();
 /// Decodes arguments, calls the task, encodes the result into `result`. Throws what the task
 /// throws, or decode_failure.
 using invoke_function = void (*)(erased_function function, std::span<const std::byte> arguments,
-                                 byte_buffer& result);
+                                 std::streambuf& result);
 
 struct task_entry {
   std::string name;

@@ -66,6 +66,15 @@ void encode_into(byte_buffer& out, const T&... values) {
   (archive(values), ...);
 }
 
+/// Writes the cereal encoding of `values` to `out`. A sink that takes fewer bytes than offered
+/// makes cereal throw.
+template <class... T>
+void encode_to(std::streambuf& out, const T&... values) {
+  std::ostream stream(&out);
+  cereal::BinaryOutputArchive archive(stream);
+  (archive(values), ...);
+}
+
 /// Decodes `in` into `values`; throws decode_failure unless it consumes `in` exactly.
 template <class... T>
 void decode_exact(std::span<const std::byte> in, T&... values) {

@@ -10,12 +10,26 @@
 
 namespace forkpool::detail {
 
+/// Lets Boost.Interprocess map a descriptor it did not open (a memfd).
+class descriptor_mappable {
+ public:
+  explicit descriptor_mappable(int fd) : fd_(fd) {}
+  boost::interprocess::mapping_handle_t get_mapping_handle() const noexcept {
+    return boost::interprocess::ipcdetail::mapping_handle_from_file_handle(fd_);
+  }
+  boost::interprocess::mode_t get_mode() const noexcept { return boost::interprocess::read_write; }
+
+ private:
+  int fd_;
+};
+
 class shared_region {
  public:
   /// A new region of `size` bytes, zeroed and already faulted in (first touch is slow: fault once).
-  static shared_region create(std::size_t size, const char* debug_name);
-  /// Maps a region created by another process, from its descriptor.
-  static shared_region attach(unique_fd fd);
+  /// The memfd may be longer (`file_size`): what lies beyond `size` is left to bulk_area mappings.
+  static shared_region create(std::size_t size, const char* debug_name, std::size_t file_size = 0);
+  /// Maps the first `size` bytes of a region created by another process, from its descriptor.
+  static shared_region attach(unique_fd fd, std::size_t size);
 
   shared_region() = default;
   shared_region(shared_region&&) noexcept = default;

@@ -43,7 +43,7 @@ template <task_function F>
 using task_pointer_t = decltype(+std::declval<F>());
 
 template <class Pointer>
-void invoke_one(erased_function function, std::span<const std::byte> bytes, byte_buffer& result) {
+void invoke_one(erased_function function, std::span<const std::byte> bytes, std::streambuf& result) {
   using traits = function_traits<Pointer>;
   const auto fn = reinterpret_cast<typename traits::pointer>(function);
   typename traits::arguments arguments;
@@ -51,12 +51,12 @@ void invoke_one(erased_function function, std::span<const std::byte> bytes, byte
   if constexpr (std::is_void_v<typename traits::result>) {
     std::apply(fn, std::move(arguments));
   } else {
-    encode_into(result, std::apply(fn, std::move(arguments)));
+    encode_to(result, std::apply(fn, std::move(arguments)));
   }
 }
 
 template <class Pointer>
-void invoke_chunk(erased_function function, std::span<const std::byte> bytes, byte_buffer& result) {
+void invoke_chunk(erased_function function, std::span<const std::byte> bytes, std::streambuf& result) {
   using traits = function_traits<Pointer>;
   const auto fn = reinterpret_cast<typename traits::pointer>(function);
   std::vector<typename traits::arguments> items;
@@ -64,7 +64,7 @@ void invoke_chunk(erased_function function, std::span<const std::byte> bytes, by
   std::vector<typename traits::result> results;
   results.reserve(items.size());
   for (auto& item : items) results.push_back(std::apply(fn, std::move(item)));
-  encode_into(result, results);
+  encode_to(result, results);
 }
 
 template <class Pointer>

@@ -14,17 +14,24 @@ struct call_header {
   std::uint64_t result_signature;
   std::uint32_t slot;  ///< index of the task's state word in the channel
   std::uint16_t name_size;
-  std::uint16_t reserved;
+  std::uint16_t flags;  ///< kArgumentsInBulk or 0
 };
 static_assert(sizeof(call_header) == 24);
+
+/// The arguments are in the request bulk area; after the name the frame holds their size
+/// (a std::uint64_t).
+constexpr std::uint16_t kArgumentsInBulk = 1;
 
 /// Start of a result / error / skipped payload; followed by the cereal result or wire_error.
 struct reply_header {
   std::uint64_t rss_bytes;  ///< the worker's resident set after the task
   std::uint32_t slot;
-  std::uint32_t reserved;
+  std::uint32_t flags;  ///< kBodyInBulk or 0
 };
 static_assert(sizeof(reply_header) == 16);
+
+/// The result is in the response bulk area; the frame's body is its size (a std::uint64_t).
+constexpr std::uint32_t kBodyInBulk = 1;
 
 /// Which public error an error reply becomes.
 enum class error_code : std::uint8_t {

@@ -5,6 +5,8 @@
 //   response ring: worker produces, master consumes   (results, errors, skips)
 //   worker bell:   the master rings it; the worker sleeps on it (new request, or room to reply)
 //   master bell:   the worker rings it; the master's event loop waits on it
+//   bulk areas:    one per direction, for the one call and the one result at a time that do not
+//                  fit a ring (the frame then carries only the size)
 //
 // A channel serves exactly one worker process for its whole life; a replacement gets a new one,
 // so nothing a dying worker left half-done can reach its successor.
@@ -14,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "forkpool/detail/bulk_area.hpp"
 #include "forkpool/detail/doorbell.hpp"
 #include "forkpool/detail/shared_region.hpp"
 #include "forkpool/detail/spsc_ring.hpp"
@@ -34,8 +37,9 @@ class worker_channel {
   /// Tasks a worker can hold at once (running plus queued in its ring).
   static constexpr std::uint32_t kSlots = 64;
 
-  /// Master side: a new channel whose rings hold `ring_bytes` each (rounded up to a power of 2).
-  static std::shared_ptr<worker_channel> create(std::size_t ring_bytes);
+  /// Master side: a new channel whose rings hold `ring_bytes` each (rounded up to a power of 2)
+  /// and whose bulk areas hold `bulk_bytes` each (0: none).
+  static std::shared_ptr<worker_channel> create(std::size_t ring_bytes, std::size_t bulk_bytes = 0);
   /// Worker side: attaches to the descriptors the master handed over.
   worker_channel(unique_fd region, unique_fd worker_bell, unique_fd master_bell);
 
@@ -57,6 +61,14 @@ class worker_channel {
   /// Moves a queued task to running (worker side). False if the master cancelled it.
   bool try_start(std::uint32_t index, std::uint64_t task_id) noexcept;
 
+  /// The areas for a call and a result larger than a ring (capacity 0 when the pool has none).
+  /// The master writes the request area only while no call of this worker uses it; the worker
+  /// writes the response area only after setting response_bulk_busy, which the master clears
+  /// once it has decoded the result.
+  const bulk_area& request_bulk() const noexcept { return request_bulk_; }
+  const bulk_area& response_bulk() const noexcept { return response_bulk_; }
+  std::atomic<std::uint32_t>& response_bulk_busy() noexcept;
+
   const doorbell& worker_bell() const noexcept { return worker_bell_; }
   const doorbell& master_bell() const noexcept { return master_bell_; }
   int region_fd() const noexcept { return region_.fd(); }
@@ -74,6 +86,8 @@ class worker_channel {
   ring_consumer responses_in_;
   ring_consumer requests_in_;
   ring_producer responses_out_;
+  bulk_area request_bulk_;
+  bulk_area response_bulk_;
 };
 
 }  // namespace forkpool::detail

@@ -1,0 +1,53 @@
+#include "forkpool/detail/bulk_area.hpp"
+
+#include "forkpool/detail/shared_region.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include <algorithm>
+
+// Linux 5.14; older kernels answer EINVAL and the pages fault in one by one instead.
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+namespace forkpool::detail {
+namespace {
+
+constexpr std::size_t kPage = 4096;
+std::size_t page_floor(std::size_t n) { return n & ~(kPage - 1); }
+std::size_t page_ceil(std::size_t n) { return (n + kPage - 1) & ~(kPage - 1); }
+
+}  // namespace
+
+bulk_area::bulk_area(int fd, std::size_t offset, std::size_t capacity)
+    : fd_(fd),
+      offset_(offset),
+      capacity_(capacity),
+      mapping_(descriptor_mappable(fd), boost::interprocess::read_write,
+               static_cast<boost::interprocess::offset_t>(offset), capacity) {}
+
+void bulk_area::prepare_write(std::size_t begin, std::size_t end) const noexcept {
+  begin = page_floor(begin);
+  end = std::min(page_ceil(end), capacity_);
+  if (end > begin) ::madvise(data() + begin, end - begin, MADV_POPULATE_WRITE);
+}
+
+std::span<const std::byte> bulk_area::prepare_read(std::size_t size) const noexcept {
+  size = std::min(size, capacity_);
+  if (size != 0) ::madvise(data(), page_ceil(size), MADV_POPULATE_READ);
+  return {data(), size};
+}
+
+void bulk_area::release(std::size_t used) const noexcept {
+  used = std::min(page_ceil(used), capacity_);
+  if (used <= kKeptBytes) return;
+  ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+              static_cast<off_t>(offset_ + kKeptBytes), static_cast<off_t>(used - kKeptBytes));
+}
+
+}  // namespace forkpool::detail
