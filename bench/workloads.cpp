@@ -1,10 +1,11 @@
 // workloads: the forkpool side of bench/compare. Runs one workload and prints one JSON line.
 //
 //   ./workloads map        [--workers 2] [--items 200000] [--chunksize 1000]
-//   ./workloads payload    [--workers 2] [--mib 64] [--repeat 3]
+//   ./workloads payload    [--workers 2] [--mib 64] [--repeat 3] [--argument 1]
 //   ./workloads startup    [--workers 2] [--repeat 5]
 //   ./workloads scaling    [--workers 2] [--tasks 8] [--limit 2000000]
 //   ./workloads contention [--workers 2] [--tasks 8] [--rounds 20000]
+//   ./workloads noops      [--workers 1] [--tasks 1000]   (for bench/callgrind_noop)
 //
 // Every figure is a best or median of repeats; compare them with Python's only within one run.
 #include <algorithm>
@@ -120,7 +121,7 @@ int run_map(unsigned workers, long items, long chunksize) {
   return 0;
 }
 
-int run_payload(unsigned workers, long mib, int repeat) {
+int run_payload(unsigned workers, long mib, int repeat, bool argument) {
   forkpool::process_pool pool(with_workers(workers));
   pool.submit(noop, 0).get();
   const std::uint64_t size = static_cast<std::uint64_t>(mib) << 20;
@@ -132,6 +133,7 @@ int run_payload(unsigned workers, long mib, int repeat) {
       const std::string result = pool.submit(make_bytes, size).get();
       result_s.push_back(seconds_since(start));
       if (result.size() != size) return 1;
+      if (!argument) continue;
       start = clock_type::now();
       if (pool.submit(byte_count, result).get() != size) return 1;
       argument_s.push_back(seconds_since(start));
@@ -146,6 +148,11 @@ int run_payload(unsigned workers, long mib, int repeat) {
     return 0;
   }
   const double gb = static_cast<double>(size) / 1e9;
+  if (!argument) {
+    std::printf("{\"bench\":\"payload\",\"workers\":%u,\"mib\":%ld,\"result_ms\":%.1f,\"result_gb_per_s\":%.2f}\n",
+                workers, mib, median(result_s) * 1e3, gb / median(result_s));
+    return 0;
+  }
   std::printf(
       "{\"bench\":\"payload\",\"workers\":%u,\"mib\":%ld,\"result_ms\":%.1f,\"result_gb_per_s\":%.2f,"
       "\"argument_ms\":%.1f,\"argument_gb_per_s\":%.2f}\n",
@@ -214,6 +221,21 @@ int run_contention(unsigned workers, long tasks, long rounds) {
   return 0;
 }
 
+// Submits `tasks` no-ops at once and gathers them: the steady state of the hot path, for
+// instruction counts (no timing).
+int run_noops(unsigned workers, long tasks) {
+  forkpool::process_pool pool(with_workers(workers));
+  pool.submit(noop, 0).get();
+  std::vector<forkpool::future<int>> futures;
+  futures.reserve(static_cast<std::size_t>(tasks));
+  for (long i = 0; i < tasks; ++i) futures.push_back(pool.submit(noop, static_cast<int>(i)));
+  long total = 0;
+  for (auto& f : futures) total += f.get();
+  if (total != tasks * (tasks - 1) / 2) return 1;
+  std::printf("{\"bench\":\"noops\",\"workers\":%u,\"tasks\":%ld}\n", workers, tasks);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -223,12 +245,14 @@ int main(int argc, char** argv) {
   if (workload == "map")
     return run_map(workers, option(argc, argv, "--items", 200000), option(argc, argv, "--chunksize", 1000));
   if (workload == "payload")
-    return run_payload(workers, option(argc, argv, "--mib", 64), static_cast<int>(option(argc, argv, "--repeat", 3)));
+    return run_payload(workers, option(argc, argv, "--mib", 64), static_cast<int>(option(argc, argv, "--repeat", 3)),
+                       option(argc, argv, "--argument", 1) != 0);
   if (workload == "startup") return run_startup(workers, static_cast<int>(option(argc, argv, "--repeat", 5)));
   if (workload == "scaling")
     return run_scaling(workers, option(argc, argv, "--tasks", 8), option(argc, argv, "--limit", 2000000));
   if (workload == "contention")
     return run_contention(workers, option(argc, argv, "--tasks", 8), option(argc, argv, "--rounds", 20000));
-  std::fprintf(stderr, "usage: workloads map|payload|startup|scaling|contention [--option value]...\n");
+  if (workload == "noops") return run_noops(static_cast<unsigned>(option(argc, argv, "--workers", 1)), option(argc, argv, "--tasks", 1000));
+  std::fprintf(stderr, "usage: workloads map|payload|startup|scaling|contention|noops [--option value]...\n");
   return 2;
 }
