@@ -57,36 +57,61 @@ class decode_failure : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// Appends the cereal encoding of `values` to `out`.
-template <class... T>
-void encode_into(byte_buffer& out, const T&... values) {
-  buffer_sink sink(out);
-  std::ostream stream(&sink);
-  cereal::BinaryOutputArchive archive(stream);
-  (archive(values), ...);
+/// Runs body(stream) with a `Stream` (std::istream or std::ostream) reading or writing `buffer`.
+/// Each thread keeps one of each and rebinds it: constructing a stream (locale, facet lookups)
+/// costs more than encoding a small call. A nested use gets a stream of its own.
+template <class Stream, class Body>
+void with_stream(std::streambuf& buffer, Body&& body) {
+  thread_local Stream cached(nullptr);
+  thread_local bool in_use = false;
+  if (in_use) {
+    Stream local(&buffer);
+    body(local);
+    return;
+  }
+  struct lease {
+    lease(std::streambuf& buffer) {
+      in_use = true;
+      cached.rdbuf(&buffer);  // also clears the error state
+    }
+    ~lease() {
+      cached.rdbuf(nullptr);
+      in_use = false;
+    }
+  } leased(buffer);
+  body(cached);
 }
 
 /// Writes the cereal encoding of `values` to `out`. A sink that takes fewer bytes than offered
 /// makes cereal throw.
 template <class... T>
 void encode_to(std::streambuf& out, const T&... values) {
-  std::ostream stream(&out);
-  cereal::BinaryOutputArchive archive(stream);
-  (archive(values), ...);
+  with_stream<std::ostream>(out, [&](std::ostream& stream) {
+    cereal::BinaryOutputArchive archive(stream);
+    (archive(values), ...);
+  });
+}
+
+/// Appends the cereal encoding of `values` to `out`.
+template <class... T>
+void encode_into(byte_buffer& out, const T&... values) {
+  buffer_sink sink(out);
+  encode_to(sink, values...);
 }
 
 /// Decodes `in` into `values`; throws decode_failure unless it consumes `in` exactly.
 template <class... T>
 void decode_exact(std::span<const std::byte> in, T&... values) {
   span_source source(in);
-  std::istream stream(&source);
   struct scope {
     const span_source* previous;
     ~scope() { current_source = previous; }
   } restore{std::exchange(current_source, &source)};
   try {
-    cereal::BinaryInputArchive archive(stream);
-    (archive(values), ...);
+    with_stream<std::istream>(source, [&](std::istream& stream) {
+      cereal::BinaryInputArchive archive(stream);
+      (archive(values), ...);
+    });
   } catch (const cereal::Exception& e) {
     throw decode_failure(e.what());
   } catch (const std::length_error& e) {  // a corrupt length asked for an impossible size
