@@ -89,6 +89,8 @@ class pool_core final : public launch_events {
  private:
   // pool_core.cpp
   void take_incoming();
+  /// Moves submissions to the pending queue and dispatches them, until none arrive for a moment.
+  void serve_incoming();
   void begin_shutdown(bool cancel_pending);
   void maybe_finish_shutdown();
 
@@ -142,6 +144,8 @@ class pool_core final : public launch_events {
   // Submission (any thread -> pool thread).
   std::mutex incoming_mutex_;
   std::deque<std::shared_ptr<task_state>> incoming_;
+  std::atomic<bool> incoming_waiting_{false};  ///< incoming_ is not empty (read without the lock)
+  /// A serve_incoming() is posted or running; it takes whatever arrives meanwhile.
   bool kick_posted_ = false;
   bool closed_ = false;  ///< no more submissions (guarded by incoming_mutex_)
 
