@@ -8,6 +8,8 @@
 //   ./workloads noops      [--workers 1] [--tasks 1000]   (for bench/callgrind_noop)
 //
 // Every figure is a best or median of repeats; compare them with Python's only within one run.
+#include <sched.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -17,6 +19,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <cereal/types/string.hpp>
@@ -33,6 +36,33 @@ double seconds_since(clock_type::time_point start) {
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
+}
+
+// Runs `tasks` calls of task(argument) one after another, each on the next CPU in turn, and
+// returns {seconds, sum of results}. The two vCPUs of a small VM can differ in speed by more
+// than 1.5x from one minute to the next; a serial baseline taken on one of them alone would make
+// a speed-up over it say more about that CPU than about the pool.
+template <class Task>
+std::pair<double, long> serial_on_every_cpu(Task task, long tasks, long argument) {
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  ::sched_getaffinity(0, sizeof all, &all);
+  std::vector<int> cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+    if (CPU_ISSET(cpu, &all)) cpus.push_back(cpu);
+  double seconds = 0;
+  long total = 0;
+  for (long i = 0; i < tasks; ++i) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpus[static_cast<std::size_t>(i) % cpus.size()], &one);
+    ::sched_setaffinity(0, sizeof one, &one);
+    const auto start = clock_type::now();
+    total += task(argument);
+    seconds += seconds_since(start);
+  }
+  ::sched_setaffinity(0, sizeof all, &all);  // before any pool: workers inherit it
+  return {seconds, total};
 }
 
 long option(int argc, char** argv, const char* name, long fallback) {
@@ -190,10 +220,7 @@ double pooled_seconds(Pool& pool, auto task, long tasks, long argument, long exp
 }
 
 int run_scaling(unsigned workers, long tasks, long limit) {
-  auto start = clock_type::now();
-  long expected = 0;
-  for (long i = 0; i < tasks; ++i) expected += count_primes(limit);
-  const double serial = seconds_since(start);
+  const auto [serial, expected] = serial_on_every_cpu(count_primes, tasks, limit);
   forkpool::process_pool pool(with_workers(workers));
   pool.submit(noop, 0).get();
   const double pooled = pooled_seconds(pool, count_primes, tasks, limit, expected);
@@ -205,10 +232,7 @@ int run_scaling(unsigned workers, long tasks, long limit) {
 }
 
 int run_contention(unsigned workers, long tasks, long rounds) {
-  auto start = clock_type::now();
-  long expected = 0;
-  for (long i = 0; i < tasks; ++i) expected += allocation_and_lock_heavy(rounds);
-  const double serial = seconds_since(start);
+  const auto [serial, expected] = serial_on_every_cpu(allocation_and_lock_heavy, tasks, rounds);
   // The process pool first, as a program creates it at start-up: its fork server then forks from
   // a process that has never had a second thread, and glibc keeps its single-thread fast paths
   // (malloc without atomic operations) in the workers. A fork server forked after threads have
