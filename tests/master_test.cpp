@@ -286,6 +286,16 @@ TEST_CASE("master: a master that dies mid-job fails the client's futures and not
   CHECK_THROWS_AS(c.stats(), connection_error);
 }
 
+TEST_CASE("master: a result too large to send fails only its own job" * doctest::timeout(60)) {
+  master_process master;
+  client c(master.socket);
+  // Past the master's rings (4 MiB), within what a client accepts (64 MiB): delivered.
+  CHECK(c.submit<std::string>("blob", 6 << 20).get().size() == std::size_t{6} << 20);
+  // Beyond what a client accepts: that job fails, typed, and the connection keeps serving.
+  CHECK_THROWS_AS(c.submit<std::string>("blob", 65 << 20).get(), protocol_error);
+  CHECK(c.submit<int>("square", 7).get() == 49);
+}
+
 TEST_CASE("master: oversized and truncated and garbage messages close only that connection" *
           doctest::timeout(60)) {
   master_process master({"--max-message", "1M"});

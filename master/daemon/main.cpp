@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "command_line.hpp"
+#include "forkpool/detail/client_protocol.hpp"
 #include "plugins.hpp"
 #include "server.hpp"
 #include "socket_file.hpp"
@@ -52,9 +53,12 @@ int serve(const daemon::command_line& options) {
   pool_settings.max_tasks_per_worker = options.max_tasks_per_worker;
   pool_settings.max_worker_rss_bytes = options.max_worker_rss_bytes;
   pool_settings.task_timeout = options.task_timeout;
-  // Rings are pre-faulted shared memory, so they are sized for typical calls, not for the largest
-  // message the socket accepts; a call larger than a ring fails with bad_arguments.
+  // Rings are pre-faulted shared memory, so they are sized for typical calls; larger ones go
+  // through the workers' bulk areas. A result must still fit a message a client accepts: a larger
+  // one fails that job alone, in the pool, with protocol_error, instead of being sent and breaking
+  // the client's connection. The margin is for the response's own header.
   pool_settings.ring_bytes = 4u << 20;
+  pool_settings.max_payload_bytes = detail::kDefaultMaxMessage - 4096;
   process_pool pool(pool_settings);
 
   asio::io_context io;
