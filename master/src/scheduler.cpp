@@ -189,9 +189,9 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
   const bool in_bulk = (header.flags & kBodyInBulk) != 0;
   if (in_bulk) {
     std::uint64_t size = 0;
+    if (body.size() == sizeof size) std::memcpy(&size, body.data(), sizeof size);
     const bulk_area& area = worker.channel->response_bulk();
-    if (frame.kind != frame_kind::result || body.size() != sizeof size ||
-        (std::memcpy(&size, body.data(), sizeof size), size > area.capacity())) {
+    if (frame.kind != frame_kind::result || body.size() != sizeof size || size > area.capacity()) {
       worker.fault = "a large reply with a malformed size";
       return false;
     }
