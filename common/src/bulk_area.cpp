@@ -18,9 +18,7 @@
 namespace forkpool::detail {
 namespace {
 
-constexpr std::size_t kPage = 4096;
-std::size_t page_floor(std::size_t n) { return n & ~(kPage - 1); }
-std::size_t page_ceil(std::size_t n) { return (n + kPage - 1) & ~(kPage - 1); }
+std::size_t page_floor(std::size_t n) { return n & ~(kPageBytes - 1); }
 
 }  // namespace
 

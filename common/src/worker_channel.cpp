@@ -28,8 +28,7 @@ std::size_t responses_offset(std::size_t ring_bytes) noexcept {
   return kRequestsOffset + align64(ring_footprint(ring_bytes));
 }
 std::size_t region_size(std::size_t ring_bytes) noexcept {
-  constexpr std::size_t page = 4096;
-  return (responses_offset(ring_bytes) + align64(ring_footprint(ring_bytes)) + page - 1) & ~(page - 1);
+  return page_ceil(responses_offset(ring_bytes) + align64(ring_footprint(ring_bytes)));
 }
 
 // The header's plain fields, read through the descriptor before anything is mapped.
@@ -58,7 +57,7 @@ shared_region attach_region(unique_fd fd) {
 
 std::shared_ptr<worker_channel> worker_channel::create(std::size_t ring_bytes, std::size_t bulk_bytes) {
   ring_bytes = std::bit_ceil(std::max<std::size_t>(ring_bytes, 4096));
-  bulk_bytes = (bulk_bytes + 4095) & ~std::size_t{4095};
+  bulk_bytes = page_ceil(bulk_bytes);
   shared_region region = shared_region::create(region_size(ring_bytes), "forkpool-worker",
                                                region_size(ring_bytes) + 2 * bulk_bytes);
   std::byte* base = region.data();

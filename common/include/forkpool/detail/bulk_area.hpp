@@ -13,6 +13,10 @@
 
 namespace forkpool::detail {
 
+/// Mappings start and end on pages; the channel region and its bulk areas are laid out in them.
+constexpr std::size_t kPageBytes = 4096;
+constexpr std::size_t page_ceil(std::size_t n) noexcept { return (n + kPageBytes - 1) & ~(kPageBytes - 1); }
+
 class bulk_area {
  public:
   /// Bytes that stay allocated between payloads (the rest is returned to the system).
