@@ -76,4 +76,81 @@ TEST_CASE("payload: beyond max_payload_bytes a call fails with bad_arguments and
   CHECK(pool.stats().restarts() == 0);
 }
 
+TEST_CASE("payload: strings and vectors larger than the huge-page threshold arrive intact" * doctest::timeout(60)) {
+  // 6 MiB: past the size from which a decoded string or vector gets prepared memory, and past
+  // the ring; once with the bulk areas' pages kept between payloads and once without.
+  for (const std::size_t kept : {std::size_t{64} << 20, std::size_t{0}}) {
+    pool_options o = options(1);
+    o.kept_payload_bytes = kept;
+    process_pool pool(o);
+    const std::size_t size = (6 << 20) + 11;
+    for (int round = 0; round < 2; ++round) {
+      CHECK(pool.submit(patterned_string, size, round).get() == patterned_string(size, round));
+      const std::string argument = patterned_string(size, round + 50);
+      CHECK(pool.submit(weighted_sum, argument).get() == weighted_sum(argument));
+      const copy_counted numbers = pool.submit(ramp, std::size_t{800000}).get();
+      CHECK(numbers.values == ramp(800000).values);
+      CHECK(pool.submit(sum_of, numbers).get() == sum_of(numbers));
+    }
+  }
+}
+
+TEST_CASE("payload: get() on the only future hands the result over and on a shared one copies it" *
+          doctest::timeout(60)) {
+  process_pool processes(options(1));
+  thread_pool threads({.workers = 1});
+  auto check = [](auto& pool) {
+    copy_counted::copies = 0;
+    const copy_counted alone = pool.submit(ramp, std::size_t{1000}).get();
+    CHECK(copy_counted::copies == 0);
+    CHECK(alone.values.size() == 1000);
+
+    auto first = pool.submit(ramp, std::size_t{1000});
+    auto second = first;
+    const copy_counted shared = std::move(first).get();  // `second` still needs the value
+    CHECK(copy_counted::copies == 1);
+    first = {};
+    const copy_counted last = std::move(second).get();  // now the only one: moved out
+    CHECK(copy_counted::copies == 1);
+    CHECK(last.values == shared.values);
+  };
+  check(processes);
+  check(threads);
+}
+
+TEST_CASE("payload: submit encodes an argument in place without copying it" * doctest::timeout(60)) {
+  process_pool pool(options(1));
+  const copy_counted numbers = ramp(700000);  // 5.6 MiB
+  copy_counted::copies = 0;
+  auto sum = pool.submit(sum_of, numbers);
+  CHECK(copy_counted::copies == 0);
+  CHECK(sum.get() == sum_of(numbers));
+}
+
+TEST_CASE("payload: the bulk pages kept between large results do not count as worker memory" *
+          doctest::timeout(60)) {
+  // Each result leaves 40 MiB populated in the shared response area, 16 MiB more than the limit
+  // allows above a fresh worker's own memory (which includes what it shares copy-on-write with
+  // this process); the worker's own memory falls back once the task's string is freed, so
+  // nothing is replaced.
+  if (test_tasks::kSanitized) return;  // ASan keeps freed memory in quarantine: private RSS stays high
+  std::uint64_t baseline = 0;
+  {
+    process_pool probe(options(1));
+    probe.submit(square, 2).get();
+    baseline = probe.stats().per_worker.at(0).rss_bytes;
+  }
+  pool_options o = options(1);
+  o.max_worker_rss_bytes = baseline + (24u << 20);
+  process_pool pool(o);
+  const std::size_t size = 40 << 20;
+  for (int round = 0; round < 3; ++round)
+    CHECK(pool.submit(weighted_sum, pool.submit(patterned_string, size, round).get()).get() ==
+          weighted_sum(patterned_string(size, round)));
+  const pool_stats stats = pool.stats();
+  CHECK(stats.restarts_memory == 0);
+  REQUIRE(stats.per_worker.size() == 1);
+  CHECK(stats.per_worker[0].rss_bytes < o.max_worker_rss_bytes);
+}
+
 TEST_SUITE_END();

@@ -45,6 +45,16 @@ std::string patterned_string(std::size_t bytes, int seed) {
   for (std::size_t i = 0; i < bytes; ++i) out[i] = static_cast<char>((i * 131 + static_cast<std::size_t>(seed) * 7 + i / 4093) & 0xff);
   return out;
 }
+copy_counted ramp(std::size_t count) {
+  std::vector<double> values(count);
+  for (std::size_t i = 0; i < count; ++i) values[i] = static_cast<double>(i) + 0.5;
+  return copy_counted(std::move(values));
+}
+double sum_of(const copy_counted& numbers) {
+  double sum = 0;
+  for (double v : numbers.values) sum += v;
+  return sum;
+}
 std::uint64_t weighted_sum(const std::string& data) {
   std::uint64_t sum = 0;
   for (std::size_t i = 0; i < data.size(); ++i) sum += (i % 1009 + 1) * static_cast<unsigned char>(data[i]);
@@ -108,6 +118,8 @@ FORKPOOL_TASK_NAMED(test_tasks::exits_with, "exits_with");
 FORKPOOL_TASK_NAMED(test_tasks::big_string, "big_string");
 FORKPOOL_TASK_NAMED(test_tasks::patterned_string, "patterned_string");
 FORKPOOL_TASK_NAMED(test_tasks::weighted_sum, "weighted_sum");
+FORKPOOL_TASK_NAMED(test_tasks::ramp, "ramp");
+FORKPOOL_TASK_NAMED(test_tasks::sum_of, "sum_of");
 FORKPOOL_TASK_NAMED(test_tasks::environment_variable, "environment_variable");
 FORKPOOL_TASK_NAMED(test_tasks::leak_kib, "leak_kib");
 FORKPOOL_TASK_NAMED(test_tasks::ignore_sigterm_and_sleep, "ignore_sigterm_and_sleep");

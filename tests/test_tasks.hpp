@@ -4,6 +4,7 @@
 #include <cereal/types/map.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <map>
@@ -27,6 +28,28 @@ struct point {
   bool operator==(const point&) const = default;
 };
 
+/// Counts the copies made of it in this process (moves are free), to check that forkpool hands
+/// large values over instead of copying them.
+struct copy_counted {
+  static inline std::atomic<int> copies{0};
+  std::vector<double> values;
+
+  copy_counted() = default;
+  explicit copy_counted(std::vector<double> v) : values(std::move(v)) {}
+  copy_counted(const copy_counted& other) : values(other.values) { ++copies; }
+  copy_counted(copy_counted&&) noexcept = default;
+  copy_counted& operator=(const copy_counted& other) {
+    values = other.values;
+    ++copies;
+    return *this;
+  }
+  copy_counted& operator=(copy_counted&&) noexcept = default;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(values);
+  }
+};
+
 int square(int x);
 int add(int a, int b);
 std::string greet(const std::string& who);
@@ -43,7 +66,9 @@ int aborts(int);
 int segfaults(int);
 int exits_with(int status);
 std::string big_string(std::size_t bytes);
-std::string patterned_string(std::size_t bytes, int seed);  ///< content depends on every index
+std::string patterned_string(std::size_t bytes, int seed);
+copy_counted ramp(std::size_t count);       ///< values 0.5, 1.5, 2.5, ...
+double sum_of(const copy_counted& numbers);  ///< content depends on every index
 std::uint64_t weighted_sum(const std::string& data);        ///< changes if any byte moves
 std::string environment_variable(const std::string& name);  ///< "" when unset
 void leak_kib(int kib);                        ///< allocates, touches and never frees

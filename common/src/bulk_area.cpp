@@ -22,10 +22,11 @@ std::size_t page_floor(std::size_t n) { return n & ~(kPageBytes - 1); }
 
 }  // namespace
 
-bulk_area::bulk_area(int fd, std::size_t offset, std::size_t capacity)
+bulk_area::bulk_area(int fd, std::size_t offset, std::size_t capacity, std::size_t kept)
     : fd_(fd),
       offset_(offset),
       capacity_(capacity),
+      kept_(std::min(page_ceil(kept), capacity)),
       mapping_(descriptor_mappable(fd), boost::interprocess::read_write,
                static_cast<boost::interprocess::offset_t>(offset), capacity) {}
 
@@ -43,9 +44,9 @@ std::span<const std::byte> bulk_area::prepare_read(std::size_t size) const noexc
 
 void bulk_area::release(std::size_t used) const noexcept {
   used = std::min(page_ceil(used), capacity_);
-  if (used <= kKeptBytes) return;
-  ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-              static_cast<off_t>(offset_ + kKeptBytes), static_cast<off_t>(used - kKeptBytes));
+  if (used <= kept_) return;
+  ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset_ + kept_),
+              static_cast<off_t>(used - kept_));
 }
 
 }  // namespace forkpool::detail

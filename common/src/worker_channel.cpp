@@ -15,6 +15,7 @@ struct channel_header {
   std::uint64_t magic;
   std::uint64_t ring_bytes;
   std::uint64_t bulk_bytes;
+  std::uint64_t kept_bulk_bytes;
   std::atomic<std::uint32_t> response_bulk_busy;
 };
 constexpr std::uint64_t kChannelMagic = 0x666f726b706f6f6cull;  // "forkpool"
@@ -55,13 +56,14 @@ shared_region attach_region(unique_fd fd) {
 
 }  // namespace
 
-std::shared_ptr<worker_channel> worker_channel::create(std::size_t ring_bytes, std::size_t bulk_bytes) {
+std::shared_ptr<worker_channel> worker_channel::create(std::size_t ring_bytes, std::size_t bulk_bytes,
+                                                       std::size_t kept_bulk_bytes) {
   ring_bytes = std::bit_ceil(std::max<std::size_t>(ring_bytes, 4096));
   bulk_bytes = page_ceil(bulk_bytes);
   shared_region region = shared_region::create(region_size(ring_bytes), "forkpool-worker",
                                                region_size(ring_bytes) + 2 * bulk_bytes);
   std::byte* base = region.data();
-  new (base) channel_header{kChannelMagic, ring_bytes, bulk_bytes, {0}};
+  new (base) channel_header{kChannelMagic, ring_bytes, bulk_bytes, kept_bulk_bytes, {0}};
   for (std::uint32_t i = 0; i < kSlots; ++i)
     new (base + kSlotsOffset + i * sizeof(std::atomic<std::uint64_t>)) std::atomic<std::uint64_t>(0);
   ring_init(base + kRequestsOffset, ring_bytes);
@@ -91,8 +93,9 @@ void worker_channel::bind_rings() {
   ring_bytes_ = header->ring_bytes;
   const std::size_t bulk_bytes = header->bulk_bytes;
   if (bulk_bytes != 0) {
-    request_bulk_ = bulk_area(region_.fd(), region_.size(), bulk_bytes);
-    response_bulk_ = bulk_area(region_.fd(), region_.size() + bulk_bytes, bulk_bytes);
+    const std::size_t kept = header->kept_bulk_bytes;
+    request_bulk_ = bulk_area(region_.fd(), region_.size(), bulk_bytes, kept);
+    response_bulk_ = bulk_area(region_.fd(), region_.size() + bulk_bytes, bulk_bytes, kept);
   }
   std::byte* requests = region_.data() + kRequestsOffset;
   std::byte* responses = region_.data() + responses_offset(ring_bytes_);

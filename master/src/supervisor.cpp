@@ -22,7 +22,8 @@ constexpr std::chrono::milliseconds kMaxRespawnDelay{100};
 void pool_core::launch_worker() {
   auto worker = std::make_unique<worker_record>();
   worker->id = next_worker_id_++;
-  worker->channel = worker_channel::create(options_.ring_bytes, options_.max_payload_bytes);
+  worker->channel = worker_channel::create(options_.ring_bytes, options_.max_payload_bytes,
+                                           options_.kept_payload_bytes);
   worker->bell = std::make_unique<boost::asio::posix::stream_descriptor>(
       io_, ::dup(worker->channel->master_bell().fd()));
   for (std::uint32_t slot = worker_channel::kSlots; slot-- > 0;) worker->free_slots.push_back(slot);

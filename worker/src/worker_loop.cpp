@@ -25,7 +25,9 @@ namespace {
   ::_exit(code);
 }
 
-// Resident set size, from /proc/self/statm through a descriptor kept open. Without a limit to
+// Private resident memory (resident minus shared pages), from /proc/self/statm through a
+// descriptor kept open: what replacing the worker gives back. The channel's shared rings and bulk
+// areas, and the program's own code, stay with the pool or the system. Without a limit to
 // enforce it is sampled at most once a millisecond (it is only reported), so quick tasks stay
 // quick; with one, after every task.
 class rss_probe {
@@ -39,9 +41,9 @@ class rss_probe {
     const ssize_t n = fd_ ? ::pread(fd_.get(), text, sizeof text - 1, 0) : -1;
     if (n > 0) {
       text[n] = '\0';
-      unsigned long size = 0, resident = 0;
-      if (std::sscanf(text, "%lu %lu", &size, &resident) == 2)
-        value_ = std::uint64_t{resident} * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+      unsigned long size = 0, resident = 0, shared = 0;
+      if (std::sscanf(text, "%lu %lu %lu", &size, &resident, &shared) == 3 && resident >= shared)
+        value_ = std::uint64_t{resident - shared} * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
     }
     return value_;
   }

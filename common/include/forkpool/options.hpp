@@ -28,7 +28,8 @@ struct pool_options {
   start_method start = start_method::forkserver;
   /// Replace a worker after it has run this many tasks. 0 = unlimited.
   std::uint64_t max_tasks_per_worker = 0;
-  /// Replace a worker after a task leaves its resident set above this. 0 = unlimited.
+  /// Replace a worker after a task leaves its private resident memory (RSS minus shared pages:
+  /// what a replacement gives back) above this. 0 = unlimited.
   std::uint64_t max_worker_rss_bytes = 0;
   /// Fail a task that runs longer than this with task_timeout and replace its worker. 0 = none.
   std::chrono::milliseconds task_timeout{0};
@@ -38,10 +39,13 @@ struct pool_options {
   /// and results that do not fit travel through a worker's bulk areas instead.
   std::size_t ring_bytes = std::size_t{1} << 20;
   /// The largest encoded call and result. Each worker has one bulk area per direction of this
-  /// size, which costs address space only until a large payload uses it; after use, pages beyond
-  /// the first 16 MiB are returned. A larger call fails with bad_arguments, a larger result with
-  /// protocol_error.
+  /// size, which costs address space only until a large payload uses it. A larger call fails
+  /// with bad_arguments, a larger result with protocol_error.
   std::size_t max_payload_bytes = std::size_t{1} << 30;
+  /// Bytes of each bulk area that stay populated after a large payload, so the next one is
+  /// written into memory both processes have mapped already (faulting pages in costs more than
+  /// copying them); pages beyond are returned. Shared memory, not counted in a worker's RSS.
+  std::size_t kept_payload_bytes = std::size_t{64} << 20;
 };
 
 struct map_options {
@@ -62,7 +66,7 @@ enum class restart_reason { task_count, memory, timeout, crash, requested };
 struct worker_stats {
   int pid = 0;
   std::uint64_t tasks_run = 0;
-  std::uint64_t rss_bytes = 0;  ///< as last reported by the worker
+  std::uint64_t rss_bytes = 0;  ///< private resident bytes, as last reported by the worker
   std::chrono::system_clock::time_point started;
 };
 

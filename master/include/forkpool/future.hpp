@@ -36,7 +36,25 @@ class future {
   using value_type = T;
 
   future() = default;
-  explicit future(std::shared_ptr<detail::future_state<T>> state) : state_(std::move(state)) {}
+  explicit future(std::shared_ptr<detail::future_state<T>> state) : state_(std::move(state)) { retain(); }
+  future(const future& other) : state_(other.state_) { retain(); }
+  future(future&& other) noexcept = default;
+  future& operator=(const future& other) {
+    if (this != &other) {
+      release();
+      state_ = other.state_;
+      retain();
+    }
+    return *this;
+  }
+  future& operator=(future&& other) noexcept {
+    if (this != &other) {
+      release();
+      state_ = std::move(other.state_);
+    }
+    return *this;
+  }
+  ~future() { release(); }
 
   /// False for a default-constructed future.
   bool valid() const noexcept { return state_ != nullptr; }
@@ -44,8 +62,12 @@ class future {
   /// Waits, then returns the result or throws the task's error (remote_error, worker_died, ...,
   /// cancelled_error if it was cancelled).
   T get() const& { return result(false); }
-  /// As above; moves the result out when this is the last future sharing it.
-  T get() && { return result(state_.use_count() == 1); }
+  /// As above; moves the result out when no other future shares it (a large result is then
+  /// handed over, not copied).
+  T get() && {
+    state_->rethrow_if_failed();
+    return state_->value(state_->future_handles.load(std::memory_order_acquire) == 1);
+  }
   /// Waits at most `timeout`; throws timeout_error if the task is not done by then (it keeps
   /// running).
   template <class Rep, class Period>
@@ -123,6 +145,15 @@ class future {
   T result(bool take) const {
     state_->rethrow_if_failed();
     return state_->value(take);
+  }
+
+  // Futures sharing the state are counted apart from the pool's own references, which come and
+  // go on the pool's thread, so that get() && can tell whether it holds the last one.
+  void retain() const noexcept {
+    if (state_) state_->future_handles.fetch_add(1, std::memory_order_relaxed);
+  }
+  void release() const noexcept {
+    if (state_) state_->future_handles.fetch_sub(1, std::memory_order_acq_rel);
   }
 
   std::shared_ptr<detail::future_state<T>> state_;

@@ -86,8 +86,7 @@ auto process_pool::submit(F fn, A&&... args)
   const detail::task_entry& entry = detail::registered_task(+fn);
   auto state = detail::new_call<R>(counters(), entry.name, detail::frame_kind::call,
                                    traits::argument_signature, traits::result_signature);
-  typename traits::arguments converted(std::forward<A>(args)...);
-  std::apply([&](const auto&... a) { detail::encode_into(state->arguments, a...); }, converted);
+  detail::encode_as<typename traits::arguments>::into(state->arguments, std::forward<A>(args)...);
   enqueue(state);
   return future<R>(std::move(state));
 }

@@ -33,15 +33,8 @@ struct client_request {
   std::string arguments;  ///< cereal-encoded, as in a worker call
 
   template <class Archive>
-  void save(Archive& a) const {
+  void serialize(Archive& a) {
     a(kind, id, task, argument_signature, result_signature, arguments);
-  }
-  template <class Archive>
-  void load(Archive& a) {
-    a(kind, id);
-    load_bounded(a, task);
-    a(argument_signature, result_signature);
-    load_bounded(a, arguments);
   }
 };
 
@@ -54,17 +47,8 @@ struct master_reply {
   pool_stats stats;
 
   template <class Archive>
-  void save(Archive& a) const {
+  void serialize(Archive& a) {
     a(kind, id, result, error.code, error.type_name, error.message, stats);
-  }
-  template <class Archive>
-  void load(Archive& a) {
-    a(kind, id);
-    load_bounded(a, result);
-    a(error.code);
-    load_bounded(a, error.type_name);
-    load_bounded(a, error.message);
-    a(stats);
   }
 };
 

@@ -1,16 +1,16 @@
-// cereal binary encoding into growable byte buffers, and exact decoding out of byte spans.
+// cereal binary encoding into growable byte buffers (or any streambuf), and exact decoding out of
+// byte spans, through forkpool's archives (archive.hpp).
 #pragma once
 
-#include <cereal/archives/binary.hpp>
+#include <algorithm>
 #include <cstddef>
-#include <istream>
-#include <ostream>
 #include <span>
 #include <stdexcept>
 #include <streambuf>
 #include <string>
-#include <utility>
 #include <vector>
+
+#include "forkpool/detail/archive.hpp"
 
 namespace forkpool::detail {
 
@@ -23,8 +23,10 @@ class buffer_sink final : public std::streambuf {
 
  protected:
   std::streamsize xsputn(const char* data, std::streamsize n) override {
+    const auto count = static_cast<std::size_t>(n);
+    if (out_.size() + count > out_.capacity()) grow(out_.size() + count);
     const auto* bytes = reinterpret_cast<const std::byte*>(data);
-    out_.insert(out_.end(), bytes, bytes + n);
+    out_.insert(out_.end(), bytes, bytes + count);
     return n;
   }
   int_type overflow(int_type c) override {
@@ -34,62 +36,26 @@ class buffer_sink final : public std::streambuf {
   }
 
  private:
+  // Grows geometrically, as insert would, but into memory prepared for a large write.
+  void grow(std::size_t needed) {
+    const std::size_t capacity = std::max(needed, 2 * out_.capacity());
+    if (capacity < kLargeDestination) return;  // insert grows it
+    byte_buffer larger;
+    larger.reserve(capacity);
+    prepare_destination(larger.data(), capacity);
+    larger.assign(out_.begin(), out_.end());
+    out_.swap(larger);
+  }
+
   byte_buffer& out_;
 };
-
-/// Reads a span of bytes in place.
-class span_source final : public std::streambuf {
- public:
-  explicit span_source(std::span<const std::byte> in) {
-    // streambuf's get area is non-const char*, but is only read from.
-    char* begin = const_cast<char*>(reinterpret_cast<const char*>(in.data()));
-    setg(begin, begin, begin + in.size());
-  }
-  std::size_t remaining() const { return static_cast<std::size_t>(egptr() - gptr()); }
-};
-
-/// The span_source being decoded on this thread, for bounds checks (see checked_size).
-inline thread_local const span_source* current_source = nullptr;
-
-/// Thrown when a payload does not decode exactly into the expected types.
-class decode_failure : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-/// Runs body(stream) with a `Stream` (std::istream or std::ostream) reading or writing `buffer`.
-/// Each thread keeps one of each and rebinds it: constructing a stream (locale, facet lookups)
-/// costs more than encoding a small call. A nested use gets a stream of its own.
-template <class Stream, class Body>
-void with_stream(std::streambuf& buffer, Body&& body) {
-  thread_local Stream cached(nullptr);
-  thread_local bool in_use = false;
-  if (in_use) {
-    Stream local(&buffer);
-    body(local);
-    return;
-  }
-  struct lease {
-    lease(std::streambuf& buffer) {
-      in_use = true;
-      cached.rdbuf(&buffer);  // also clears the error state
-    }
-    ~lease() {
-      cached.rdbuf(nullptr);
-      in_use = false;
-    }
-  } leased(buffer);
-  body(cached);
-}
 
 /// Writes the cereal encoding of `values` to `out`. A sink that takes fewer bytes than offered
 /// makes cereal throw.
 template <class... T>
 void encode_to(std::streambuf& out, const T&... values) {
-  with_stream<std::ostream>(out, [&](std::ostream& stream) {
-    cereal::BinaryOutputArchive archive(stream);
-    (archive(values), ...);
-  });
+  output_archive archive(out);
+  (archive(values), ...);
 }
 
 /// Appends the cereal encoding of `values` to `out`.
@@ -102,42 +68,16 @@ void encode_into(byte_buffer& out, const T&... values) {
 /// Decodes `in` into `values`; throws decode_failure unless it consumes `in` exactly.
 template <class... T>
 void decode_exact(std::span<const std::byte> in, T&... values) {
-  span_source source(in);
-  struct scope {
-    const span_source* previous;
-    ~scope() { current_source = previous; }
-  } restore{std::exchange(current_source, &source)};
+  input_archive archive(in);
   try {
-    with_stream<std::istream>(source, [&](std::istream& stream) {
-      cereal::BinaryInputArchive archive(stream);
-      (archive(values), ...);
-    });
+    (archive(values), ...);
   } catch (const cereal::Exception& e) {
     throw decode_failure(e.what());
   } catch (const std::length_error& e) {  // a corrupt length asked for an impossible size
     throw decode_failure(e.what());
   }
-  if (source.remaining() != 0)
-    throw decode_failure(std::to_string(source.remaining()) + " bytes left over after decoding");
-}
-
-/// Reads a size prefix and checks that `size * element_bytes` bytes are really left, so a lying
-/// length cannot make the decoder allocate what the payload does not hold.
-template <class Archive>
-std::uint64_t checked_size(Archive& archive, std::size_t element_bytes) {
-  cereal::size_type size = 0;
-  archive(cereal::make_size_tag(size));
-  if (current_source == nullptr || element_bytes == 0 ||
-      size > current_source->remaining() / element_bytes)
-    throw decode_failure("a length in the message exceeds the bytes it holds");
-  return size;
-}
-
-/// Loads a string through checked_size.
-template <class Archive>
-void load_bounded(Archive& archive, std::string& text) {
-  text.resize(checked_size(archive, 1));
-  archive(cereal::binary_data(text.data(), text.size()));
+  if (archive.remaining() != 0)
+    throw decode_failure(std::to_string(archive.remaining()) + " bytes left over after decoding");
 }
 
 }  // namespace forkpool::detail

@@ -38,8 +38,10 @@ class worker_channel {
   static constexpr std::uint32_t kSlots = 64;
 
   /// Master side: a new channel whose rings hold `ring_bytes` each (rounded up to a power of 2)
-  /// and whose bulk areas hold `bulk_bytes` each (0: none).
-  static std::shared_ptr<worker_channel> create(std::size_t ring_bytes, std::size_t bulk_bytes = 0);
+  /// and whose bulk areas hold `bulk_bytes` each (0: none), of which `kept_bulk_bytes` stay
+  /// populated between payloads.
+  static std::shared_ptr<worker_channel> create(std::size_t ring_bytes, std::size_t bulk_bytes = 0,
+                                                std::size_t kept_bulk_bytes = 0);
   /// Worker side: attaches to the descriptors the master handed over.
   worker_channel(unique_fd region, unique_fd worker_bell, unique_fd master_bell);
 

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "forkpool/detail/registry.hpp"
@@ -27,6 +29,27 @@ std::shared_ptr<future_state<R>> new_call(const std::shared_ptr<pool_counters>& 
   return state;
 }
 
+/// `arg` as the type P it travels as: itself when it already is a P, else a P converted from it.
+/// Encoding needs no copy of an argument that is already of its parameter's type.
+template <class P, class A>
+decltype(auto) as_parameter(A&& arg) {
+  if constexpr (std::is_same_v<std::remove_cvref_t<A>, P>)
+    return static_cast<const P&>(arg);
+  else
+    return P(std::forward<A>(arg));
+}
+
+/// Appends the encoding of `args` as the parameter types listed in `Parameters` (a std::tuple).
+template <class Parameters>
+struct encode_as;
+template <class... P>
+struct encode_as<std::tuple<P...>> {
+  template <class... A>
+  static void into(byte_buffer& out, A&&... args) {
+    encode_into(out, as_parameter<P>(std::forward<A>(args))...);
+  }
+};
+
 /// A call of the task registered as `name`, its arguments encoded as the types they travel as
 /// (string literals as std::string): the by-name submit of every executor and the client.
 template <class R, class... A>
@@ -34,8 +57,7 @@ std::shared_ptr<future_state<R>> new_named_call(const std::shared_ptr<pool_count
                                                 std::string_view name, A&&... args) {
   auto state = new_call<R>(counters, std::string(name), frame_kind::call,
                            signature_of<wire_type_t<A>...>(), signature_of<R>());
-  std::tuple<wire_type_t<A>...> converted(std::forward<A>(args)...);
-  std::apply([&](const auto&... a) { encode_into(state->arguments, a...); }, converted);
+  encode_as<std::tuple<wire_type_t<A>...>>::into(state->arguments, std::forward<A>(args)...);
   return state;
 }
 

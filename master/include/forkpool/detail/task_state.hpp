@@ -45,6 +45,8 @@ class task_state {
   std::uint64_t argument_signature = 0;
   std::uint64_t result_signature = 0;
   byte_buffer arguments;  ///< cereal-encoded
+  /// forkpool::future objects sharing this state (maintained by future itself).
+  std::atomic<std::uint32_t> future_handles{0};
 
   // ---- user side: any thread ----
   bool done() const;
@@ -118,7 +120,7 @@ class future_state final : public task_state {
  protected:
   void store_value(std::span<const std::byte> encoded) override {
     // thread_pool results need not be serializable: only process results are ever decoded.
-    if constexpr (cereal::traits::is_input_serializable<T, cereal::BinaryInputArchive>::value) {
+    if constexpr (cereal::traits::is_input_serializable<T, input_archive>::value) {
       T value{};
       decode_exact(encoded, value);
       value_.emplace(std::move(value));
