@@ -102,8 +102,12 @@ void ring_producer::publish() noexcept {
   // Release: the message bytes are visible before the position that announces them.
   control_->write_pos.store(write_, std::memory_order_release);
   // Pairs with the fence in the consumer's sleep: either it sees write_pos, or we see its flag.
+  // Clearing the flag as we ring means one ring per sleep: until the consumer is up again, the
+  // messages published after this one need no system call of their own.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (control_->consumer_sleeping.load(std::memory_order_relaxed) != 0) consumer_bell_->ring();
+  if (control_->consumer_sleeping.load(std::memory_order_relaxed) != 0 &&
+      control_->consumer_sleeping.exchange(0, std::memory_order_relaxed) != 0)
+    consumer_bell_->ring();
 }
 
 // ---- consumer -------------------------------------------------------------------------------
@@ -166,9 +170,11 @@ void ring_consumer::release() noexcept {
   if (control_->read_pos.load(std::memory_order_relaxed) == read_) return;
   // Release: our reads of the consumed bytes happen before the producer may overwrite them.
   control_->read_pos.store(read_, std::memory_order_release);
-  // Pairs with the fence in ring_producer::reserve().
+  // Pairs with the fence in ring_producer::reserve(). One ring per sleep, as in publish().
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (control_->producer_sleeping.load(std::memory_order_relaxed) != 0) producer_bell_->ring();
+  if (control_->producer_sleeping.load(std::memory_order_relaxed) != 0 &&
+      control_->producer_sleeping.exchange(0, std::memory_order_relaxed) != 0)
+    producer_bell_->ring();
 }
 
 bool ring_consumer::prepare_sleep() noexcept {
