@@ -56,7 +56,8 @@ TEST_CASE("archive: large strings and vectors decode intact" * doctest::timeout(
   std::string text(kLargeDestination + 12345, '\0');
   for (std::size_t i = 0; i < text.size(); ++i) text[i] = static_cast<char>(i * 7 + i / 4096);
   std::vector<std::int64_t> numbers(kLargeDestination / 8 + 3);
-  for (std::size_t i = 0; i < numbers.size(); ++i) numbers[i] = static_cast<std::int64_t>(i * i) - 5;
+  for (std::size_t i = 0; i < numbers.size(); ++i)
+    numbers[i] = static_cast<std::int64_t>(i * i) - 5;
   byte_buffer bytes;
   encode_into(bytes, text, numbers);
   std::string text_back = "something already there";
@@ -66,7 +67,8 @@ TEST_CASE("archive: large strings and vectors decode intact" * doctest::timeout(
   CHECK(numbers_back == numbers);
 }
 
-TEST_CASE("archive: a length larger than the message fails before allocating" * doctest::timeout(5)) {
+TEST_CASE("archive: a length larger than the message fails before allocating" *
+          doctest::timeout(5)) {
   byte_buffer bytes;
   encode_into(bytes, std::string("abc"), std::vector<double>{1.0, 2.0});
   std::string text;

@@ -25,10 +25,12 @@ void prepare_large_destination(void* data, std::size_t bytes) noexcept {
   const auto begin = reinterpret_cast<std::uintptr_t>(data);
   const std::uintptr_t end = begin + bytes;
   // Only whole pages inside the destination: the allocator owns what lies around it.
-  const std::uintptr_t huge_begin = round_up(begin, kHugePageBytes), huge_end = round_down(end, kHugePageBytes);
+  const std::uintptr_t huge_begin = round_up(begin, kHugePageBytes),
+                       huge_end = round_down(end, kHugePageBytes);
   if (huge_end > huge_begin)
     ::madvise(reinterpret_cast<void*>(huge_begin), huge_end - huge_begin, MADV_HUGEPAGE);
-  const std::uintptr_t page_begin = round_up(begin, kPageBytes), page_end = round_down(end, kPageBytes);
+  const std::uintptr_t page_begin = round_up(begin, kPageBytes),
+                       page_end = round_down(end, kPageBytes);
   if (page_end > page_begin)
     ::madvise(reinterpret_cast<void*>(page_begin), page_end - page_begin, MADV_POPULATE_WRITE);
 }

@@ -30,15 +30,18 @@ class decode_failure : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-class output_archive : public cereal::OutputArchive<output_archive, cereal::AllowEmptyClassElision> {
+class output_archive
+    : public cereal::OutputArchive<output_archive, cereal::AllowEmptyClassElision> {
  public:
   explicit output_archive(std::streambuf& out) : OutputArchive(this), out_(out) {}
 
   void saveBinary(const void* data, std::size_t size) {
     if (size == 0) return;
-    const auto written = out_.sputn(static_cast<const char*>(data), static_cast<std::streamsize>(size));
+    const auto written =
+        out_.sputn(static_cast<const char*>(data), static_cast<std::streamsize>(size));
     if (written != static_cast<std::streamsize>(size))
-      throw cereal::Exception("the encoding does not fit: " + std::to_string(size) + " bytes refused");
+      throw cereal::Exception("the encoding does not fit: " + std::to_string(size) +
+                              " bytes refused");
   }
 
  private:
@@ -47,7 +50,8 @@ class output_archive : public cereal::OutputArchive<output_archive, cereal::Allo
 
 class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEmptyClassElision> {
  public:
-  explicit input_archive(std::span<const std::byte> in) : InputArchive(this), next_(in.data()), end_(next_ + in.size()) {}
+  explicit input_archive(std::span<const std::byte> in)
+      : InputArchive(this), next_(in.data()), end_(next_ + in.size()) {}
 
   void loadBinary(void* data, std::size_t size) {
     if (size > remaining()) throw decode_failure("the message ends inside a value");
@@ -84,12 +88,12 @@ inline void prepare_destination(void* data, std::size_t bytes) noexcept {
 
 // The primitives cereal's binary format is made of, as in <cereal/archives/binary.hpp>.
 template <class T>
-  requires std::is_arithmetic_v<T>
+requires std::is_arithmetic_v<T>
 void CEREAL_SAVE_FUNCTION_NAME(output_archive& archive, const T& value) {
   archive.saveBinary(std::addressof(value), sizeof value);
 }
 template <class T>
-  requires std::is_arithmetic_v<T>
+requires std::is_arithmetic_v<T>
 void CEREAL_LOAD_FUNCTION_NAME(input_archive& archive, T& value) {
   archive.loadBinary(std::addressof(value), sizeof value);
 }
@@ -103,7 +107,8 @@ void CEREAL_LOAD_FUNCTION_NAME(input_archive& archive, cereal::BinaryData<T>& da
 }
 // Names and size tags are not written: a value is its bytes, a size tag a 64-bit count.
 template <class Archive>
-concept forkpool_archive = std::same_as<Archive, input_archive> || std::same_as<Archive, output_archive>;
+concept forkpool_archive =
+    std::same_as<Archive, input_archive> || std::same_as<Archive, output_archive>;
 template <forkpool_archive Archive, class T>
 void CEREAL_SERIALIZE_FUNCTION_NAME(Archive& archive, cereal::NameValuePair<T>& pair) {
   archive(pair.value);
@@ -128,12 +133,14 @@ void load_contiguous(input_archive& archive, Contiguous& values) {
   archive.loadBinary(values.data(), size * sizeof(element));
 }
 template <class Char, class Traits, class Alloc>
-void CEREAL_LOAD_FUNCTION_NAME(input_archive& archive, std::basic_string<Char, Traits, Alloc>& text) {
+void CEREAL_LOAD_FUNCTION_NAME(input_archive& archive,
+                               std::basic_string<Char, Traits, Alloc>& text) {
   load_contiguous(archive, text);
 }
 template <class T, class Alloc>
-  requires(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>)
-void CEREAL_LOAD_FUNCTION_NAME(input_archive& archive, std::vector<T, Alloc>& values) {
+requires(std::is_arithmetic_v<T> &&
+         !std::is_same_v<T, bool>) void CEREAL_LOAD_FUNCTION_NAME(input_archive& archive,
+                                                                  std::vector<T, Alloc>& values) {
   load_contiguous(archive, values);
 }
 
