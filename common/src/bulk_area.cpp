@@ -3,24 +3,10 @@
 #include "forkpool/detail/shared_region.hpp"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 
-// Linux 5.14; older kernels answer EINVAL and the pages fault in one by one instead.
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
-#endif
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-
 namespace forkpool::detail {
-namespace {
-
-std::size_t page_floor(std::size_t n) { return n & ~(kPageBytes - 1); }
-
-}  // namespace
 
 bulk_area::bulk_area(int fd, std::size_t offset, std::size_t capacity, std::size_t kept)
     : fd_(fd),
@@ -33,12 +19,12 @@ bulk_area::bulk_area(int fd, std::size_t offset, std::size_t capacity, std::size
 void bulk_area::prepare_write(std::size_t begin, std::size_t end) const noexcept {
   begin = page_floor(begin);
   end = std::min(page_ceil(end), capacity_);
-  if (end > begin) ::madvise(data() + begin, end - begin, MADV_POPULATE_WRITE);
+  if (end > begin) populate(data() + begin, end - begin, populate_for::writing);
 }
 
 std::span<const std::byte> bulk_area::prepare_read(std::size_t size) const noexcept {
   size = std::min(size, capacity_);
-  if (size != 0) ::madvise(data(), page_ceil(size), MADV_POPULATE_READ);
+  populate(data(), page_ceil(size), populate_for::reading);
   return {data(), size};
 }
 

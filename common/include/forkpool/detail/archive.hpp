@@ -22,6 +22,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "forkpool/detail/pages.hpp"
+
 namespace forkpool::detail {
 
 /// Thrown when a payload does not decode exactly into the expected types.
@@ -75,15 +77,11 @@ inline std::size_t checked_size(input_archive& archive, std::size_t element_byte
   return static_cast<std::size_t>(size);
 }
 
-/// Destinations at least this large are prepared by prepare_large_destination.
+/// Destinations at least this large get huge pages and are populated before they are written.
 inline constexpr std::size_t kLargeDestination = std::size_t{4} << 20;
 
-/// Before a large destination is first written: asks for huge pages over it and populates it in
-/// one call. Advice only; errors are ignored.
-void prepare_large_destination(void* data, std::size_t bytes) noexcept;
-
 inline void prepare_destination(void* data, std::size_t bytes) noexcept {
-  if (bytes >= kLargeDestination) prepare_large_destination(data, bytes);
+  if (bytes >= kLargeDestination) prepare_pages_inside(data, bytes);
 }
 
 // The primitives cereal's binary format is made of, as in <cereal/archives/binary.hpp>.

@@ -12,11 +12,9 @@
 #include <cstddef>
 #include <span>
 
-namespace forkpool::detail {
+#include "forkpool/detail/pages.hpp"
 
-/// Mappings start and end on pages; the channel region and its bulk areas are laid out in them.
-constexpr std::size_t kPageBytes = 4096;
-constexpr std::size_t page_ceil(std::size_t n) noexcept { return (n + kPageBytes - 1) & ~(kPageBytes - 1); }
+namespace forkpool::detail {
 
 class bulk_area {
  public:
