@@ -64,10 +64,7 @@ class future {
   T get() const& { return result(false); }
   /// As above; moves the result out when no other future shares it (a large result is then
   /// handed over, not copied).
-  T get() && {
-    state_->rethrow_if_failed();
-    return state_->value(state_->future_handles.load(std::memory_order_acquire) == 1);
-  }
+  T get() && { return result(state_->future_handles.load(std::memory_order_acquire) == 1); }
   /// Waits at most `timeout`; throws timeout_error if the task is not done by then (it keeps
   /// running).
   template <class Rep, class Period>
