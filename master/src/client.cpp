@@ -71,7 +71,7 @@ std::string default_socket_path() {
 struct client::impl {
   std::string path;
   detail::unique_fd socket;
-  std::shared_ptr<detail::pool_counters> counters = std::make_shared<detail::pool_counters>();
+  std::shared_ptr<detail::pool_link> link = std::make_shared<detail::pool_link>();
   std::atomic<std::uint64_t> next_id{1};
   std::mutex write_mutex;
   std::mutex pending_mutex;
@@ -186,7 +186,7 @@ void client::send_call(const std::shared_ptr<detail::task_state>& task) {
     if (!impl_->lost.empty()) throw connection_error(impl_->lost);
     task->id = request.id;
     impl_->calls.emplace(request.id, task);
-    impl_->counters->submitted.fetch_add(1, std::memory_order_relaxed);
+    impl_->link->submitted.fetch_add(1, std::memory_order_relaxed);
   }
   try {
     impl_->send(request);
@@ -205,8 +205,8 @@ void client::restart_workers() { impl_->control(client_request::kind_t::restart_
 
 const std::string& client::socket_path() const noexcept { return impl_->path; }
 
-const std::shared_ptr<detail::pool_counters>& client::counters() const noexcept {
-  return impl_->counters;
+const std::shared_ptr<detail::pool_link>& client::link() const noexcept {
+  return impl_->link;
 }
 
 }  // namespace forkpool

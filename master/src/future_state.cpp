@@ -1,15 +1,22 @@
+#include <algorithm>
 #include <cstdio>
 
+#include "forkpool/detail/spin.hpp"
 #include "forkpool/detail/task_state.hpp"
 #include "forkpool/detail/worker_channel.hpp"
 #include "forkpool/errors.hpp"
+#include "scheduler_lock.hpp"
 
 namespace forkpool::detail {
+namespace {
 
-bool task_state::done() const {
-  std::lock_guard lock(mutex_);
-  return status_ != status::pending;
-}
+// How long a thread waiting for a process-pool task reads replies itself before it sleeps.
+// About the time a worker spins for its next call: a quick task is read the moment it is done.
+constexpr std::chrono::microseconds kHelpSpin{50};
+
+}  // namespace
+
+bool task_state::done() const { return status_.load(std::memory_order_acquire) != status::pending; }
 
 bool task_state::cancelled() const {
   std::lock_guard lock(mutex_);
@@ -37,19 +44,44 @@ bool task_state::cancel() {
   return true;
 }
 
+void task_state::help_until_done(std::chrono::steady_clock::time_point deadline) const {
+  pool_link& link = *link_;
+  if (link.helper.load(std::memory_order_relaxed) == nullptr || done()) return;
+  spinner spinning(std::min<std::chrono::nanoseconds>(
+      kHelpSpin, std::max(deadline - std::chrono::steady_clock::now(), std::chrono::nanoseconds(0))));
+  bool helped = false;
+  while (!done() && spinning.keep_spinning()) {
+    scheduler_lock lock(link, std::try_to_lock);
+    if (!lock.owns_lock()) {
+      // Held by the pool's thread, or by this thread (a callback waiting inside pool work).
+      if (scheduler_lock::held_by_this_thread()) return;
+      continue;
+    }
+    pool_helper* pool = link.helper.load(std::memory_order_relaxed);
+    if (pool == nullptr) return;
+    pool->help();
+    helped = true;
+  }
+  if (!helped) return;
+  scheduler_lock lock(link);
+  if (pool_helper* pool = link.helper.load(std::memory_order_relaxed)) pool->stop_helping();
+}
+
 void task_state::wait() const {
+  help_until_done(std::chrono::steady_clock::time_point::max());
   std::unique_lock lock(mutex_);
   finished_.wait(lock, [&] { return status_ != status::pending; });
 }
 
 bool task_state::wait_until(std::chrono::steady_clock::time_point deadline) const {
+  help_until_done(deadline);
   std::unique_lock lock(mutex_);
   return finished_.wait_until(lock, deadline, [&] { return status_ != status::pending; });
 }
 
 std::exception_ptr task_state::exception() const {
-  std::unique_lock lock(mutex_);
-  finished_.wait(lock, [&] { return status_ != status::pending; });
+  wait();
+  std::lock_guard lock(mutex_);
   return error_;
 }
 
@@ -114,9 +146,9 @@ void task_state::finish(status outcome, std::exception_ptr error) {
 void task_state::complete(std::unique_lock<std::mutex>& lock, status outcome,
                           std::exception_ptr error) {
   // Counted before waiters wake, so stats() read after get() includes this task.
-  auto& counter = outcome == status::cancelled ? counters_->cancelled
-                  : error                      ? counters_->failed
-                                               : counters_->completed;
+  auto& counter = outcome == status::cancelled ? link_->cancelled
+                  : error                      ? link_->failed
+                                               : link_->completed;
   counter.fetch_add(1, std::memory_order_relaxed);
   status_ = outcome;
   error_ = std::move(error);
@@ -125,6 +157,7 @@ void task_state::complete(std::unique_lock<std::mutex>& lock, status outcome,
   callbacks.swap(callbacks_);
   finished_.notify_all();
   lock.unlock();
+  if (scheduler_lock::defer(callbacks)) return;  // run once the scheduler is released
   for (auto& callback : callbacks) {
     try {
       callback();

@@ -1,6 +1,5 @@
 #include "pool_core.hpp"
 
-#include <boost/asio/post.hpp>
 #include <algorithm>
 #include <bit>
 #include <cstdio>
@@ -26,6 +25,9 @@ unsigned resolve_worker_count(unsigned requested) {
 constexpr std::chrono::microseconds kWorkerSpin{50};
 // How long the pool thread looks for more submissions after taking a batch.
 constexpr std::chrono::microseconds kIncomingSpin{5};
+// The pool whose thread this is, on a pool's own thread.
+thread_local const pool_core* this_threads_pool = nullptr;
+
 // Calls queued in one worker's ring at once: enough to keep it busy between the master's
 // wake-ups; idle workers take back the excess (see steal_for_idle_workers).
 constexpr std::uint32_t kDepth = 16;
@@ -66,25 +68,45 @@ pool_core::pool_core(pool_options options)
   launcher_ = make_launcher(options_.start, io_, worker_config_, *this, initializer_task_);
   // Workers are launched by the pool thread: with start_method::fork they are its children and
   // die with it (PR_SET_PDEATHSIG follows the forking thread).
-  boost::asio::post(io_, [this] {
+  post_locked([this] {
     for (unsigned i = 0; i < worker_count_; ++i) launch_worker();
+    dispatch();
   });
-  thread_ = std::thread([this] { io_.run(); });
+  thread_ = std::thread([this] {
+    this_threads_pool = this;
+    io_.run();
+  });
+  link_->helper.store(this, std::memory_order_relaxed);
 }
 
-pool_core::~pool_core() { shutdown({.wait = true, .cancel_pending = false}); }
+pool_core::~pool_core() {
+  shutdown({.wait = true, .cancel_pending = false});
+  // Tasks outlive the pool: from now on, their waits sleep until done instead of helping.
+  const scheduler_lock lock(*link_);
+  link_->helper.store(nullptr, std::memory_order_relaxed);
+}
+
+bool pool_core::on_pool_thread() const noexcept { return this_threads_pool == this; }
 
 void pool_core::enqueue(std::shared_ptr<task_state> task) {
+  // If no one holds the scheduler, this thread sends the call itself: handing it to the pool's
+  // thread would cost a wake-up (about 10 µs here) on every call made one at a time.
+  scheduler_lock scheduler(*link_, std::try_to_lock);
   {
     std::lock_guard lock(incoming_mutex_);
     if (closed_) throw pool_shut_down();
-    task->id = counters_->submitted.fetch_add(1, std::memory_order_relaxed) + 1;
+    task->id = link_->submitted.fetch_add(1, std::memory_order_relaxed) + 1;
     incoming_.push_back(std::move(task));
     incoming_waiting_.store(true, std::memory_order_release);
-    if (kick_posted_) return;
-    kick_posted_ = true;
+    if (kick_posted_) return;  // the pool's thread is on its way and takes it
+    if (!scheduler.owns_lock()) kick_posted_ = true;
   }
-  boost::asio::post(io_, [this] { serve_incoming(); });
+  if (scheduler.owns_lock()) {
+    take_incoming();
+    dispatch();
+    return;
+  }
+  post_locked([this] { serve_incoming(); });
 }
 
 void pool_core::serve_incoming() {
@@ -109,7 +131,7 @@ void pool_core::restart_workers() {
     std::lock_guard lock(incoming_mutex_);
     if (closed_) throw pool_shut_down();
   }
-  boost::asio::post(io_, [this] {
+  post_locked([this] {
     std::vector<worker_record*> serving;
     for (auto& worker : workers_)
       if (worker->state == worker_record::phase::running) serving.push_back(worker.get());
@@ -135,7 +157,7 @@ void pool_core::shutdown(shutdown_options options) {
     closed_ = true;
   }
   if (first || options.cancel_pending) {
-    boost::asio::post(io_, [this, cancel = options.cancel_pending] { begin_shutdown(cancel); });
+    post_locked([this, cancel = options.cancel_pending] { begin_shutdown(cancel); });
   }
   if (!options.wait) return;
   {
@@ -180,10 +202,10 @@ void pool_core::maybe_finish_shutdown() {
 
 pool_stats pool_core::stats() const {
   pool_stats s;
-  s.submitted = counters_->submitted.load(std::memory_order_relaxed);
-  s.completed = counters_->completed.load(std::memory_order_relaxed);
-  s.failed = counters_->failed.load(std::memory_order_relaxed);
-  s.cancelled = counters_->cancelled.load(std::memory_order_relaxed);
+  s.submitted = link_->submitted.load(std::memory_order_relaxed);
+  s.completed = link_->completed.load(std::memory_order_relaxed);
+  s.failed = link_->failed.load(std::memory_order_relaxed);
+  s.cancelled = link_->cancelled.load(std::memory_order_relaxed);
   const std::uint64_t finished = s.completed + s.failed + s.cancelled;
   s.queue_depth = s.submitted > finished ? static_cast<std::size_t>(s.submitted - finished) : 0;
   s.restarts_task_count = restarts_[static_cast<int>(restart_reason::task_count)].load();

@@ -1,5 +1,8 @@
-// The machinery behind process_pool. Everything below runs on the pool's own thread (an Asio
-// io_context) unless marked "any thread":
+// The machinery behind process_pool. The scheduler state below (queue, workers, the master's
+// ends of their rings) is guarded by the scheduler lock (scheduler_lock.hpp). The pool's own
+// thread (an Asio io_context) holds it while it handles an event; a submitting thread may take it
+// to send its call at once, and a waiting thread to read replies (pool_helper). Supervision
+// (starting, retiring and burying workers, timers, the launcher) stays on the pool's thread.
 //   pool_core.cpp   construction, submission, shutdown, stats
 //   scheduler.cpp   pending queue -> least-loaded worker; replies -> futures
 //   supervisor.cpp  worker start, exit, retirement and replacement
@@ -11,6 +14,7 @@
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -29,6 +33,7 @@
 #include "forkpool/detail/worker_loop.hpp"
 #include "forkpool/options.hpp"
 #include "launcher.hpp"
+#include "scheduler_lock.hpp"
 
 namespace forkpool::detail {
 
@@ -61,6 +66,7 @@ struct worker_record {
   /// The slot of the call whose arguments are in the request bulk area, or -1: one at a time.
   int bulk_request_slot = -1;
   bool stop_pending = false;  ///< a stop frame is owed but did not fit yet
+  bool supervision_posted = false;  ///< a helper handed this worker to the pool's thread
   std::string fault;          ///< why the master killed it, if it broke the protocol
 
   std::atomic<std::uint64_t> tasks_run{0};
@@ -72,7 +78,7 @@ struct worker_record {
   }
 };
 
-class pool_core final : public launch_events {
+class pool_core final : public launch_events, public pool_helper {
  public:
   explicit pool_core(pool_options options);
   ~pool_core();
@@ -84,9 +90,17 @@ class pool_core final : public launch_events {
   void restart_workers();
   pool_stats stats() const;
   const pool_options& options() const noexcept { return options_; }
-  const std::shared_ptr<pool_counters>& counters() const noexcept { return counters_; }
+  const std::shared_ptr<pool_link>& link() const noexcept { return link_; }
+
+  // ---- pool_helper: any thread, with the scheduler lock ----
+  void help() override;
+  void stop_helping() override;
 
  private:
+  bool on_pool_thread() const noexcept;
+  /// Runs `handler` on the pool's thread, with the scheduler lock.
+  template <class Handler>
+  void post_locked(Handler handler);
   // pool_core.cpp
   void take_incoming();
   /// Moves submissions to the pending queue and dispatches them, until none arrive for a moment.
@@ -104,6 +118,9 @@ class pool_core final : public launch_events {
   bool drain_ring(worker_record& worker);
   bool handle_reply(worker_record& worker, std::span<const std::byte> message);
   void release_slot(worker_record& worker, std::uint32_t slot);
+  /// After a helper read its replies: what only the pool's thread may do (retire, kill) is due.
+  bool needs_supervision(const worker_record& worker) const;
+  void hand_to_pool_thread(worker_record& worker);
   void steal_for_idle_workers();
   std::uint32_t revoke_queued(worker_record& worker);
 
@@ -135,7 +152,7 @@ class pool_core final : public launch_events {
   const std::size_t ring_capacity_;  ///< bytes of each ring, as the channels round them
   worker_config worker_config_;
   std::string initializer_task_;  ///< spawn: the initializer's registered name
-  std::shared_ptr<pool_counters> counters_ = std::make_shared<pool_counters>();
+  std::shared_ptr<pool_link> link_ = std::make_shared<pool_link>();
 
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
@@ -164,6 +181,7 @@ class pool_core final : public launch_events {
   std::string broken_;  ///< set when no worker can ever start: every call fails with it
   bool draining_ = false;  ///< shutdown: finish what is queued, then stop the workers
   bool stopped_ = false;   ///< every worker has exited and the launcher is stopped
+  bool finish_posted_ = false;  ///< a helper asked the pool's thread to check for the end
 
   mutable std::mutex stats_mutex_;
   std::array<std::atomic<std::uint64_t>, 5> restarts_{};
@@ -174,5 +192,13 @@ class pool_core final : public launch_events {
   bool shutdown_complete_ = false;
   std::thread thread_;  ///< runs io_; last member, started last
 };
+
+template <class Handler>
+void pool_core::post_locked(Handler handler) {
+  boost::asio::post(io_, [this, handler = std::move(handler)]() mutable {
+    const scheduler_lock lock(*link_);
+    handler();
+  });
+}
 
 }  // namespace forkpool::detail

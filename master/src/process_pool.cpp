@@ -21,7 +21,7 @@ future<detail::encoded_result> process_pool::submit_encoded(std::string name,
                                                            std::uint64_t argument_signature,
                                                            std::uint64_t result_signature,
                                                            detail::byte_buffer arguments) {
-  auto state = detail::new_call<detail::encoded_result>(counters(), std::move(name),
+  auto state = detail::new_call<detail::encoded_result>(link(), std::move(name),
                                                         detail::frame_kind::call,
                                                         argument_signature, result_signature);
   state->arguments = std::move(arguments);
@@ -33,8 +33,8 @@ void process_pool::enqueue(std::shared_ptr<detail::task_state> task) {
   core_->enqueue(std::move(task));
 }
 
-const std::shared_ptr<detail::pool_counters>& process_pool::counters() const noexcept {
-  return core_->counters();
+const std::shared_ptr<detail::pool_link>& process_pool::link() const noexcept {
+  return core_->link();
 }
 
 }  // namespace forkpool

@@ -39,7 +39,16 @@ void pool_core::dispatch() {
   for (auto& worker : workers_) {
     if (worker->state != worker_record::phase::exited) worker->channel->requests_out().publish();
   }
-  maybe_finish_shutdown();
+  if (!draining_) return;
+  if (on_pool_thread()) {
+    maybe_finish_shutdown();
+  } else if (!finish_posted_) {
+    finish_posted_ = true;  // it stops the launcher: on the pool's thread
+    post_locked([this] {
+      finish_posted_ = false;
+      maybe_finish_shutdown();
+    });
+  }
 }
 
 bool pool_core::needs_bulk(const task_state& task) const {
@@ -108,6 +117,7 @@ void pool_core::watch_bell(worker_record& worker) {
   worker.bell->async_wait(boost::asio::posix::stream_descriptor::wait_read,
                           [this, id = worker.id](boost::system::error_code ec) {
                             if (ec) return;  // the worker was buried
+                            const scheduler_lock lock(*link_);
                             for (auto& w : workers_) {
                               if (w->id != id) continue;
                               w->watching = false;
@@ -152,6 +162,58 @@ void pool_core::drain_replies(worker_record& worker) {
   check_limits(worker);
   dispatch();
   steal_for_idle_workers();
+}
+
+// ---- helping: a thread waiting for a task reads replies itself --------------------------------
+
+void pool_core::help() {
+  for (auto& worker : workers_) {
+    if (worker->state == worker_record::phase::exited || !worker->fault.empty()) continue;
+    // Awake now: the worker need not ring the pool's thread when it replies.
+    worker->channel->responses_in().end_sleep();
+    if (!drain_ring(*worker) || needs_supervision(*worker)) hand_to_pool_thread(*worker);
+  }
+  dispatch();
+  steal_for_idle_workers();
+}
+
+void pool_core::stop_helping() {
+  bool drained = false;
+  for (auto& worker : workers_) {
+    if (worker->state == worker_record::phase::exited || !worker->fault.empty()) continue;
+    // The same announce-then-look as drain_replies: a reply published meanwhile is not missed.
+    while (!worker->channel->responses_in().prepare_sleep()) {
+      drained = true;
+      if (!drain_ring(*worker)) break;
+    }
+    if (!worker->fault.empty() || needs_supervision(*worker)) hand_to_pool_thread(*worker);
+  }
+  if (drained) dispatch();
+}
+
+bool pool_core::needs_supervision(const worker_record& worker) const {
+  // Mirrors check_limits, plus a fault (the worker is to be killed).
+  if (!worker.fault.empty() || worker.stop_pending) return true;
+  if (worker.state != worker_record::phase::running) return false;
+  const std::uint64_t max_tasks = options_.max_tasks_per_worker;
+  const std::uint64_t max_rss = options_.max_worker_rss_bytes;
+  return (max_tasks != 0 && worker.tasks_run.load(std::memory_order_relaxed) >= max_tasks) ||
+         (max_rss != 0 && worker.rss_bytes.load(std::memory_order_relaxed) > max_rss);
+}
+
+void pool_core::hand_to_pool_thread(worker_record& worker) {
+  if (worker.supervision_posted || stopped_) return;
+  worker.supervision_posted = true;
+  post_locked([this, id = worker.id] {
+    for (auto& w : workers_) {
+      if (w->id != id) continue;
+      w->supervision_posted = false;
+      if (w->state == worker_record::phase::exited) return;
+      w->channel->responses_in().end_sleep();
+      drain_replies(*w);
+      return;
+    }
+  });
 }
 
 bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> message) {

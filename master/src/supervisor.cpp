@@ -3,7 +3,6 @@
 #include <sys/wait.h>
 
 #include <algorithm>
-#include <boost/asio/post.hpp>
 #include <cstdio>
 #include <cstring>
 
@@ -39,7 +38,8 @@ void pool_core::launch_worker() {
     drain_replies(w);
   }
   arm_timeout_scan();
-  dispatch();  // calls can wait in its ring while it starts
+  // The caller dispatches once all the workers it launches exist: calls can wait in a ring while
+  // its worker starts, and are spread over every worker.
 }
 
 std::chrono::milliseconds pool_core::respawn_delay() const {
@@ -70,6 +70,7 @@ void pool_core::replenish() {
     respawn_scheduled_ = true;
     respawn_timer_.expires_after(delay);
     respawn_timer_.async_wait([this](boost::system::error_code ec) {
+      const scheduler_lock lock(*link_);
       respawn_scheduled_ = false;
       if (ec || stopped_) return;
       replenish_now();
@@ -87,6 +88,7 @@ worker_record* pool_core::find_worker(pid_t pid) {
 }
 
 void pool_core::on_spawned(std::uint64_t worker_id, pid_t pid) {
+  const scheduler_lock scheduler(*link_);
   for (auto& worker : workers_) {
     if (worker->id != worker_id) continue;
     std::lock_guard lock(stats_mutex_);
@@ -97,6 +99,7 @@ void pool_core::on_spawned(std::uint64_t worker_id, pid_t pid) {
 }
 
 void pool_core::on_spawn_failed(std::uint64_t worker_id, int error) {
+  const scheduler_lock scheduler(*link_);
   std::fprintf(stderr, "forkpool: could not start a worker: %s\n", std::strerror(error));
   ++consecutive_failures_;  // out of processes or memory: retry, with back-off
   for (auto& worker : workers_) {
@@ -108,10 +111,12 @@ void pool_core::on_spawn_failed(std::uint64_t worker_id, int error) {
 }
 
 void pool_core::on_exited(pid_t pid, int wait_status) {
+  const scheduler_lock scheduler(*link_);
   if (worker_record* worker = find_worker(pid)) bury(*worker, wait_status);
 }
 
 void pool_core::on_launcher_lost() {
+  const scheduler_lock scheduler(*link_);
   // Its workers die with it (PR_SET_PDEATHSIG); no one is left to report their exit status.
   launcher_lost_ = true;
   std::vector<worker_record*> orphans;
@@ -119,7 +124,7 @@ void pool_core::on_launcher_lost() {
   for (worker_record* worker : orphans) bury(*worker, SIGKILL);
   if (stopped_) return;
   // Replaced from a fresh handler: the old launcher is still on the stack here.
-  boost::asio::post(io_, [this] {
+  post_locked([this] {
     if (stopped_) return;
     launcher_ = make_launcher(options_.start, io_, worker_config_, *this, initializer_task_);
     launcher_lost_ = false;
@@ -239,6 +244,7 @@ void pool_core::arm_timeout_scan() {
                                  std::chrono::milliseconds(100));
   timeout_timer_ = std::make_unique<boost::asio::steady_timer>(io_, period);
   timeout_timer_->async_wait([this](boost::system::error_code ec) {
+    const scheduler_lock lock(*link_);
     timeout_timer_.reset();
     if (ec || stopped_) return;
     scan_timeouts();
@@ -279,6 +285,7 @@ void pool_core::kill_for_timeout(worker_record& worker, std::uint32_t slot) {
   worker.kill_timer = std::make_unique<boost::asio::steady_timer>(io_, kTerminateGrace);
   worker.kill_timer->async_wait([this, id = worker.id](boost::system::error_code ec) {
     if (ec) return;
+    const scheduler_lock lock(*link_);
     for (auto& w : workers_)
       if (w->id == id && w->pid > 0) ::kill(w->pid, SIGKILL);
   });

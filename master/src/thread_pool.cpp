@@ -41,7 +41,7 @@ struct thread_pool::impl {
   };
 
   pool_options options;
-  std::shared_ptr<detail::pool_counters> counters = std::make_shared<detail::pool_counters>();
+  std::shared_ptr<detail::pool_link> link = std::make_shared<detail::pool_link>();
   std::mutex mutex;
   std::condition_variable work_ready;
   std::deque<queued> queue;
@@ -106,7 +106,7 @@ void thread_pool::enqueue(std::shared_ptr<detail::task_state> task, detail::uniq
   {
     std::lock_guard lock(impl_->mutex);
     if (impl_->closed) throw pool_shut_down();
-    task->id = impl_->counters->submitted.fetch_add(1, std::memory_order_relaxed) + 1;
+    task->id = impl_->link->submitted.fetch_add(1, std::memory_order_relaxed) + 1;
     impl_->queue.push_back({std::move(task), std::move(run)});
   }
   impl_->work_ready.notify_one();
@@ -148,7 +148,7 @@ void thread_pool::shutdown(shutdown_options options) {
 
 pool_stats thread_pool::stats() const {
   pool_stats s;
-  const auto& c = *impl_->counters;
+  const auto& c = *impl_->link;
   s.submitted = c.submitted.load(std::memory_order_relaxed);
   s.completed = c.completed.load(std::memory_order_relaxed);
   s.failed = c.failed.load(std::memory_order_relaxed);
@@ -169,8 +169,8 @@ pool_stats thread_pool::stats() const {
   return s;
 }
 
-const std::shared_ptr<detail::pool_counters>& thread_pool::counters() const noexcept {
-  return impl_->counters;
+const std::shared_ptr<detail::pool_link>& thread_pool::link() const noexcept {
+  return impl_->link;
 }
 
 }  // namespace forkpool

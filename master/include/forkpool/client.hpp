@@ -44,14 +44,14 @@ class client {
  private:
   struct impl;
   void send_call(const std::shared_ptr<detail::task_state>& task);
-  const std::shared_ptr<detail::pool_counters>& counters() const noexcept;
+  const std::shared_ptr<detail::pool_link>& link() const noexcept;
 
   std::unique_ptr<impl> impl_;
 };
 
 template <class R, class... A>
 future<R> client::submit(std::string_view name, A&&... args) {
-  auto state = detail::new_named_call<R>(counters(), name, std::forward<A>(args)...);
+  auto state = detail::new_named_call<R>(link(), name, std::forward<A>(args)...);
   send_call(state);
   return future<R>(std::move(state));
 }

@@ -68,7 +68,7 @@ class process_pool {
 
  private:
   void enqueue(std::shared_ptr<detail::task_state> task);
-  const std::shared_ptr<detail::pool_counters>& counters() const noexcept;
+  const std::shared_ptr<detail::pool_link>& link() const noexcept;
 
   std::unique_ptr<detail::pool_core> core_;
 };
@@ -84,7 +84,7 @@ auto process_pool::submit(F fn, A&&... args)
   static_assert(std::is_constructible_v<typename traits::arguments, A&&...>,
                 "submit: the arguments do not convert to the task's parameter types");
   const detail::task_entry& entry = detail::registered_task(+fn);
-  auto state = detail::new_call<R>(counters(), entry.name, detail::frame_kind::call,
+  auto state = detail::new_call<R>(link(), entry.name, detail::frame_kind::call,
                                    traits::argument_signature, traits::result_signature);
   detail::encode_as<typename traits::arguments>::into(state->arguments, std::forward<A>(args)...);
   enqueue(state);
@@ -93,7 +93,7 @@ auto process_pool::submit(F fn, A&&... args)
 
 template <class R, class... A>
 future<R> process_pool::submit(std::string_view name, A&&... args) {
-  auto state = detail::new_named_call<R>(counters(), name, std::forward<A>(args)...);
+  auto state = detail::new_named_call<R>(link(), name, std::forward<A>(args)...);
   enqueue(state);
   return future<R>(std::move(state));
 }
@@ -111,7 +111,7 @@ auto process_pool::map(F fn, const Range& inputs, map_options options)
   std::vector<future<std::vector<R>>> chunks;
   std::vector<arguments> chunk;
   auto send_chunk = [&] {
-    auto state = detail::new_call<std::vector<R>>(counters(), entry.name,
+    auto state = detail::new_call<std::vector<R>>(link(), entry.name,
                                                   detail::frame_kind::call_chunk,
                                                   traits::argument_signature,
                                                   traits::result_signature);

@@ -55,7 +55,7 @@ class thread_pool {
   struct impl;
   void enqueue(std::shared_ptr<detail::task_state> task, detail::unique_function run);
   void run_by_name(const std::shared_ptr<detail::task_state>& task);
-  const std::shared_ptr<detail::pool_counters>& counters() const noexcept;
+  const std::shared_ptr<detail::pool_link>& link() const noexcept;
 
   std::unique_ptr<impl> impl_;
 };
@@ -67,7 +67,7 @@ template <class F, class... A>
 auto thread_pool::submit(F&& fn, A&&... args)
     -> future<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>> {
   using R = std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>;
-  auto state = std::make_shared<detail::future_state<R>>(counters());
+  auto state = std::make_shared<detail::future_state<R>>(link());
   auto run = [state, fn = std::forward<F>(fn),
               arguments = std::make_tuple(std::forward<A>(args)...)]() mutable {
     try {
@@ -87,7 +87,7 @@ auto thread_pool::submit(F&& fn, A&&... args)
 
 template <class R, class... A>
 future<R> thread_pool::submit(std::string_view name, A&&... args) {
-  auto state = detail::new_named_call<R>(counters(), name, std::forward<A>(args)...);
+  auto state = detail::new_named_call<R>(link(), name, std::forward<A>(args)...);
   // The call travels encoded, exactly as to a worker process, so the same checks apply.
   run_by_name(state);
   return future<R>(std::move(state));

@@ -17,11 +17,11 @@
 namespace forkpool::detail {
 
 template <class R>
-std::shared_ptr<future_state<R>> new_call(const std::shared_ptr<pool_counters>& counters,
+std::shared_ptr<future_state<R>> new_call(const std::shared_ptr<pool_link>& link,
                                           std::string name, frame_kind kind,
                                           std::uint64_t argument_signature,
                                           std::uint64_t result_signature) {
-  auto state = std::make_shared<future_state<R>>(counters);
+  auto state = std::make_shared<future_state<R>>(link);
   state->name = std::move(name);
   state->kind = kind;
   state->argument_signature = argument_signature;
@@ -53,9 +53,9 @@ struct encode_as<std::tuple<P...>> {
 /// A call of the task registered as `name`, its arguments encoded as the types they travel as
 /// (string literals as std::string): the by-name submit of every executor and the client.
 template <class R, class... A>
-std::shared_ptr<future_state<R>> new_named_call(const std::shared_ptr<pool_counters>& counters,
+std::shared_ptr<future_state<R>> new_named_call(const std::shared_ptr<pool_link>& link,
                                                 std::string_view name, A&&... args) {
-  auto state = new_call<R>(counters, std::string(name), frame_kind::call,
+  auto state = new_call<R>(link, std::string(name), frame_kind::call,
                            signature_of<wire_type_t<A>...>(), signature_of<R>());
   encode_as<std::tuple<wire_type_t<A>...>>::into(state->arguments, std::forward<A>(args)...);
   return state;
