@@ -2,7 +2,9 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <future>
 #include <thread>
+#include <vector>
 
 #include "test_tasks.hpp"
 
@@ -96,6 +98,60 @@ TEST_CASE("future: copies share one result and get() on a temporary moves it out
   CHECK(pool.submit(greet, "temp").get() == "hello, temp");
   CHECK_FALSE(future<int>().valid());
   CHECK(a.valid());
+}
+
+// A thread waiting for a process-pool task reads replies itself and tells the workers not to ring
+// the pool's thread meanwhile. Once it stops, replies must reach the pool's thread again.
+TEST_CASE("future: after waiting threads stop reading replies the pool thread gets them again" *
+          doctest::timeout(30)) {
+  process_pool pool(options(2));
+  for (int i = 0; i < 200; ++i) REQUIRE(pool.submit(square, i).get() == i * i);
+  // Nobody waits on these futures: only the pool's thread can complete them.
+  std::vector<std::promise<std::uint64_t>> delivered(4);
+  std::vector<future<std::uint64_t>> unwatched;
+  for (auto& promise : delivered) {
+    unwatched.push_back(pool.submit(sleep_ms, 20));
+    unwatched.back().add_done_callback(
+        [&promise](const future<std::uint64_t>& done) { promise.set_value(done.get()); });
+  }
+  for (auto& promise : delivered) {
+    auto result = promise.get_future();
+    REQUIRE(result.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    CHECK(result.get() > 0);
+  }
+}
+
+TEST_CASE("future: threads submitting and waiting at once each get their own results" *
+          doctest::timeout(60)) {
+  process_pool pool(options(2));
+  constexpr int kThreads = 4;
+  constexpr int kRoundTrips = 1500;
+  constexpr int kBatch = 300;
+  std::atomic<int> wrong{0};
+  std::atomic<int> callbacks{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kRoundTrips; ++i) {
+        const int x = t * 100000 + i;
+        if (pool.submit(add, x, 1).get() != x + 1) ++wrong;
+      }
+      std::vector<future<int>> batch;
+      for (int i = 0; i < kBatch; ++i) {
+        batch.push_back(pool.submit(add, t, i));
+        batch.back().add_done_callback([&] { ++callbacks; });
+      }
+      for (int i = 0; i < kBatch; ++i)
+        if (batch[static_cast<std::size_t>(i)].get() != t + i) ++wrong;
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  CHECK(wrong == 0);
+  // Every callback ran once: get() returned for each task, so each has finished.
+  for (int i = 0; i < 200 && callbacks < kThreads * kBatch; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  CHECK(callbacks == kThreads * kBatch);
+  CHECK(pool.stats().completed == static_cast<std::uint64_t>(kThreads * (kRoundTrips + kBatch)));
 }
 
 TEST_SUITE_END();

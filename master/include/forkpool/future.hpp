@@ -93,7 +93,8 @@ class future {
   std::exception_ptr exception() const { return state_->exception(); }
 
   /// Calls `callback(future)` (or `callback()`) once the task is done: at once if it is, else on
-  /// the pool's thread, so keep it short and non-blocking.
+  /// the thread that reads its result (the pool's thread, or, for a process pool, a thread
+  /// waiting on another of its futures), so keep it short and non-blocking.
   template <class F>
   void add_done_callback(F callback) const {
     if constexpr (std::is_invocable_v<F&, const future&>) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "forkpool/detail/registry.hpp"
+#include "forkpool/detail/task_memory.hpp"
 #include "forkpool/detail/task_state.hpp"
 #include "forkpool/detail/task_traits.hpp"
 #include "forkpool/errors.hpp"
@@ -21,7 +22,7 @@ std::shared_ptr<future_state<R>> new_call(const std::shared_ptr<pool_link>& link
                                           std::string name, frame_kind kind,
                                           std::uint64_t argument_signature,
                                           std::uint64_t result_signature) {
-  auto state = std::make_shared<future_state<R>>(link);
+  auto state = std::allocate_shared<future_state<R>>(task_allocator<future_state<R>>(), link);
   state->name = std::move(name);
   state->kind = kind;
   state->argument_signature = argument_signature;
