@@ -47,10 +47,11 @@ bool task_state::cancel() {
 void task_state::help_until_done(std::chrono::steady_clock::time_point deadline) const {
   pool_link& link = *link_;
   if (link.helper.load(std::memory_order_relaxed) == nullptr || done()) return;
-  spinner spinning(std::min<std::chrono::nanoseconds>(
-      kHelpSpin, std::max(deadline - std::chrono::steady_clock::now(), std::chrono::nanoseconds(0))));
+  const auto left = std::max(deadline - std::chrono::steady_clock::now(), std::chrono::nanoseconds(0));
+  spinner spinning(std::min<std::chrono::nanoseconds>(spin_time(kHelpSpin), left));
   bool helped = false;
-  while (!done() && spinning.keep_spinning()) {
+  do {  // at least once, even without a spin budget: the reply may be there already
+    if (done()) break;
     scheduler_lock lock(link, std::try_to_lock);
     if (!lock.owns_lock()) {
       // Held by the pool's thread, or by this thread (a callback waiting inside pool work).
@@ -61,7 +62,7 @@ void task_state::help_until_done(std::chrono::steady_clock::time_point deadline)
     if (pool == nullptr) return;
     pool->help();
     helped = true;
-  }
+  } while (spinning.keep_spinning());
   if (!helped) return;
   scheduler_lock lock(link);
   if (pool_helper* pool = link.helper.load(std::memory_order_relaxed)) pool->stop_helping();

@@ -60,7 +60,7 @@ pool_core::pool_core(pool_options options)
     std::_Exit(worker_exit_not_initialized);
   }
   worker_config_.initializer = options_.initializer;
-  worker_config_.spin = kWorkerSpin;
+  worker_config_.spin = spin_time(kWorkerSpin);
   worker_config_.rss_limit = options_.max_worker_rss_bytes;
   if (options_.start == start_method::spawn && options_.initializer)
     initializer_task_ = spawnable_initializer(options_.initializer);
@@ -115,7 +115,7 @@ void pool_core::serve_incoming() {
     dispatch();
     // A caller submitting in a loop finds this thread still awake, so its next submission costs
     // no post, no eventfd write and no wake-up (about 10 µs here, NOTES.md).
-    spinner spinning(kIncomingSpin);
+    spinner spinning(spin_time(kIncomingSpin));
     while (!incoming_waiting_.load(std::memory_order_acquire) && spinning.keep_spinning()) {
     }
     std::lock_guard lock(incoming_mutex_);

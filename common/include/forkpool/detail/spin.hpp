@@ -6,6 +6,11 @@
 
 namespace forkpool::detail {
 
+/// How long to busy-wait before sleeping: `usual`, or FORKPOOL_SPIN_US microseconds when that
+/// environment variable is set (0: never spin; for one-core machines, or to count instructions
+/// without the spinning in them).
+std::chrono::nanoseconds spin_time(std::chrono::nanoseconds usual) noexcept;
+
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
