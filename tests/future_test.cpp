@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <future>
 #include <thread>
 #include <vector>
@@ -152,6 +153,21 @@ TEST_CASE("future: threads submitting and waiting at once each get their own res
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   CHECK(callbacks == kThreads * kBatch);
   CHECK(pool.stats().completed == static_cast<std::uint64_t>(kThreads * (kRoundTrips + kBatch)));
+}
+
+TEST_CASE("future: with FORKPOOL_SPIN_US=0 nothing busy-waits and every call still completes" *
+          doctest::timeout(60)) {
+  ::setenv("FORKPOOL_SPIN_US", "0", 1);  // read when the pool starts
+  process_pool pool(options(2));
+  ::unsetenv("FORKPOOL_SPIN_US");
+  for (int i = 0; i < 300; ++i) REQUIRE(pool.submit(square, i).get() == i * i);
+  std::vector<future<int>> batch;
+  for (int i = 0; i < 2000; ++i) batch.push_back(pool.submit(add, i, 1));
+  int wrong = 0;
+  for (int i = 0; i < 2000; ++i)
+    if (batch[static_cast<std::size_t>(i)].get() != i + 1) ++wrong;
+  CHECK(wrong == 0);
+  CHECK(pool.submit(sleep_ms, 30).get(std::chrono::seconds(10)) > 0);  // a reply after every wait slept
 }
 
 TEST_SUITE_END();

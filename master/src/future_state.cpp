@@ -8,14 +8,6 @@
 #include "scheduler_lock.hpp"
 
 namespace forkpool::detail {
-namespace {
-
-// How long a thread waiting for a process-pool task reads replies itself before it sleeps.
-// About the time a worker spins for its next call: a quick task is read the moment it is done.
-constexpr std::chrono::microseconds kHelpSpin{50};
-
-}  // namespace
-
 bool task_state::done() const { return status_.load(std::memory_order_acquire) != status::pending; }
 
 bool task_state::cancelled() const {
@@ -48,7 +40,7 @@ void task_state::help_until_done(std::chrono::steady_clock::time_point deadline)
   pool_link& link = *link_;
   if (link.helper.load(std::memory_order_relaxed) == nullptr || done()) return;
   const auto left = std::max(deadline - std::chrono::steady_clock::now(), std::chrono::nanoseconds(0));
-  spinner spinning(std::min<std::chrono::nanoseconds>(spin_time(kHelpSpin), left));
+  spinner spinning(std::min(link.help_spin, left));
   bool helped = false;
   do {  // at least once, even without a spin budget: the reply may be there already
     if (done()) break;

@@ -23,6 +23,9 @@ unsigned resolve_worker_count(unsigned requested) {
 
 // How long an idle worker spins on its ring before it sleeps on its bell.
 constexpr std::chrono::microseconds kWorkerSpin{50};
+// How long a thread waiting for a task reads replies itself before it sleeps: about as long as a
+// worker spins for its next call, so a quick task is read the moment it is done.
+constexpr std::chrono::microseconds kHelpSpin{50};
 // How long the pool thread looks for more submissions after taking a batch.
 constexpr std::chrono::microseconds kIncomingSpin{5};
 // The pool whose thread this is, on a pool's own thread.
@@ -61,6 +64,8 @@ pool_core::pool_core(pool_options options)
   }
   worker_config_.initializer = options_.initializer;
   worker_config_.spin = spin_time(kWorkerSpin);
+  incoming_spin_ = spin_time(kIncomingSpin);
+  link_->help_spin = spin_time(kHelpSpin);
   worker_config_.rss_limit = options_.max_worker_rss_bytes;
   if (options_.start == start_method::spawn && options_.initializer)
     initializer_task_ = spawnable_initializer(options_.initializer);
@@ -115,7 +120,7 @@ void pool_core::serve_incoming() {
     dispatch();
     // A caller submitting in a loop finds this thread still awake, so its next submission costs
     // no post, no eventfd write and no wake-up (about 10 µs here, NOTES.md).
-    spinner spinning(spin_time(kIncomingSpin));
+    spinner spinning(incoming_spin_);
     while (!incoming_waiting_.load(std::memory_order_acquire) && spinning.keep_spinning()) {
     }
     std::lock_guard lock(incoming_mutex_);

@@ -151,6 +151,7 @@ class pool_core final : public launch_events, public pool_helper {
   const std::uint32_t depth_;  ///< calls a worker may hold at once
   const std::size_t ring_capacity_;  ///< bytes of each ring, as the channels round them
   worker_config worker_config_;
+  std::chrono::nanoseconds incoming_spin_{};  ///< see serve_incoming()
   std::string initializer_task_;  ///< spawn: the initializer's registered name
   std::shared_ptr<pool_link> link_ = std::make_shared<pool_link>();
 

@@ -8,7 +8,7 @@ namespace forkpool::detail {
 
 /// How long to busy-wait before sleeping: `usual`, or FORKPOOL_SPIN_US microseconds when that
 /// environment variable is set (0: never spin; for one-core machines, or to count instructions
-/// without the spinning in them).
+/// without the spinning in them). Reads the environment: call it when a pool starts, not per wait.
 std::chrono::nanoseconds spin_time(std::chrono::nanoseconds usual) noexcept;
 
 inline void cpu_relax() noexcept {

@@ -46,6 +46,8 @@ struct pool_link {
   std::mutex scheduler;
   /// The process pool, while it exists; null for other pools. Used under `scheduler` only.
   std::atomic<pool_helper*> helper{nullptr};
+  /// How long a waiting thread helps before it sleeps (set before the pool's first task).
+  std::chrono::nanoseconds help_spin{0};
 };
 
 class task_state {
