@@ -39,7 +39,8 @@ bool task_state::cancel() {
 void task_state::help_until_done(std::chrono::steady_clock::time_point deadline) const {
   pool_link& link = *link_;
   if (link.helper.load(std::memory_order_relaxed) == nullptr || done()) return;
-  const auto left = std::max(deadline - std::chrono::steady_clock::now(), std::chrono::nanoseconds(0));
+  const auto left =
+      std::max(deadline - std::chrono::steady_clock::now(), std::chrono::nanoseconds(0));
   spinner spinning(std::min(link.help_spin, left));
   bool helped = false;
   do {  // at least once, even without a spin budget: the reply may be there already
@@ -151,6 +152,10 @@ void task_state::complete(std::unique_lock<std::mutex>& lock, status outcome,
   finished_.notify_all();
   lock.unlock();
   if (scheduler_lock::defer(callbacks)) return;  // run once the scheduler is released
+  run_done_callbacks(callbacks);
+}
+
+void run_done_callbacks(std::vector<unique_function>& callbacks) noexcept {
   for (auto& callback : callbacks) {
     try {
       callback();

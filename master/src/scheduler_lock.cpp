@@ -1,7 +1,5 @@
 #include "scheduler_lock.hpp"
 
-#include <cstdio>
-#include <exception>
 #include <utility>
 
 namespace forkpool::detail {
@@ -9,16 +7,6 @@ namespace {
 
 // The innermost scheduler_lock this thread holds, or null.
 thread_local scheduler_lock* held = nullptr;
-
-void run_callback(unique_function& callback) noexcept {
-  try {
-    callback();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "forkpool: a done callback threw: %s\n", e.what());
-  } catch (...) {
-    std::fprintf(stderr, "forkpool: a done callback threw\n");
-  }
-}
 
 }  // namespace
 
@@ -55,7 +43,7 @@ scheduler_lock::~scheduler_lock() {
   }
   // A callback may finish more tasks (it may wait, and help): those run their callbacks at once.
   std::vector<unique_function> callbacks = std::move(deferred_);
-  for (auto& callback : callbacks) run_callback(callback);
+  run_done_callbacks(callbacks);
 }
 
 bool scheduler_lock::held_by_this_thread() noexcept { return held != nullptr; }

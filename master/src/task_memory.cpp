@@ -102,7 +102,7 @@ void* allocate_task_memory(std::size_t bytes) {
   if (kUseRegion && bytes != 0 && size_class < kClasses) {
     if (void* memory = region().allocate(size_class)) return memory;
   }
-  return ::operator new(bytes, std::align_val_t{kUnit});
+  return ::operator new (bytes, std::align_val_t{kUnit});
 }
 
 void free_task_memory(void* memory, std::size_t bytes) noexcept {
@@ -111,7 +111,7 @@ void free_task_memory(void* memory, std::size_t bytes) noexcept {
     region().free(memory, (bytes + kUnit - 1) / kUnit - 1);
     return;
   }
-  ::operator delete(memory, bytes, std::align_val_t{kUnit});
+  ::operator delete (memory, bytes, std::align_val_t{kUnit});
 }
 
 }  // namespace forkpool::detail

@@ -124,6 +124,9 @@ class task_state {
   bool started_on_thread_ = false;
 };
 
+/// Runs done callbacks in order; one that throws is reported on stderr and the rest still run.
+void run_done_callbacks(std::vector<unique_function>& callbacks) noexcept;
+
 template <class T>
 class future_state final : public task_state {
  public:
