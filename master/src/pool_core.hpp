@@ -129,6 +129,7 @@ class pool_core final : public launch_events, public pool_helper {
   void replenish();
   void replenish_now();
   worker_record* find_worker(pid_t pid);
+  worker_record* find_worker_by_id(std::uint64_t id);
   void retire(worker_record& worker, restart_reason reason);
   void send_stop(worker_record& worker);
   void bury(worker_record& worker, int wait_status);

@@ -118,14 +118,12 @@ void pool_core::watch_bell(worker_record& worker) {
                           [this, id = worker.id](boost::system::error_code ec) {
                             if (ec) return;  // the worker was buried
                             const scheduler_lock lock(*link_);
-                            for (auto& w : workers_) {
-                              if (w->id != id) continue;
-                              w->watching = false;
-                              w->channel->master_bell().clear();
-                              w->channel->responses_in().end_sleep();
-                              drain_replies(*w);
-                              return;
-                            }
+                            worker_record* w = find_worker_by_id(id);
+                            if (w == nullptr) return;
+                            w->watching = false;
+                            w->channel->master_bell().clear();
+                            w->channel->responses_in().end_sleep();
+                            drain_replies(*w);
                           });
 }
 
@@ -205,14 +203,12 @@ void pool_core::hand_to_pool_thread(worker_record& worker) {
   if (worker.supervision_posted || stopped_) return;
   worker.supervision_posted = true;
   post_locked([this, id = worker.id] {
-    for (auto& w : workers_) {
-      if (w->id != id) continue;
-      w->supervision_posted = false;
-      if (w->state == worker_record::phase::exited) return;
-      w->channel->responses_in().end_sleep();
-      drain_replies(*w);
-      return;
-    }
+    worker_record* w = find_worker_by_id(id);
+    if (w == nullptr) return;
+    w->supervision_posted = false;
+    if (w->state == worker_record::phase::exited) return;
+    w->channel->responses_in().end_sleep();
+    drain_replies(*w);
   });
 }
 

@@ -87,26 +87,28 @@ worker_record* pool_core::find_worker(pid_t pid) {
   return nullptr;
 }
 
+worker_record* pool_core::find_worker_by_id(std::uint64_t id) {
+  for (auto& worker : workers_)
+    if (worker->id == id) return worker.get();
+  return nullptr;
+}
+
 void pool_core::on_spawned(std::uint64_t worker_id, pid_t pid) {
   const scheduler_lock scheduler(*link_);
-  for (auto& worker : workers_) {
-    if (worker->id != worker_id) continue;
-    std::lock_guard lock(stats_mutex_);
-    worker->pid = pid;
-    worker->started = std::chrono::system_clock::now();
-    return;
-  }
+  worker_record* worker = find_worker_by_id(worker_id);
+  if (worker == nullptr) return;
+  std::lock_guard lock(stats_mutex_);
+  worker->pid = pid;
+  worker->started = std::chrono::system_clock::now();
 }
 
 void pool_core::on_spawn_failed(std::uint64_t worker_id, int error) {
   const scheduler_lock scheduler(*link_);
   std::fprintf(stderr, "forkpool: could not start a worker: %s\n", std::strerror(error));
   ++consecutive_failures_;  // out of processes or memory: retry, with back-off
-  for (auto& worker : workers_) {
-    if (worker->id != worker_id) continue;
+  if (worker_record* worker = find_worker_by_id(worker_id)) {
     worker->state = worker_record::phase::retiring;  // never ran: not a crash
     bury(*worker, 0);
-    return;
   }
 }
 
@@ -286,8 +288,8 @@ void pool_core::kill_for_timeout(worker_record& worker, std::uint32_t slot) {
   worker.kill_timer->async_wait([this, id = worker.id](boost::system::error_code ec) {
     if (ec) return;
     const scheduler_lock lock(*link_);
-    for (auto& w : workers_)
-      if (w->id == id && w->pid > 0) ::kill(w->pid, SIGKILL);
+    worker_record* w = find_worker_by_id(id);
+    if (w != nullptr && w->pid > 0) ::kill(w->pid, SIGKILL);
   });
   replenish();
   dispatch();

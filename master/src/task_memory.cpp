@@ -15,6 +15,9 @@ namespace {
 constexpr std::size_t kUnit = 64;     // sizes are rounded up to this; it is also the alignment
 constexpr std::size_t kClasses = 16;  // of kUnit, 2 kUnit, ... : up to 1 KiB from the region
 
+/// Class n holds blocks of (n + 1) * kUnit bytes. `bytes` > 0.
+constexpr std::size_t size_class_of(std::size_t bytes) noexcept { return (bytes - 1) / kUnit; }
+
 struct free_block {
   free_block* next;
 };
@@ -98,9 +101,8 @@ constexpr bool kUseRegion = true;
 #endif
 
 void* allocate_task_memory(std::size_t bytes) {
-  const std::size_t size_class = (bytes + kUnit - 1) / kUnit - 1;
-  if (kUseRegion && bytes != 0 && size_class < kClasses) {
-    if (void* memory = region().allocate(size_class)) return memory;
+  if (kUseRegion && bytes != 0 && size_class_of(bytes) < kClasses) {
+    if (void* memory = region().allocate(size_class_of(bytes))) return memory;
   }
   return ::operator new (bytes, std::align_val_t{kUnit});
 }
@@ -108,7 +110,7 @@ void* allocate_task_memory(std::size_t bytes) {
 void free_task_memory(void* memory, std::size_t bytes) noexcept {
   if (memory == nullptr) return;
   if (kUseRegion && region().owns(memory)) {
-    region().free(memory, (bytes + kUnit - 1) / kUnit - 1);
+    region().free(memory, size_class_of(bytes));
     return;
   }
   ::operator delete (memory, bytes, std::align_val_t{kUnit});
