@@ -189,7 +189,10 @@ bool ring_consumer::prepare_sleep() noexcept {
 }
 
 void ring_consumer::end_sleep() noexcept {
-  control_->consumer_sleeping.store(0, std::memory_order_relaxed);
+  // A thread that reads replies in a loop calls this on every pass: write only when needed, so
+  // the producer's cache line is not taken from it each time.
+  if (control_->consumer_sleeping.load(std::memory_order_relaxed) != 0)
+    control_->consumer_sleeping.store(0, std::memory_order_relaxed);
 }
 
 }  // namespace forkpool::detail
