@@ -2,17 +2,23 @@
 // allocate more than the message holds.
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cereal/archives/binary.hpp>
 #include <cereal/types/map.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
+
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "forkpool/detail/serialize.hpp"
+#include "forkpool/detail/worker_channel.hpp"
 
 using namespace forkpool::detail;
 
@@ -91,5 +97,107 @@ TEST_CASE("archive: a length larger than the message fails before allocating" *
   SUBCASE("bytes left over") {
     bytes.push_back(std::byte{0});
     CHECK_THROWS_AS(decode_exact(bytes, text, numbers), decode_failure);
+  }
+}
+
+namespace {
+// Splits an encoding into copied bytes and lent runs (read back from this very process), as a
+// worker's reply would: each `cut` (offset, length) of the encoding becomes a run.
+struct split_payload {
+  byte_buffer copied;
+  std::vector<lent_run> runs;
+  split_payload(const byte_buffer& whole, std::vector<std::pair<std::size_t, std::size_t>> cuts) {
+    std::size_t next = 0;
+    for (const auto& [offset, length] : cuts) {
+      copied.insert(copied.end(), whole.begin() + static_cast<std::ptrdiff_t>(next),
+                    whole.begin() + static_cast<std::ptrdiff_t>(offset));
+      runs.push_back(
+          {copied.size(), reinterpret_cast<std::uintptr_t>(whole.data() + offset), length});
+      next = offset + length;
+    }
+    copied.insert(copied.end(), whole.begin() + static_cast<std::ptrdiff_t>(next), whole.end());
+  }
+};
+}  // namespace
+
+TEST_CASE("archive: lent runs are read from their owner in order among the copied bytes" *
+          doctest::timeout(10)) {
+  const record r = sample_record();
+  const std::string big(3 << 20, 'q');
+  byte_buffer whole;
+  encode_into(whole, r, big, std::string("tail"));
+  const std::size_t big_at = whole.size() - (3 << 20) - 8 - 4;  // then the tail's length and bytes
+  // Runs that match the string, that split a value in two, and two that touch.
+  const std::vector<std::vector<std::pair<std::size_t, std::size_t>>> layouts = {
+      {{big_at, 3 << 20}},
+      {{2, 5}, {big_at + 100, 1000}},
+      {{big_at, 10}, {big_at + 10, (3 << 20) - 10}},
+  };
+  for (const auto& cuts : layouts) {
+    const split_payload split(whole, cuts);
+    record back;
+    std::string big_back, tail;
+    decode_exact(payload_view(split.copied, split.runs, static_cast<int>(::getpid())), back,
+                 big_back, tail);
+    CHECK(back == r);
+    CHECK(big_back == big);
+    CHECK(tail == "tail");
+  }
+}
+
+TEST_CASE("archive: a lent run its owner cannot provide fails the decoding" *
+          doctest::timeout(10)) {
+  byte_buffer whole;
+  encode_into(whole, std::string(2 << 20, 'z'));
+  split_payload split(whole, {{8, 2 << 20}});
+  std::string back;
+  SUBCASE("the owner has exited") {
+    const pid_t child = ::fork();
+    if (child == 0) ::_exit(0);
+    ::waitpid(child, nullptr, 0);
+    try {
+      decode_exact(payload_view(split.copied, split.runs, static_cast<int>(child)), back);
+      FAIL("expected decode_failure");
+    } catch (const decode_failure& e) {
+      CHECK(std::string(e.what()).find("exited") != std::string::npos);
+    }
+  }
+  SUBCASE("the address is not mapped") {
+    split.runs[0].address = 8;
+    CHECK_THROWS_AS(
+        decode_exact(payload_view(split.copied, split.runs, static_cast<int>(::getpid())), back),
+        decode_failure);
+  }
+}
+
+TEST_CASE("worker channel: lending is allowed only after reading the worker's memory" *
+          doctest::timeout(10)) {
+  const int self = static_cast<int>(::getpid());
+  {
+    const auto channel = worker_channel::create(4096);
+    CHECK(channel->settle_lending(0) == 0);  // nothing offered yet: still unknown
+    CHECK(channel->lending().load() == worker_channel::lending_state::unknown);
+    channel->offer_lending();
+    CHECK(channel->settle_lending(self) == self);
+    CHECK(channel->lending().load() == worker_channel::lending_state::allowed);
+  }
+  {
+    // The launcher knows the worker by another pid: the offer is not trusted.
+    const auto channel = worker_channel::create(4096);
+    channel->offer_lending();
+    CHECK(channel->settle_lending(self + 1) == 0);
+    CHECK(channel->lending().load() == worker_channel::lending_state::refused);
+  }
+  {
+    // The offering process has gone: its memory cannot be read.
+    const auto channel = worker_channel::create(4096);
+    const pid_t child = ::fork();
+    if (child == 0) {
+      channel->offer_lending();
+      ::_exit(0);
+    }
+    ::waitpid(child, nullptr, 0);
+    CHECK(channel->settle_lending(0) == 0);
+    CHECK(channel->lending().load() == worker_channel::lending_state::refused);
   }
 }

@@ -2,6 +2,12 @@
 // max_payload_bytes they fail their own future and nothing else.
 #include <doctest/doctest.h>
 
+#include <signal.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -144,13 +150,107 @@ TEST_CASE("payload: the bulk pages kept between large results do not count as wo
   o.max_worker_rss_bytes = baseline + (32u << 20);
   process_pool pool(o);
   const std::size_t size = 40 << 20;
-  for (int round = 0; round < 3; ++round)
-    CHECK(pool.submit(weighted_sum, pool.submit(patterned_string, size, round).get()).get() ==
-          weighted_sum(patterned_string(size, round)));
+  const std::string argument = patterned_string(size, 1);
+  for (int round = 0; round < 3; ++round) {
+    // `rendered` is never lent, so its bytes go through the response area.
+    const rendered result = pool.submit(render, size).get();
+    CHECK(result.bytes == size);
+    CHECK(result.seed == 0);
+    CHECK(pool.submit(weighted_sum, argument).get() == weighted_sum(argument));
+  }
+  CHECK(pool.stats().result_bytes_read_in_place == 0);
   const pool_stats stats = pool.stats();
   CHECK(stats.restarts_memory == 0);
   REQUIRE(stats.per_worker.size() == 1);
   CHECK(stats.per_worker[0].rss_bytes < o.max_worker_rss_bytes);
+}
+
+namespace {
+// Whether this process may read a child's memory (ptrace rules: Yama, seccomp filters); where it
+// may not, the pool must still deliver every result, through its shared areas.
+bool can_read_child_memory() {
+  static volatile std::uint64_t marker = 0x5eed;
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  std::uint64_t copy = 0;
+  const iovec local{&copy, sizeof copy};
+  const iovec remote{const_cast<std::uint64_t*>(&marker), sizeof copy};
+  const bool readable =
+      ::process_vm_readv(child, &local, 1, &remote, 1, 0) == sizeof copy && copy == 0x5eed;
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  return readable;
+}
+}  // namespace
+
+TEST_CASE(
+    "payload: large strings and vectors are copied once from the worker's memory into the result" *
+    doctest::timeout(60)) {
+  const bool lending = can_read_child_memory();
+  MESSAGE("the master can read its workers' memory: " << lending);
+  for (const std::size_t ring : {std::size_t{64} << 10, std::size_t{1} << 20}) {
+    pool_options o = options(1);
+    o.ring_bytes = ring;  // also with a ring too small for the rest of the reply and its table
+    process_pool pool(o);
+    CHECK(pool.submit(square, 3).get() == 9);  // the worker's first reply settles lending
+    const std::size_t size = (5 << 20) + 3;
+    CHECK(pool.submit(patterned_string, size, 4).get() == patterned_string(size, 4));
+    std::uint64_t expected = lending ? size : 0;
+    CHECK(pool.stats().result_bytes_read_in_place == expected);
+
+    // Runs among copied bytes: a vector of large and short strings, and a pair of a string and
+    // numbers; 40 pieces, 20 of them lent.
+    const std::vector<std::string> pieces =
+        pool.submit(patterned_pieces, std::size_t{40}, std::size_t{1} << 20).get();
+    CHECK(pieces == patterned_pieces(40, std::size_t{1} << 20));
+    expected += lending ? 20 * (std::size_t{1} << 20) : 0;
+    const auto both = pool.submit(string_and_numbers, std::size_t{3} << 20).get();
+    CHECK(both == string_and_numbers(std::size_t{3} << 20));
+    expected += lending ? 2 * (std::size_t{3} << 20) : 0;
+    CHECK(pool.stats().result_bytes_read_in_place == expected);
+
+    // A result whose bytes are made while it is encoded is copied, as are runs below 1 MiB.
+    const rendered text = pool.submit(render, std::size_t{3} << 20).get();
+    CHECK(text.bytes == std::size_t{3} << 20);
+    CHECK(text.seed == 0);
+    CHECK(pool.submit(patterned_string, std::size_t{900000}, 1).get() ==
+          patterned_string(900000, 1));
+    CHECK(pool.stats().result_bytes_read_in_place == expected);
+    CHECK(pool.stats().restarts() == 0);
+  }
+}
+
+TEST_CASE("payload: more than 64 large runs in one result arrive intact" * doctest::timeout(60)) {
+  process_pool pool(options(1));
+  CHECK(pool.submit(square, 3).get() == 9);
+  const std::vector<std::string> pieces =
+      pool.submit(patterned_pieces, std::size_t{150}, std::size_t{1} << 20).get();
+  CHECK(pieces == patterned_pieces(150, std::size_t{1} << 20));
+  // At most 64 runs are lent; the other 11 large pieces are copied.
+  if (can_read_child_memory())
+    CHECK(pool.stats().result_bytes_read_in_place == 64 * (std::size_t{1} << 20));
+}
+
+TEST_CASE(
+    "payload: lent results beyond max_payload_bytes fail with protocol_error and the worker serves "
+    "on" *
+    doctest::timeout(60)) {
+  pool_options o = options(1);
+  o.max_payload_bytes = 4 << 20;
+  process_pool pool(o);
+  CHECK(pool.submit(square, 3).get() == 9);
+  try {
+    pool.submit(patterned_pieces, std::size_t{9}, std::size_t{1} << 20).get();
+    FAIL("expected protocol_error");
+  } catch (const protocol_error& e) {
+    CHECK(std::string(e.what()).find("max_payload_bytes") != std::string::npos);
+  }
+  CHECK(pool.submit(patterned_string, std::size_t{3} << 20, 2).get() ==
+        patterned_string(std::size_t{3} << 20, 2));
+  CHECK(pool.stats().restarts() == 0);
 }
 
 TEST_SUITE_END();

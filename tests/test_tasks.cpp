@@ -45,6 +45,18 @@ std::string patterned_string(std::size_t bytes, int seed) {
   for (std::size_t i = 0; i < bytes; ++i) out[i] = static_cast<char>((i * 131 + static_cast<std::size_t>(seed) * 7 + i / 4093) & 0xff);
   return out;
 }
+std::vector<std::string> patterned_pieces(std::size_t pieces, std::size_t bytes) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < pieces; ++i)
+    out.push_back(patterned_string(i % 2 == 0 ? bytes : 10 + i, static_cast<int>(i)));
+  return out;
+}
+std::pair<std::string, std::vector<double>> string_and_numbers(std::size_t bytes) {
+  std::vector<double> numbers(bytes / sizeof(double));
+  for (std::size_t i = 0; i < numbers.size(); ++i) numbers[i] = static_cast<double>(i) * 0.25;
+  return {patterned_string(bytes, 3), std::move(numbers)};
+}
+rendered render(std::size_t bytes) { return {bytes, 0}; }
 copy_counted ramp(std::size_t count) {
   std::vector<double> values(count);
   for (std::size_t i = 0; i < count; ++i) values[i] = static_cast<double>(i) + 0.5;
@@ -118,6 +130,9 @@ FORKPOOL_TASK_NAMED(test_tasks::exits_with, "exits_with");
 FORKPOOL_TASK_NAMED(test_tasks::big_string, "big_string");
 FORKPOOL_TASK_NAMED(test_tasks::patterned_string, "patterned_string");
 FORKPOOL_TASK_NAMED(test_tasks::weighted_sum, "weighted_sum");
+FORKPOOL_TASK_NAMED(test_tasks::patterned_pieces, "patterned_pieces");
+FORKPOOL_TASK_NAMED(test_tasks::string_and_numbers, "string_and_numbers");
+FORKPOOL_TASK_NAMED(test_tasks::render, "render");
 FORKPOOL_TASK_NAMED(test_tasks::ramp, "ramp");
 FORKPOOL_TASK_NAMED(test_tasks::sum_of, "sum_of");
 FORKPOOL_TASK_NAMED(test_tasks::environment_variable, "environment_variable");

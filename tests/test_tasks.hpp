@@ -1,16 +1,18 @@
 // Tasks shared by the pool tests, registered in test_tasks.cpp.
 #pragma once
 
+#include <atomic>
 #include <cereal/types/map.hpp>
 #include <cereal/types/string.hpp>
+#include <cereal/types/utility.hpp>
 #include <cereal/types/vector.hpp>
-#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <map>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <forkpool/forkpool.hpp>
@@ -67,6 +69,27 @@ int segfaults(int);
 int exits_with(int status);
 std::string big_string(std::size_t bytes);
 std::string patterned_string(std::size_t bytes, int seed);
+/// `pieces` strings, large (`bytes`) and short by turns, each patterned with its own seed.
+std::vector<std::string> patterned_pieces(std::size_t pieces, std::size_t bytes);
+/// A large string and a large vector of numbers in one result.
+std::pair<std::string, std::vector<double>> string_and_numbers(std::size_t bytes);
+/// A result whose serialization encodes a temporary (its text, built while saving): never lent.
+struct rendered {
+  std::size_t bytes = 0;
+  int seed = 0;
+  template <class Archive>
+  void save(Archive& archive) const {
+    archive(patterned_string(bytes, seed));
+  }
+  template <class Archive>
+  void load(Archive& archive) {
+    std::string text;
+    archive(text);
+    bytes = text.size();
+    seed = text == patterned_string(bytes, 0) ? 0 : -1;  // the only seed the tests use
+  }
+};
+rendered render(std::size_t bytes);
 copy_counted ramp(std::size_t count);       ///< values 0.5, 1.5, 2.5, ...
 double sum_of(const copy_counted& numbers);  ///< content depends on every index
 std::uint64_t weighted_sum(const std::string& data);        ///< changes if any byte moves

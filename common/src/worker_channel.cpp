@@ -1,5 +1,6 @@
 #include "forkpool/detail/worker_channel.hpp"
 
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <bit>
@@ -16,7 +17,10 @@ struct channel_header {
   std::uint64_t ring_bytes;
   std::uint64_t bulk_bytes;
   std::uint64_t kept_bulk_bytes;
-  std::atomic<std::uint32_t> response_bulk_busy;
+  std::atomic<std::uint32_t> large_result_busy;
+  std::atomic<worker_channel::lending_state> lending;
+  std::atomic<std::uint64_t> lending_probe;  ///< where the worker maps this header; 0 until said
+  std::atomic<std::int64_t> lending_pid;     ///< the worker's pid, written before lending_probe
 };
 constexpr std::uint64_t kChannelMagic = 0x666f726b706f6f6cull;  // "forkpool"
 
@@ -63,7 +67,9 @@ std::shared_ptr<worker_channel> worker_channel::create(std::size_t ring_bytes, s
   shared_region region = shared_region::create(region_size(ring_bytes), "forkpool-worker",
                                                region_size(ring_bytes) + 2 * bulk_bytes);
   std::byte* base = region.data();
-  new (base) channel_header{kChannelMagic, ring_bytes, bulk_bytes, kept_bulk_bytes, {0}};
+  new (base) channel_header{
+      kChannelMagic, ring_bytes, bulk_bytes, kept_bulk_bytes, {0}, {lending_state::unknown},
+      {0},           {0}};
   for (std::uint32_t i = 0; i < kSlots; ++i)
     new (base + kSlotsOffset + i * sizeof(std::atomic<std::uint64_t>)) std::atomic<std::uint64_t>(0);
   ring_init(base + kRequestsOffset, ring_bytes);
@@ -110,8 +116,46 @@ std::atomic<std::uint64_t>& worker_channel::slot(std::uint32_t index) noexcept {
       region_.data() + kSlotsOffset + index * sizeof(std::atomic<std::uint64_t>)));
 }
 
-std::atomic<std::uint32_t>& worker_channel::response_bulk_busy() noexcept {
-  return std::launder(reinterpret_cast<channel_header*>(region_.data()))->response_bulk_busy;
+std::atomic<std::uint32_t>& worker_channel::large_result_busy() noexcept {
+  return std::launder(reinterpret_cast<channel_header*>(region_.data()))->large_result_busy;
+}
+
+std::atomic<worker_channel::lending_state>& worker_channel::lending() noexcept {
+  return std::launder(reinterpret_cast<channel_header*>(region_.data()))->lending;
+}
+
+void worker_channel::offer_lending() noexcept {
+  auto* header = std::launder(reinterpret_cast<channel_header*>(region_.data()));
+  header->lending_pid.store(::getpid(), std::memory_order_relaxed);
+  header->lending_probe.store(reinterpret_cast<std::uintptr_t>(region_.data()),
+                              std::memory_order_release);
+}
+
+int worker_channel::offered_pid() noexcept {
+  auto* header = std::launder(reinterpret_cast<channel_header*>(region_.data()));
+  if (header->lending_probe.load(std::memory_order_acquire) == 0) return 0;
+  return static_cast<int>(header->lending_pid.load(std::memory_order_relaxed));
+}
+
+int worker_channel::settle_lending(int known_pid) noexcept {
+  auto* header = std::launder(reinterpret_cast<channel_header*>(region_.data()));
+  const std::uint64_t probe = header->lending_probe.load(std::memory_order_acquire);
+  const auto pid = static_cast<int>(header->lending_pid.load(std::memory_order_relaxed));
+  if (probe == 0) return 0;
+  lending_state state = header->lending.load(std::memory_order_relaxed);
+  if (state == lending_state::unknown) {
+    // Refused where ptrace rules (Yama, a seccomp filter, an undumpable worker) forbid the read.
+    std::uint64_t magic = 0;
+    const iovec local{&magic, sizeof magic};
+    const iovec remote{reinterpret_cast<void*>(static_cast<std::uintptr_t>(probe)), sizeof magic};
+    const bool readable =
+        pid > 0 && (known_pid == 0 || known_pid == pid) &&
+        ::process_vm_readv(pid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(sizeof magic) &&
+        magic == kChannelMagic;
+    state = readable ? lending_state::allowed : lending_state::refused;
+    header->lending.store(state, std::memory_order_release);
+  }
+  return state == lending_state::allowed ? pid : 0;
 }
 
 bool worker_channel::try_cancel(std::uint32_t index, std::uint64_t task_id) noexcept {

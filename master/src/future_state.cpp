@@ -118,15 +118,16 @@ bool task_state::try_revoke() {
   return true;
 }
 
-void task_state::succeed_from(std::span<const std::byte> encoded) {
+bool task_state::succeed_from(const payload_view& encoded) {
   try {
     store_value(encoded);
   } catch (const std::exception& e) {
     fail(std::make_exception_ptr(
         protocol_error("the result of task '" + name + "' did not decode: " + e.what())));
-    return;
+    return false;
   }
   finish(status::finished, nullptr);
+  return true;
 }
 
 void task_state::fail(std::exception_ptr error) { finish(status::finished, std::move(error)); }

@@ -219,10 +219,13 @@ pool_stats pool_core::stats() const {
   s.restarts_crash = restarts_[static_cast<int>(restart_reason::crash)].load();
   s.restarts_requested = restarts_[static_cast<int>(restart_reason::requested)].load();
   s.initializer_failures = initializer_failures_.load();
+  s.result_bytes_read_in_place = lent_bytes_read_.load();
   std::lock_guard lock(stats_mutex_);
   for (const auto& worker : workers_) {
-    if (worker->pid == 0 || worker->state == worker_record::phase::exited) continue;
-    s.per_worker.push_back({worker->pid, worker->tasks_run.load(std::memory_order_relaxed),
+    // A worker may answer before the launcher reports its pid; it says its pid itself.
+    const pid_t pid = worker->pid != 0 ? worker->pid : worker->channel->offered_pid();
+    if (pid == 0 || worker->state == worker_record::phase::exited) continue;
+    s.per_worker.push_back({pid, worker->tasks_run.load(std::memory_order_relaxed),
                             worker->rss_bytes.load(std::memory_order_relaxed), worker->started});
   }
   s.workers_alive = s.per_worker.size();

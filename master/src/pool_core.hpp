@@ -67,6 +67,8 @@ struct worker_record {
   int bulk_request_slot = -1;
   bool stop_pending = false;  ///< a stop frame is owed but did not fit yet
   bool supervision_posted = false;  ///< a helper handed this worker to the pool's thread
+  bool lending_settled = false;     ///< the channel knows whether the master can read its memory
+  pid_t lender_pid = 0;             ///< whose memory lent runs are read from, once allowed
   std::string fault;          ///< why the master killed it, if it broke the protocol
 
   std::atomic<std::uint64_t> tasks_run{0};
@@ -117,6 +119,8 @@ class pool_core final : public launch_events, public pool_helper {
   void drain_replies(worker_record& worker);
   bool drain_ring(worker_record& worker);
   bool handle_reply(worker_record& worker, std::span<const std::byte> message);
+  static bool lent_runs_fit(std::span<const lent_run> runs, std::size_t body_size,
+                            std::size_t capacity);
   void release_slot(worker_record& worker, std::uint32_t slot);
   /// After a helper read its replies: what only the pool's thread may do (retire, kill) is due.
   bool needs_supervision(const worker_record& worker) const;
@@ -188,6 +192,7 @@ class pool_core final : public launch_events, public pool_helper {
   mutable std::mutex stats_mutex_;
   std::array<std::atomic<std::uint64_t>, 5> restarts_{};
   std::atomic<std::uint64_t> initializer_failures_{0};
+  std::atomic<std::uint64_t> lent_bytes_read_{0};  ///< pool_stats::result_bytes_read_in_place
 
   std::mutex shutdown_mutex_;
   std::condition_variable shutdown_done_;

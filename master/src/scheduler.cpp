@@ -212,6 +212,22 @@ void pool_core::hand_to_pool_thread(worker_record& worker) {
   });
 }
 
+// The runs must follow one another within the body, and all the bytes together stay within
+// max_payload_bytes, as the worker promised: a corrupt table fails the worker, not the decoder.
+bool pool_core::lent_runs_fit(std::span<const lent_run> runs, std::size_t body_size,
+                              std::size_t capacity) {
+  std::uint64_t at = 0;
+  std::uint64_t total = body_size;
+  for (const lent_run& run : runs) {
+    if (run.at < at || run.at > body_size || run.size == 0 ||
+        run.size > capacity - std::min<std::uint64_t>(capacity, total))
+      return false;
+    at = run.at;
+    total += run.size;
+  }
+  return true;
+}
+
 bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> message) {
   frame_view frame;
   if (const frame_fault fault = parse_frame(message, frame); fault != frame_fault::none) {
@@ -243,28 +259,63 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
     return false;
   }
   worker.rss_bytes.store(header.rss_bytes, std::memory_order_relaxed);
+  if (!worker.lending_settled) {
+    worker.lender_pid = worker.channel->settle_lending(worker.pid);
+    worker.lending_settled = worker.channel->lending().load(std::memory_order_relaxed) !=
+                             worker_channel::lending_state::unknown;
+  }
   std::span<const std::byte> body = frame.payload.subspan(sizeof header);
+  const bool lent = (header.flags & kBodyLent) != 0;
+  std::array<lent_run, kMaxLentRuns> runs;
+  std::span<const lent_run> lent_runs;
+  if (lent) {
+    if (worker.lender_pid == 0) {
+      worker.fault = "a reply lends memory the master was not allowed to read";
+      return false;
+    }
+    lent_table table{};
+    if (body.size() >= sizeof table) std::memcpy(&table, body.data(), sizeof table);
+    if (frame.kind != frame_kind::result || body.size() < sizeof table || table.count == 0 ||
+        table.count > kMaxLentRuns || body.size() - sizeof table < table.count * sizeof(lent_run)) {
+      worker.fault = "a reply with a malformed table of lent runs";
+      return false;
+    }
+    std::memcpy(runs.data(), body.data() + sizeof table, table.count * sizeof(lent_run));
+    lent_runs = std::span(runs.data(), table.count);
+    body = body.subspan(sizeof table + table.count * sizeof(lent_run));
+  }
   const bool in_bulk = (header.flags & kBodyInBulk) != 0;
+  const bulk_area& area = worker.channel->response_bulk();
   if (in_bulk) {
     std::uint64_t size = 0;
     if (body.size() == sizeof size) std::memcpy(&size, body.data(), sizeof size);
-    const bulk_area& area = worker.channel->response_bulk();
     if (frame.kind != frame_kind::result || body.size() != sizeof size || size > area.capacity()) {
       worker.fault = "a large reply with a malformed size";
       return false;
     }
     body = area.prepare_read(size);
   }
+  if (lent && !lent_runs_fit(lent_runs, body.size(), area.capacity())) {
+    worker.fault = "a reply whose lent runs do not fit its body";
+    return false;
+  }
   release_slot(worker, slot);
   switch (frame.kind) {
     case frame_kind::result:
       worker.tasks_run.fetch_add(1, std::memory_order_relaxed);
       consecutive_failures_ = 0;  // a healthy worker: no more back-off
-      task->succeed_from(body);  // decodes here, on this thread: the area is free afterwards
-      if (in_bulk) {
-        worker.channel->response_bulk().release(body.size());
-        worker.channel->response_bulk_busy().store(0, std::memory_order_release);
+      // Decodes here, on this thread: afterwards the bulk area is free, and the worker, waiting
+      // for the busy word, may free its lent runs.
+      {
+        std::uint64_t lent_bytes = 0;
+        for (const lent_run& run : lent_runs) lent_bytes += run.size;
+        // Counted before the future completes, so a caller who sees the result sees the count.
+        lent_bytes_read_.fetch_add(lent_bytes, std::memory_order_relaxed);
+        if (!task->succeed_from(payload_view(body, lent_runs, worker.lender_pid)))
+          lent_bytes_read_.fetch_sub(lent_bytes, std::memory_order_relaxed);
       }
+      if (in_bulk) area.release(body.size());
+      if (in_bulk || lent) worker.channel->large_result_busy().store(0, std::memory_order_release);
       break;
     case frame_kind::error: {
       worker.tasks_run.fetch_add(1, std::memory_order_relaxed);

@@ -120,7 +120,7 @@ void thread_pool::run_by_name(const std::shared_ptr<detail::task_state>& task) {
     if (detail::call_task({task->name, task->kind, task->argument_signature,
                            task->result_signature, task->arguments},
                           sink, failure)) {
-      task->succeed_from(result);
+      task->succeed_from(std::span<const std::byte>(result));
     } else {
       task->fail(detail::to_exception(failure));
     }

@@ -1,26 +1,40 @@
 // Where a worker encodes a task's result: its reusable buffer while the result fits the response
 // ring, else straight into the response bulk area, so a large result is written once, in shared
 // memory, where the master decodes it from.
+//
+// Better still, when the master can read this process's memory (worker_channel::lending), a
+// contiguous run of kLendAtLeast bytes or more (a large string's or vector's data) is not copied
+// at all: the body records where it is, and the master copies it once, from the task's own
+// result into the caller's. That memory must outlive the master's read: lending_sink's
+// encode_lending calls sync() while the result is still alive, which publishes the reply (through
+// the worker's publisher) and waits until the master has read it.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <streambuf>
+#include <vector>
 
 #include <unistd.h>
 
 #include "forkpool/detail/serialize.hpp"
 #include "forkpool/detail/spin.hpp"
+#include "forkpool/detail/wire.hpp"
 #include "forkpool/detail/worker_channel.hpp"
 
 namespace forkpool::detail {
 
-class reply_body final : public std::streambuf {
+class reply_body final : public lending_sink {
  public:
   /// `ring_room`: the largest body a response frame can carry.
-  reply_body(byte_buffer& small, std::size_t ring_room, worker_channel& channel)
-      : small_(small), ring_room_(ring_room), channel_(channel) {}
+  /// `publish`: sends the reply for the body as it stands (see sync()).
+  reply_body(byte_buffer& small, std::size_t ring_room, worker_channel& channel,
+             std::function<void()> publish)
+      : small_(small), ring_room_(ring_room), channel_(channel), publish_(std::move(publish)) {
+    lent_.reserve(kMaxLentRuns);
+  }
 
   void reset() {
     small_.clear();
@@ -28,21 +42,36 @@ class reply_body final : public std::streambuf {
     overflowed_ = false;
     bulk_size_ = 0;
     populated_ = 0;
+    lent_.clear();
+    lent_bytes_ = 0;
+    published_ = false;
+    busy_claimed_ = false;
   }
   /// The body is in the response bulk area (bulk_size() bytes); the busy word is set.
   bool in_bulk() const noexcept { return in_bulk_; }
   std::size_t bulk_size() const noexcept { return bulk_size_; }
   /// The result did not fit even the bulk area; the encoding failed.
   bool overflowed() const noexcept { return overflowed_; }
+  /// Runs of the result left where they are, for the master to read (in order of `at`).
+  const std::vector<lent_run>& lent() const noexcept { return lent_; }
+  /// sync() has sent the reply already.
+  bool published() const noexcept { return published_; }
   /// Gives the bulk area back unused (the result was abandoned).
   void abandon_bulk() {
-    if (in_bulk_) channel_.response_bulk_busy().store(0, std::memory_order_release);
+    if (busy_claimed_) channel_.large_result_busy().store(0, std::memory_order_release);
+    busy_claimed_ = false;
     in_bulk_ = false;
+    lent_.clear();
+    lent_bytes_ = 0;
   }
 
  protected:
   std::streamsize xsputn(const char* data, std::streamsize n) override {
     const auto count = static_cast<std::size_t>(n);
+    if (count >= kLendAtLeast && lending() && lent_.size() < kMaxLentRuns &&
+        channel_.lending().load(std::memory_order_acquire) ==
+            worker_channel::lending_state::allowed)
+      return lend(data, count) ? n : 0;
     if (!in_bulk_) {
       if (small_.size() + count <= ring_room_) {
         const auto* bytes = reinterpret_cast<const std::byte*>(data);
@@ -52,6 +81,20 @@ class reply_body final : public std::streambuf {
       if (!move_to_bulk()) return 0;
     }
     return write_bulk(data, count) ? n : 0;
+  }
+  // The encoding is complete and the memory of its lent runs still valid: publish the reply now
+  // and return once the master has read them.
+  int sync() override {
+    if (lent_.empty() || overflowed_ || published_) return 0;
+    if (!in_bulk_ &&
+        small_.size() + sizeof(lent_table) + lent_.size() * sizeof(lent_run) > ring_room_ &&
+        !move_to_bulk())
+      return -1;
+    publish_();
+    published_ = true;
+    await_master(channel_.large_result_busy());
+    busy_claimed_ = false;
+    return 0;
   }
   int_type overflow(int_type c) override {
     if (traits_type::eq_int_type(c, traits_type::eof())) return traits_type::not_eof(c);
@@ -64,17 +107,42 @@ class reply_body final : public std::streambuf {
   // per page.
   static constexpr std::size_t kPopulateStep = std::size_t{8} << 20;
 
+  // Waits until the master has decoded the previous large result (it clears the word).
+  static void await_master(std::atomic<std::uint32_t>& busy) {
+    for (unsigned round = 0; busy.load(std::memory_order_acquire) != 0; ++round) {
+      if (round < 1000)
+        cpu_relax();
+      else
+        ::usleep(50);
+    }
+  }
+  void claim_busy() {
+    if (busy_claimed_) return;
+    await_master(channel_.large_result_busy());
+    channel_.large_result_busy().store(1, std::memory_order_relaxed);
+    busy_claimed_ = true;
+  }
+
+  bool lend(const char* data, std::size_t n) {
+    // Lent bytes count against max_payload_bytes like copied ones: the limit means the same.
+    const std::size_t copied = in_bulk_ ? bulk_size_ : small_.size();
+    if (n > channel_.response_bulk().capacity() -
+                std::min(channel_.response_bulk().capacity(), copied + lent_bytes_)) {
+      overflowed_ = true;
+      return false;
+    }
+    claim_busy();
+    lent_.push_back({copied, reinterpret_cast<std::uintptr_t>(data), n});
+    lent_bytes_ += n;
+    return true;
+  }
+
   bool move_to_bulk() {
     if (channel_.response_bulk().capacity() < small_.size()) {
       overflowed_ = true;
       return false;
     }
-    // The master clears the word once it has decoded the previous large result.
-    std::atomic<std::uint32_t>& busy = channel_.response_bulk_busy();
-    for (unsigned round = 0; busy.load(std::memory_order_acquire) != 0; ++round) {
-      if (round < 1000) cpu_relax(); else ::usleep(50);
-    }
-    busy.store(1, std::memory_order_relaxed);
+    claim_busy();
     in_bulk_ = true;
     const bool ok = write_bulk(reinterpret_cast<const char*>(small_.data()), small_.size());
     small_.clear();
@@ -83,7 +151,7 @@ class reply_body final : public std::streambuf {
 
   bool write_bulk(const char* data, std::size_t n) {
     const bulk_area& bulk = channel_.response_bulk();
-    if (n > bulk.capacity() - bulk_size_) {
+    if (n > bulk.capacity() - std::min(bulk.capacity(), bulk_size_ + lent_bytes_)) {
       overflowed_ = true;
       return false;
     }
@@ -104,6 +172,11 @@ class reply_body final : public std::streambuf {
   bool overflowed_ = false;
   std::size_t bulk_size_ = 0;
   std::size_t populated_ = 0;
+  std::function<void()> publish_;
+  std::vector<lent_run> lent_;
+  std::size_t lent_bytes_ = 0;
+  bool published_ = false;
+  bool busy_claimed_ = false;  ///< this result set large_result_busy
 };
 
 }  // namespace forkpool::detail

@@ -61,9 +61,10 @@ class worker {
       : channel_(channel),
         config_(config),
         rss_(config.rss_limit != 0),
-        body_(result_, ring_room(channel), channel) {}
+        body_(result_, ring_room(channel), channel, [this] { publish_result(); }) {}
 
   [[noreturn]] void run() {
+    channel_.offer_lending();
     run_initializer();
     ring_consumer& requests = channel_.requests_in();
     for (;;) {
@@ -125,6 +126,8 @@ class worker {
     if (header.flags & kArgumentsInBulk) arguments = bulk_arguments(arguments);
 
     body_.reset();
+    current_task_ = frame.task_id;
+    current_slot_ = header.slot;
     wire_error failure;
     bool ok = initializer_failed_
                   ? false
@@ -140,12 +143,8 @@ class worker {
                      std::to_string(channel_.response_bulk().capacity()) + ")"};
     }
     if (!ok) body_.abandon_bulk();
-    if (ok && body_.in_bulk()) {
-      const std::uint64_t size = body_.bulk_size();
-      reply(frame_kind::result, frame.task_id, header.slot,
-            std::as_bytes(std::span<const std::uint64_t>(&size, 1)), kBodyInBulk);
-    } else if (ok) {
-      reply(frame_kind::result, frame.task_id, header.slot, result_);
+    if (ok) {
+      if (!body_.published()) publish_result();
     } else {
       result_.clear();
       encode_into(result_, failure);
@@ -154,6 +153,30 @@ class worker {
       // master backs off between attempts). Its queued calls go to other workers.
       if (initializer_failed_) leave(worker_exit_initializer_failed);
     }
+  }
+
+  // Sends the current call's result as the reply body holds it: its bytes in the ring or the
+  // bulk area, after the table of its lent runs if it has any.
+  void publish_result() {
+    std::uint32_t flags = 0;
+    std::span<const std::byte> body(result_);
+    const std::uint64_t bulk_size = body_.bulk_size();
+    if (body_.in_bulk()) {
+      flags |= kBodyInBulk;
+      body = std::as_bytes(std::span<const std::uint64_t>(&bulk_size, 1));
+    }
+    const std::vector<lent_run>& lent = body_.lent();
+    if (!lent.empty()) {
+      flags |= kBodyLent;
+      const lent_table table{static_cast<std::uint32_t>(lent.size()), 0};
+      const auto* table_bytes = reinterpret_cast<const std::byte*>(&table);
+      const auto runs = std::as_bytes(std::span(lent));
+      with_lent_.assign(table_bytes, table_bytes + sizeof table);
+      with_lent_.insert(with_lent_.end(), runs.begin(), runs.end());
+      with_lent_.insert(with_lent_.end(), body.begin(), body.end());
+      body = with_lent_;
+    }
+    reply(frame_kind::result, current_task_, current_slot_, body, flags);
   }
 
   // The largest reply body a response frame can carry.
@@ -197,7 +220,10 @@ class worker {
   const worker_config& config_;
   rss_probe rss_;
   byte_buffer result_;
+  byte_buffer with_lent_;  ///< a reply body with its lent table in front
   reply_body body_;
+  std::uint64_t current_task_ = 0;
+  std::uint32_t current_slot_ = 0;
   bool initializer_failed_ = false;
   bool over_rss_limit_ = false;
   wire_error initializer_error_;

@@ -83,6 +83,9 @@ struct pool_stats {
   std::uint64_t restarts_crash = 0;
   std::uint64_t restarts_requested = 0;
   std::uint64_t initializer_failures = 0;  ///< workers whose initializer threw
+  /// Bytes of results the master copied straight from a worker's memory into the caller's
+  /// result, with no copy in shared memory between (large strings and vectors; see README).
+  std::uint64_t result_bytes_read_in_place = 0;
   std::vector<worker_stats> per_worker;
 
   std::uint64_t restarts() const {

@@ -14,6 +14,7 @@
 #include <cereal/cereal.hpp>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <span>
 #include <stdexcept>
@@ -50,21 +51,55 @@ class output_archive
   std::streambuf& out_;
 };
 
+/// A run of a payload's bytes that its writer left in its own memory instead of copying it next
+/// to the rest ("lent"): the reader copies it from there with process_vm_readv. `at` is where
+/// the run belongs among the bytes that were copied.
+struct lent_run {
+  std::uint64_t at;
+  std::uint64_t address;
+  std::uint64_t size;
+};
+
+/// An encoded payload as a reader receives it: its bytes, and the runs still in another process.
+struct payload_view {
+  std::span<const std::byte> bytes;
+  std::span<const lent_run> lent = {};  ///< in order of `at`, each `at` within `bytes`
+  int owner_pid = 0;                    ///< the process holding the lent runs
+
+  payload_view() = default;
+  payload_view(std::span<const std::byte> in) : bytes(in) {}  // NOLINT: a span is a payload
+  payload_view(std::span<const std::byte> in, std::span<const lent_run> runs, int pid)
+      : bytes(in), lent(runs), owner_pid(pid) {}
+};
+
 class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEmptyClassElision> {
  public:
-  explicit input_archive(std::span<const std::byte> in)
-      : InputArchive(this), next_(in.data()), end_(next_ + in.size()) {}
+  explicit input_archive(const payload_view& in);
 
   void loadBinary(void* data, std::size_t size) {
     if (size > remaining()) throw decode_failure("the message ends inside a value");
+    if (next_lent_ != lent_end_ && position() + size > next_lent_->at)
+      return load_across(data, size);
     if (size != 0) std::memcpy(data, next_, size);
     next_ += size;
   }
-  std::size_t remaining() const noexcept { return static_cast<std::size_t>(end_ - next_); }
+  std::size_t remaining() const noexcept {
+    return static_cast<std::size_t>(end_ - next_) + lent_left_;
+  }
 
  private:
+  std::size_t position() const noexcept { return static_cast<std::size_t>(next_ - begin_); }
+  // A read that reaches a lent run: copies the payload's bytes and the run's, in order.
+  void load_across(void* data, std::size_t size);
+
+  const std::byte* begin_;
   const std::byte* next_;
   const std::byte* end_;
+  const lent_run* next_lent_;
+  const lent_run* lent_end_;
+  std::size_t lent_done_ = 0;  ///< bytes of *next_lent_ already read
+  std::size_t lent_left_ = 0;  ///< bytes of all the runs not read yet
+  int owner_pid_;
 };
 
 /// Reads a size prefix and checks that `size * element_bytes` bytes are really left, so a lying

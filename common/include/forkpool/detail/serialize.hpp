@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <streambuf>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "forkpool/detail/archive.hpp"
@@ -58,6 +60,59 @@ void encode_to(std::streambuf& out, const T&... values) {
   (archive(values), ...);
 }
 
+/// A sink that can leave a value's large contiguous runs where they are, for the reader to copy
+/// straight out of this process (the worker's reply body; see lent_run).
+class lending_sink : public std::streambuf {
+ public:
+  /// Encodes `value`, lending what the sink can; returns once the reader is done with the lent
+  /// runs, so `value` must only stay alive until then. Only for lendable types: their runs are
+  /// inside the value itself, never in a temporary made while encoding.
+  template <class T>
+  void encode_lending(const T& value) {
+    lending_ = true;
+    try {
+      encode_to(*this, value);
+    } catch (...) {
+      lending_ = false;
+      throw;
+    }
+    lending_ = false;
+    if (pubsync() != 0) throw cereal::Exception("the result could not be published");
+  }
+
+ protected:
+  bool lending() const noexcept { return lending_; }
+
+ private:
+  bool lending_ = false;
+};
+
+template <class T>
+struct is_lendable : std::false_type {};
+template <class Char, class Traits, class Alloc>
+struct is_lendable<std::basic_string<Char, Traits, Alloc>> : std::true_type {};
+template <class T, class Alloc>
+struct is_lendable<std::vector<T, Alloc>>
+    : std::bool_constant<(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) ||
+                         is_lendable<T>::value> {};
+template <class A, class B>
+struct is_lendable<std::pair<A, B>>
+    : std::bool_constant<(is_lendable<A>::value || std::is_arithmetic_v<A>)&&(
+          is_lendable<B>::value || std::is_arithmetic_v<B>)> {};
+
+/// Standard containers whose large runs cereal writes straight from their own storage.
+template <class T>
+concept lendable = is_lendable<std::remove_cvref_t<T>>::value;
+
+/// Encodes a task's result: lending its large runs when both the sink and the type allow.
+template <class R>
+void encode_result(std::streambuf& out, const R& value) {
+  if constexpr (lendable<R>) {
+    if (auto* sink = dynamic_cast<lending_sink*>(&out)) return sink->encode_lending(value);
+  }
+  encode_to(out, value);
+}
+
 /// Appends the cereal encoding of `values` to `out`.
 template <class... T>
 void encode_into(byte_buffer& out, const T&... values) {
@@ -67,7 +122,7 @@ void encode_into(byte_buffer& out, const T&... values) {
 
 /// Decodes `in` into `values`; throws decode_failure unless it consumes `in` exactly.
 template <class... T>
-void decode_exact(std::span<const std::byte> in, T&... values) {
+void decode_exact(const payload_view& in, T&... values) {
   input_archive archive(in);
   try {
     (archive(values), ...);
@@ -78,6 +133,11 @@ void decode_exact(std::span<const std::byte> in, T&... values) {
   }
   if (archive.remaining() != 0)
     throw decode_failure(std::to_string(archive.remaining()) + " bytes left over after decoding");
+}
+
+template <class... T>
+void decode_exact(std::span<const std::byte> in, T&... values) {
+  decode_exact(payload_view(in), values...);
 }
 
 }  // namespace forkpool::detail

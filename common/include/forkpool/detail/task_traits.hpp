@@ -51,7 +51,8 @@ void invoke_one(erased_function function, std::span<const std::byte> bytes, std:
   if constexpr (std::is_void_v<typename traits::result>) {
     std::apply(fn, std::move(arguments));
   } else {
-    encode_to(result, std::apply(fn, std::move(arguments)));
+    auto&& value = std::apply(fn, std::move(arguments));  // alive until encode_result returns
+    encode_result(result, value);
   }
 }
 
@@ -64,7 +65,7 @@ void invoke_chunk(erased_function function, std::span<const std::byte> bytes, st
   std::vector<typename traits::result> results;
   results.reserve(items.size());
   for (auto& item : items) results.push_back(std::apply(fn, std::move(item)));
-  encode_to(result, results);
+  encode_result(result, results);
 }
 
 template <class Pointer>

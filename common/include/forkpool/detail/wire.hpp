@@ -3,6 +3,7 @@
 
 #include <cereal/types/common.hpp>
 #include <cereal/types/string.hpp>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -32,6 +33,20 @@ static_assert(sizeof(reply_header) == 16);
 
 /// The result is in the response bulk area; the frame's body is its size (a std::uint64_t).
 constexpr std::uint32_t kBodyInBulk = 1;
+/// Runs of the result stay in the worker's memory until the master has read them (lent_run, in
+/// archive.hpp): the body starts with a lent_table and its runs, then holds what it would hold
+/// without this flag.
+constexpr std::uint32_t kBodyLent = 2;
+
+struct lent_table {
+  std::uint32_t count;  ///< lent_runs that follow, at most kMaxLentRuns
+  std::uint32_t reserved;
+};
+static_assert(sizeof(lent_table) == 8);
+constexpr std::uint32_t kMaxLentRuns = 64;
+/// A contiguous run of at least this many bytes is lent rather than copied: below it, the
+/// worker's wait for the master's read would cost more than the copy it saves.
+constexpr std::size_t kLendAtLeast = std::size_t{1} << 20;
 
 /// Which public error an error reply becomes.
 enum class error_code : std::uint8_t {

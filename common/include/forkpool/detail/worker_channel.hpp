@@ -64,12 +64,28 @@ class worker_channel {
   bool try_start(std::uint32_t index, std::uint64_t task_id) noexcept;
 
   /// The areas for a call and a result larger than a ring (capacity 0 when the pool has none).
-  /// The master writes the request area only while no call of this worker uses it; the worker
-  /// writes the response area only after setting response_bulk_busy, which the master clears
-  /// once it has decoded the result.
+  /// The master writes the request area only while no call of this worker uses it.
   const bulk_area& request_bulk() const noexcept { return request_bulk_; }
   const bulk_area& response_bulk() const noexcept { return response_bulk_; }
-  std::atomic<std::uint32_t>& response_bulk_busy() noexcept;
+  /// Set by the worker before it writes a result to the response area or lends part of it
+  /// (see lending()); cleared by the master once it has decoded that result.
+  std::atomic<std::uint32_t>& large_result_busy() noexcept;
+
+  /// Whether the master can read this worker's memory (process_vm_readv), so that the worker
+  /// may leave a large result's contiguous runs where they are instead of copying them into the
+  /// response area. The worker publishes its pid and the address of its own mapping of this
+  /// channel; the master reads the channel's magic number through them once and says yes or no.
+  /// (The launcher may report a worker's pid later than its first reply.)
+  enum class lending_state : std::uint32_t { unknown = 0, allowed = 1, refused = 2 };
+  std::atomic<lending_state>& lending() noexcept;
+  /// Worker side: publishes what the master's check reads.
+  void offer_lending() noexcept;
+  /// The pid the worker published with its offer (0 before): known as soon as the worker runs,
+  /// which may be before the launcher reports it.
+  int offered_pid() noexcept;
+  /// Master side: once the worker has offered, tries the read and settles lending(). Returns the
+  /// worker's pid if lending is allowed, else 0. `known_pid`, when not 0, must match it.
+  int settle_lending(int known_pid) noexcept;
 
   const doorbell& worker_bell() const noexcept { return worker_bell_; }
   const doorbell& master_bell() const noexcept { return master_bell_; }

@@ -92,15 +92,16 @@ class task_state {
   bool try_revoke();
   /// A thread of a thread_pool starts the task. False if it was cancelled first.
   bool start_on_thread();
-  /// Finishes with the encoded result; a result that does not decode fails with protocol_error.
-  void succeed_from(std::span<const std::byte> encoded);
+  /// Finishes with the encoded result; a result that does not decode fails with protocol_error
+  /// (and false is returned).
+  bool succeed_from(const payload_view& encoded);
   void fail(std::exception_ptr error);
 
  protected:
   /// Finishes successfully with the value already stored.
   void succeed();
   /// Decodes and stores the result (before it is published to waiters). Throws decode_failure.
-  virtual void store_value(std::span<const std::byte> encoded) = 0;
+  virtual void store_value(const payload_view& encoded) = 0;
 
  private:
   enum class status : std::uint8_t { pending, finished, cancelled };
@@ -144,7 +145,7 @@ class future_state final : public task_state {
   }
 
  protected:
-  void store_value(std::span<const std::byte> encoded) override {
+  void store_value(const payload_view& encoded) override {
     // thread_pool results need not be serializable: only process results are ever decoded.
     if constexpr (cereal::traits::is_input_serializable<T, input_archive>::value) {
       T value{};
@@ -174,8 +175,10 @@ class future_state<encoded_result> final : public task_state {
   }
 
  protected:
-  void store_value(std::span<const std::byte> encoded) override {
-    value_.bytes.assign(encoded.begin(), encoded.end());
+  void store_value(const payload_view& encoded) override {
+    input_archive all(encoded);  // its lent runs too, in order
+    value_.bytes.resize(all.remaining());
+    all.loadBinary(value_.bytes.data(), value_.bytes.size());
   }
 
  private:
@@ -190,7 +193,7 @@ class future_state<void> final : public task_state {
   void succeed_with() { succeed(); }
 
  protected:
-  void store_value(std::span<const std::byte> encoded) override { decode_exact(encoded); }
+  void store_value(const payload_view& encoded) override { decode_exact(encoded); }
 };
 
 }  // namespace forkpool::detail

@@ -1,0 +1,73 @@
+#include "forkpool/detail/archive.hpp"
+
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+namespace forkpool::detail {
+namespace {
+
+// Copies `size` bytes at `address` in process `pid` to `out`: one copy, by the kernel.
+void read_lent(int pid, std::uint64_t address, std::byte* out, std::size_t size) {
+  while (size != 0) {
+    const iovec local{out, size};
+    const iovec remote{reinterpret_cast<void*>(static_cast<std::uintptr_t>(address)), size};
+    const ssize_t n = ::process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    if (n <= 0) {
+      const int error = n < 0 ? errno : EFAULT;
+      throw decode_failure(error == ESRCH
+                               ? std::string("the worker exited before its result was read")
+                               : "the result could not be read from the worker's memory: " +
+                                     std::string(std::strerror(error)));
+    }
+    const auto done = static_cast<std::size_t>(n);  // a partial read stops at an unmapped page
+    out += done;
+    address += done;
+    size -= done;
+  }
+}
+
+}  // namespace
+
+input_archive::input_archive(const payload_view& in)
+    : InputArchive(this),
+      begin_(in.bytes.data()),
+      next_(begin_),
+      end_(begin_ + in.bytes.size()),
+      next_lent_(in.lent.data()),
+      lent_end_(in.lent.data() + in.lent.size()),
+      owner_pid_(in.owner_pid) {
+  for (const lent_run& run : in.lent) lent_left_ += run.size;
+}
+
+void input_archive::load_across(void* data, std::size_t size) {
+  auto* out = static_cast<std::byte*>(data);
+  while (size != 0) {
+    if (next_lent_ != lent_end_ && position() == next_lent_->at) {
+      const std::size_t n = std::min<std::size_t>(size, next_lent_->size - lent_done_);
+      read_lent(owner_pid_, next_lent_->address + lent_done_, out, n);
+      lent_done_ += n;
+      lent_left_ -= n;
+      out += n;
+      size -= n;
+      if (lent_done_ == next_lent_->size) {
+        ++next_lent_;
+        lent_done_ = 0;
+      }
+      continue;
+    }
+    const std::size_t until_run = next_lent_ != lent_end_
+                                      ? static_cast<std::size_t>(next_lent_->at - position())
+                                      : static_cast<std::size_t>(end_ - next_);
+    const std::size_t n = std::min(size, until_run);
+    std::memcpy(out, next_, n);
+    next_ += n;
+    out += n;
+    size -= n;
+  }
+}
+
+}  // namespace forkpool::detail
