@@ -223,6 +223,29 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("payload: a lent result does not count as worker memory while the master reads it" *
+          doctest::timeout(60)) {
+  // The worker reports its memory while its result is still alive (the master reads it after);
+  // those bytes are freed right after, so they must not make the worker look 48 MiB larger.
+  if (test_tasks::kSanitized || !can_read_child_memory()) return;
+  std::uint64_t baseline = 0;
+  {
+    process_pool probe(options(1));
+    probe.submit(square, 2).get();
+    baseline = probe.stats().per_worker.at(0).rss_bytes;
+  }
+  pool_options o = options(1);
+  o.max_worker_rss_bytes = baseline + (32u << 20);
+  process_pool pool(o);
+  CHECK(pool.submit(square, 3).get() == 9);
+  const std::size_t size = 48 << 20;
+  for (int round = 0; round < 3; ++round)
+    CHECK(pool.submit(patterned_string, size, round).get() == patterned_string(size, round));
+  const pool_stats stats = pool.stats();
+  CHECK(stats.result_bytes_read_in_place == 3 * size);
+  CHECK(stats.restarts_memory == 0);
+}
+
 TEST_CASE("payload: more than 64 large runs in one result arrive intact" * doctest::timeout(60)) {
   process_pool pool(options(1));
   CHECK(pool.submit(square, 3).get() == 9);

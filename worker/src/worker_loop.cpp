@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -159,6 +160,7 @@ class worker {
   // bulk area, after the table of its lent runs if it has any.
   void publish_result() {
     std::uint32_t flags = 0;
+    std::uint64_t freed_after = 0;
     std::span<const std::byte> body(result_);
     const std::uint64_t bulk_size = body_.bulk_size();
     if (body_.in_bulk()) {
@@ -168,6 +170,7 @@ class worker {
     const std::vector<lent_run>& lent = body_.lent();
     if (!lent.empty()) {
       flags |= kBodyLent;
+      for (const lent_run& run : lent) freed_after += run.size;
       const lent_table table{static_cast<std::uint32_t>(lent.size()), 0};
       const auto* table_bytes = reinterpret_cast<const std::byte*>(&table);
       const auto runs = std::as_bytes(std::span(lent));
@@ -176,7 +179,7 @@ class worker {
       with_lent_.insert(with_lent_.end(), body.begin(), body.end());
       body = with_lent_;
     }
-    reply(frame_kind::result, current_task_, current_slot_, body, flags);
+    reply(frame_kind::result, current_task_, current_slot_, body, flags, freed_after);
   }
 
   // The largest reply body a response frame can carry.
@@ -193,8 +196,11 @@ class worker {
     return channel_.request_bulk().prepare_read(size);
   }
 
+  // `freed_after`: bytes this worker frees as soon as the master has read the reply (its lent
+  // runs), which are not counted as its memory.
   void reply(frame_kind kind, std::uint64_t task_id, std::uint32_t slot,
-             std::span<const std::byte> body, std::uint32_t flags = 0) {
+             std::span<const std::byte> body, std::uint32_t flags = 0,
+             std::uint64_t freed_after = 0) {
     ring_producer& responses = channel_.responses_out();
     const std::size_t payload = sizeof(reply_header) + body.size();
     if (frame_size(payload) > responses.max_message()) {
@@ -206,7 +212,8 @@ class worker {
       return reply(frame_kind::error, task_id, slot, std::span<const std::byte>(result_));
     }
     std::byte* frame = responses.reserve(frame_size(payload), config_.spin);
-    const reply_header header{rss_.sample(), slot, flags};
+    const std::uint64_t rss = rss_.sample();
+    const reply_header header{rss - std::min(rss, freed_after), slot, flags};
     if (config_.rss_limit != 0 && header.rss_bytes > config_.rss_limit) over_rss_limit_ = true;
     std::memcpy(frame + sizeof(frame_header), &header, sizeof header);
     if (!body.empty())
