@@ -119,8 +119,6 @@ class pool_core final : public launch_events, public pool_helper {
   void drain_replies(worker_record& worker);
   bool drain_ring(worker_record& worker);
   bool handle_reply(worker_record& worker, std::span<const std::byte> message);
-  static bool lent_runs_fit(std::span<const lent_run> runs, std::size_t body_size,
-                            std::size_t capacity);
   void release_slot(worker_record& worker, std::uint32_t slot);
   /// After a helper read its replies: what only the pool's thread may do (retire, kill) is due.
   bool needs_supervision(const worker_record& worker) const;

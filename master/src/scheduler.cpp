@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "forkpool/detail/lent_table.hpp"
 #include "forkpool/detail/wire.hpp"
 #include "forkpool/detail/wire_exception.hpp"
 #include "forkpool/errors.hpp"
@@ -212,22 +213,6 @@ void pool_core::hand_to_pool_thread(worker_record& worker) {
   });
 }
 
-// The runs must follow one another within the body, and all the bytes together stay within
-// max_payload_bytes, as the worker promised: a corrupt table fails the worker, not the decoder.
-bool pool_core::lent_runs_fit(std::span<const lent_run> runs, std::size_t body_size,
-                              std::size_t capacity) {
-  std::uint64_t at = 0;
-  std::uint64_t total = body_size;
-  for (const lent_run& run : runs) {
-    if (run.at < at || run.at > body_size || run.size == 0 ||
-        run.size > capacity - std::min<std::uint64_t>(capacity, total))
-      return false;
-    at = run.at;
-    total += run.size;
-  }
-  return true;
-}
-
 bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> message) {
   frame_view frame;
   if (const frame_fault fault = parse_frame(message, frame); fault != frame_fault::none) {
@@ -266,24 +251,18 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
   }
   std::span<const std::byte> body = frame.payload.subspan(sizeof header);
   const bool lent = (header.flags & kBodyLent) != 0;
-  std::array<lent_run, kMaxLentRuns> runs;
-  std::span<const lent_run> lent_runs;
+  lent_runs runs;
   if (lent) {
     if (worker.lender_pid == 0) {
       worker.fault = "a reply lends memory the master was not allowed to read";
       return false;
     }
-    lent_table table{};
-    if (body.size() >= sizeof table) std::memcpy(&table, body.data(), sizeof table);
-    if (frame.kind != frame_kind::result || body.size() < sizeof table || table.count == 0 ||
-        table.count > kMaxLentRuns || body.size() - sizeof table < table.count * sizeof(lent_run)) {
+    if (frame.kind != frame_kind::result || !take_lent_table(body, runs)) {
       worker.fault = "a reply with a malformed table of lent runs";
       return false;
     }
-    std::memcpy(runs.data(), body.data() + sizeof table, table.count * sizeof(lent_run));
-    lent_runs = std::span(runs.data(), table.count);
-    body = body.subspan(sizeof table + table.count * sizeof(lent_run));
   }
+  const std::span<const lent_run> lent_runs = runs.view();
   const bool in_bulk = (header.flags & kBodyInBulk) != 0;
   const bulk_area& area = worker.channel->response_bulk();
   if (in_bulk) {

@@ -1,13 +1,15 @@
 // libFuzzer target: the decoders that read bytes from another process. Worker frames
 // (parse_frame) and the master's socket messages (length prefix, then client_request or
 // master_reply) must reject anything malformed without crashing, reading out of bounds, or
-// allocating more than the input could justify.
+// allocating more than the input could justify. The table of lent runs at the front of a reply
+// must be refused or fit its body.
 #include <cstddef>
 #include <cstdint>
 #include <span>
 
 #include "forkpool/detail/client_protocol.hpp"
 #include "forkpool/detail/frame.hpp"
+#include "forkpool/detail/lent_table.hpp"
 
 using namespace forkpool::detail;
 
@@ -20,6 +22,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (frame.payload.data() < bytes.data() ||
         frame.payload.data() + frame.payload.size() > bytes.data() + bytes.size())
       __builtin_trap();
+  }
+
+  std::span<const std::byte> body = bytes;
+  lent_runs runs;
+  if (take_lent_table(body, runs)) {
+    if (runs.count == 0 || runs.count > kMaxLentRuns ||
+        body.data() + body.size() != bytes.data() + bytes.size())
+      __builtin_trap();
+    if (lent_runs_fit(runs.view(), body.size(), std::size_t{1} << 30)) {
+      std::uint64_t at = 0;
+      for (const lent_run& run : runs.view()) {
+        if (run.at < at || run.at > body.size() || run.size == 0) __builtin_trap();
+        at = run.at;
+      }
+    }
   }
 
   if (size >= kLengthPrefix) {

@@ -13,6 +13,7 @@
 
 #include "forkpool/detail/call_task.hpp"
 #include "forkpool/detail/frame.hpp"
+#include "forkpool/detail/lent_table.hpp"
 #include "forkpool/detail/serialize.hpp"
 #include "forkpool/detail/wire.hpp"
 #include "forkpool/detail/worker_channel.hpp"
@@ -171,11 +172,8 @@ class worker {
     if (!lent.empty()) {
       flags |= kBodyLent;
       for (const lent_run& run : lent) freed_after += run.size;
-      const lent_table table{static_cast<std::uint32_t>(lent.size()), 0};
-      const auto* table_bytes = reinterpret_cast<const std::byte*>(&table);
-      const auto runs = std::as_bytes(std::span(lent));
-      with_lent_.assign(table_bytes, table_bytes + sizeof table);
-      with_lent_.insert(with_lent_.end(), runs.begin(), runs.end());
+      with_lent_.clear();
+      append_lent_table(with_lent_, lent);
       with_lent_.insert(with_lent_.end(), body.begin(), body.end());
       body = with_lent_;
     }
