@@ -69,6 +69,7 @@ struct worker_record {
   bool supervision_posted = false;  ///< a helper handed this worker to the pool's thread
   bool lending_settled = false;     ///< the channel knows whether the master can read its memory
   pid_t lender_pid = 0;             ///< whose memory lent runs are read from, once allowed
+  bool reaped = false;              ///< it has exited and been waited for: its pid is free
   std::string fault;          ///< why the master killed it, if it broke the protocol
 
   std::atomic<std::uint64_t> tasks_run{0};
@@ -119,6 +120,7 @@ class pool_core final : public launch_events, public pool_helper {
   void drain_replies(worker_record& worker);
   bool drain_ring(worker_record& worker);
   bool handle_reply(worker_record& worker, std::span<const std::byte> message);
+  void deliver_result(const worker_record& worker, task_state& task, const payload_view& result);
   void release_slot(worker_record& worker, std::uint32_t slot);
   /// After a helper read its replies: what only the pool's thread may do (retire, kill) is due.
   bool needs_supervision(const worker_record& worker) const;

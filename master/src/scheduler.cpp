@@ -283,16 +283,7 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
     case frame_kind::result:
       worker.tasks_run.fetch_add(1, std::memory_order_relaxed);
       consecutive_failures_ = 0;  // a healthy worker: no more back-off
-      // Decodes here, on this thread: afterwards the bulk area is free, and the worker, waiting
-      // for the busy word, may free its lent runs.
-      {
-        std::uint64_t lent_bytes = 0;
-        for (const lent_run& run : lent_runs) lent_bytes += run.size;
-        // Counted before the future completes, so a caller who sees the result sees the count.
-        lent_bytes_read_.fetch_add(lent_bytes, std::memory_order_relaxed);
-        if (!task->succeed_from(payload_view(body, lent_runs, worker.lender_pid)))
-          lent_bytes_read_.fetch_sub(lent_bytes, std::memory_order_relaxed);
-      }
+      deliver_result(worker, *task, payload_view(body, lent_runs, worker.lender_pid));
       if (in_bulk) area.release(body.size());
       if (in_bulk || lent) worker.channel->large_result_busy().store(0, std::memory_order_release);
       break;
@@ -314,6 +305,23 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
       return false;
   }
   return true;
+}
+
+// Decodes here, on this thread: afterwards the bulk area is free, and the worker, waiting for
+// the busy word, may free its lent runs.
+void pool_core::deliver_result(const worker_record& worker, task_state& task,
+                               const payload_view& result) {
+  std::uint64_t lent_bytes = 0;
+  for (const lent_run& run : result.lent) lent_bytes += run.size;
+  if (lent_bytes != 0 && worker.reaped) {  // its pid may name another process by now
+    task.fail(std::make_exception_ptr(
+        protocol_error("the result of task '" + task.name +
+                       "' is lost: the worker exited before its result was read")));
+    return;
+  }
+  // Counted before the future completes, so a caller who sees the result sees the count.
+  lent_bytes_read_.fetch_add(lent_bytes, std::memory_order_relaxed);
+  if (!task.succeed_from(result)) lent_bytes_read_.fetch_sub(lent_bytes, std::memory_order_relaxed);
 }
 
 void pool_core::release_slot(worker_record& worker, std::uint32_t slot) {

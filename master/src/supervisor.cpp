@@ -179,7 +179,8 @@ void pool_core::fail_everything(const std::string& reason) {
 }
 
 void pool_core::bury(worker_record& worker, int wait_status) {
-  // Replies it published before dying still count.
+  // Replies it published before dying still count (but not what it lent: see deliver_result).
+  worker.reaped = true;
   if (worker.fault.empty()) drain_ring(worker);
   const bool timed_out = worker.timed_out_task != 0;
   const bool initializer_failed =
