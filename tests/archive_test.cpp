@@ -204,7 +204,7 @@ TEST_CASE("worker channel: lending is allowed only after reading the worker's me
 }
 
 TEST_CASE(
-    "lent table: what the worker writes the master reads back, and a damaged table is refused" *
+    "lent table: what the worker writes the master reads back and a damaged table is refused" *
     doctest::timeout(5)) {
   const std::vector<lent_run> runs = {{0, 0x1000, 5}, {8, 0x9000, 3 << 20}, {8, 0x7000, 1}};
   byte_buffer body;
