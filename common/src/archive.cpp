@@ -32,18 +32,14 @@ void read_lent(int pid, std::uint64_t address, std::byte* out, std::size_t size)
 
 }  // namespace
 
-input_archive::input_archive(const payload_view& in)
-    : InputArchive(this),
-      begin_(in.bytes.data()),
-      next_(begin_),
-      end_(begin_ + in.bytes.size()),
-      next_lent_(in.lent.data()),
-      lent_end_(in.lent.data() + in.lent.size()),
-      owner_pid_(in.owner_pid) {
-  for (const lent_run& run : in.lent) lent_left_ += run.size;
+std::size_t input_archive::total_size(std::span<const lent_run> runs) noexcept {
+  std::size_t total = 0;
+  for (const lent_run& run : runs) total += run.size;
+  return total;
 }
 
-void input_archive::load_across(void* data, std::size_t size) {
+void input_archive::load_slow(void* data, std::size_t size) {
+  if (size > remaining()) throw decode_failure("the message ends inside a value");
   auto* out = static_cast<std::byte*>(data);
   while (size != 0) {
     if (next_lent_ != lent_end_ && position() == next_lent_->at) {
@@ -56,6 +52,7 @@ void input_archive::load_across(void* data, std::size_t size) {
       if (lent_done_ == next_lent_->size) {
         ++next_lent_;
         lent_done_ = 0;
+        find_plain_end();
       }
       continue;
     }

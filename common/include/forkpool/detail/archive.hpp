@@ -74,12 +74,29 @@ struct payload_view {
 
 class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEmptyClassElision> {
  public:
-  explicit input_archive(const payload_view& in);
+  explicit input_archive(std::span<const std::byte> in)
+      : InputArchive(this),
+        begin_(in.data()),
+        next_(begin_),
+        end_(begin_ + in.size()),
+        plain_end_(end_),
+        next_lent_(nullptr),
+        lent_end_(nullptr),
+        owner_pid_(0) {}
+  explicit input_archive(const payload_view& in)
+      : InputArchive(this),
+        begin_(in.bytes.data()),
+        next_(begin_),
+        end_(begin_ + in.bytes.size()),
+        next_lent_(in.lent.data()),
+        lent_end_(in.lent.data() + in.lent.size()),
+        lent_left_(in.lent.empty() ? 0 : total_size(in.lent)),
+        owner_pid_(in.owner_pid) {
+    find_plain_end();
+  }
 
   void loadBinary(void* data, std::size_t size) {
-    if (size > remaining()) throw decode_failure("the message ends inside a value");
-    if (next_lent_ != lent_end_ && position() + size > next_lent_->at)
-      return load_across(data, size);
+    if (size > static_cast<std::size_t>(plain_end_ - next_)) return load_slow(data, size);
     if (size != 0) std::memcpy(data, next_, size);
     next_ += size;
   }
@@ -89,12 +106,19 @@ class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEm
 
  private:
   std::size_t position() const noexcept { return static_cast<std::size_t>(next_ - begin_); }
-  // A read that reaches a lent run: copies the payload's bytes and the run's, in order.
-  void load_across(void* data, std::size_t size);
+  static std::size_t total_size(std::span<const lent_run> runs) noexcept;
+  // A read that reaches a lent run, or past the end: copies the payload's bytes and the runs',
+  // in order, or throws decode_failure.
+  void load_slow(void* data, std::size_t size);
+  // Where the bytes that can be copied without meeting a lent run end.
+  void find_plain_end() noexcept {
+    plain_end_ = next_lent_ != lent_end_ ? begin_ + next_lent_->at : end_;
+  }
 
   const std::byte* begin_;
   const std::byte* next_;
   const std::byte* end_;
+  const std::byte* plain_end_;
   const lent_run* next_lent_;
   const lent_run* lent_end_;
   std::size_t lent_done_ = 0;  ///< bytes of *next_lent_ already read

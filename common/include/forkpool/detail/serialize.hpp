@@ -120,10 +120,9 @@ void encode_into(byte_buffer& out, const T&... values) {
   encode_to(sink, values...);
 }
 
-/// Decodes `in` into `values`; throws decode_failure unless it consumes `in` exactly.
+/// Decodes what `archive` reads into `values`; throws decode_failure unless that is all of it.
 template <class... T>
-void decode_exact(const payload_view& in, T&... values) {
-  input_archive archive(in);
+void decode_all(input_archive& archive, T&... values) {
   try {
     (archive(values), ...);
   } catch (const cereal::Exception& e) {
@@ -135,9 +134,16 @@ void decode_exact(const payload_view& in, T&... values) {
     throw decode_failure(std::to_string(archive.remaining()) + " bytes left over after decoding");
 }
 
+/// Decodes `in` into `values`; throws decode_failure unless it consumes `in` exactly.
 template <class... T>
 void decode_exact(std::span<const std::byte> in, T&... values) {
-  decode_exact(payload_view(in), values...);
+  input_archive archive(in);
+  decode_all(archive, values...);
+}
+template <class... T>
+void decode_exact(const payload_view& in, T&... values) {
+  input_archive archive(in);
+  decode_all(archive, values...);
 }
 
 }  // namespace forkpool::detail
