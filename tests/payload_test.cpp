@@ -25,6 +25,18 @@ pool_options small_rings(unsigned workers) {
   o.ring_bytes = 64 * 1024;
   return o;
 }
+// One worker allowed 32 MiB of private memory above what a fresh worker has.
+pool_options rss_limited_32_mib_above_a_fresh_worker() {
+  std::uint64_t baseline = 0;
+  {
+    process_pool probe(options(1));
+    probe.submit(square, 2).get();
+    baseline = probe.stats().per_worker.at(0).rss_bytes;
+  }
+  pool_options o = options(1);
+  o.max_worker_rss_bytes = baseline + (32u << 20);
+  return o;
+}
 }  // namespace
 
 TEST_CASE("payload: results and arguments larger than the ring arrive intact" * doctest::timeout(60)) {
@@ -140,14 +152,7 @@ TEST_CASE("payload: the bulk pages kept between large results do not count as wo
   // this process); the worker's own memory falls back once the task's string is freed, so
   // nothing is replaced.
   if (test_tasks::kSanitized) return;  // ASan keeps freed memory in quarantine: private RSS stays high
-  std::uint64_t baseline = 0;
-  {
-    process_pool probe(options(1));
-    probe.submit(square, 2).get();
-    baseline = probe.stats().per_worker.at(0).rss_bytes;
-  }
-  pool_options o = options(1);
-  o.max_worker_rss_bytes = baseline + (32u << 20);
+  const pool_options o = rss_limited_32_mib_above_a_fresh_worker();
   process_pool pool(o);
   const std::size_t size = 40 << 20;
   const std::string argument = patterned_string(size, 1);
@@ -228,14 +233,7 @@ TEST_CASE("payload: a lent result does not count as worker memory while the mast
   // The worker reports its memory while its result is still alive (the master reads it after);
   // those bytes are freed right after, so they must not make the worker look 48 MiB larger.
   if (test_tasks::kSanitized || !can_read_child_memory()) return;
-  std::uint64_t baseline = 0;
-  {
-    process_pool probe(options(1));
-    probe.submit(square, 2).get();
-    baseline = probe.stats().per_worker.at(0).rss_bytes;
-  }
-  pool_options o = options(1);
-  o.max_worker_rss_bytes = baseline + (32u << 20);
+  const pool_options o = rss_limited_32_mib_above_a_fresh_worker();
   process_pool pool(o);
   CHECK(pool.submit(square, 3).get() == 9);
   const std::size_t size = 48 << 20;
