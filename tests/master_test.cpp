@@ -291,6 +291,12 @@ TEST_CASE("master: a result too large to send fails only its own job" * doctest:
   client c(master.socket);
   // Past the master's rings (4 MiB), within what a client accepts (64 MiB): delivered.
   CHECK(c.submit<std::string>("blob", 6 << 20).get().size() == std::size_t{6} << 20);
+  // From each worker's second result on, the master reads it from the worker's memory; what it
+  // passes on is the same.
+  for (int round = 0; round < 4; ++round)
+    CHECK(c.submit<std::string>("blob", 6 << 20).get() == std::string(std::size_t{6} << 20, 'b'));
+  if (test_tasks::can_read_child_memory())
+    CHECK(c.stats().result_bytes_read_in_place >= std::uint64_t{3} * (6 << 20));
   // Beyond what a client accepts: that job fails, typed, and the connection keeps serving.
   CHECK_THROWS_AS(c.submit<std::string>("blob", 65 << 20).get(), protocol_error);
   CHECK(c.submit<int>("square", 7).get() == 49);

@@ -2,11 +2,6 @@
 // max_payload_bytes they fail their own future and nothing else.
 #include <doctest/doctest.h>
 
-#include <signal.h>
-#include <sys/uio.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -169,27 +164,6 @@ TEST_CASE("payload: the bulk pages kept between large results do not count as wo
   REQUIRE(stats.per_worker.size() == 1);
   CHECK(stats.per_worker[0].rss_bytes < o.max_worker_rss_bytes);
 }
-
-namespace {
-// Whether this process may read a child's memory (ptrace rules: Yama, seccomp filters); where it
-// may not, the pool must still deliver every result, through its shared areas.
-bool can_read_child_memory() {
-  static volatile std::uint64_t marker = 0x5eed;
-  const pid_t child = ::fork();
-  if (child == 0) {
-    ::pause();
-    ::_exit(0);
-  }
-  std::uint64_t copy = 0;
-  const iovec local{&copy, sizeof copy};
-  const iovec remote{const_cast<std::uint64_t*>(&marker), sizeof copy};
-  const bool readable =
-      ::process_vm_readv(child, &local, 1, &remote, 1, 0) == sizeof copy && copy == 0x5eed;
-  ::kill(child, SIGKILL);
-  ::waitpid(child, nullptr, 0);
-  return readable;
-}
-}  // namespace
 
 TEST_CASE(
     "payload: large strings and vectors are copied once from the worker's memory into the result" *

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -40,6 +42,22 @@ int segfaults(int) {
 }
 int exits_with(int status) { ::_exit(status); }
 std::string big_string(std::size_t bytes) { return std::string(bytes, 'x'); }
+bool can_read_child_memory() {
+  static volatile std::uint64_t marker = 0x5eed;
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  std::uint64_t copy = 0;
+  const iovec local{&copy, sizeof copy};
+  const iovec remote{const_cast<std::uint64_t*>(&marker), sizeof copy};
+  const bool readable =
+      ::process_vm_readv(child, &local, 1, &remote, 1, 0) == sizeof copy && copy == 0x5eed;
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  return readable;
+}
 std::string patterned_string(std::size_t bytes, int seed) {
   std::string out(bytes, '\0');
   for (std::size_t i = 0; i < bytes; ++i) out[i] = static_cast<char>((i * 131 + static_cast<std::size_t>(seed) * 7 + i / 4093) & 0xff);

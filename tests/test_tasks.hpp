@@ -68,6 +68,9 @@ int aborts(int);
 int segfaults(int);
 int exits_with(int status);
 std::string big_string(std::size_t bytes);
+/// Whether this process may read a child's memory (ptrace rules: Yama, seccomp filters), as a
+/// pool's master must to read large results in place; where it may not, results still arrive.
+bool can_read_child_memory();
 std::string patterned_string(std::size_t bytes, int seed);
 /// `pieces` strings, large (`bytes`) and short by turns, each patterned with its own seed.
 std::vector<std::string> patterned_pieces(std::size_t pieces, std::size_t bytes);
