@@ -291,8 +291,8 @@ TEST_CASE("master: a result too large to send fails only its own job" * doctest:
   client c(master.socket);
   // Past the master's rings (4 MiB), within what a client accepts (64 MiB): delivered.
   CHECK(c.submit<std::string>("blob", 6 << 20).get().size() == std::size_t{6} << 20);
-  // From each worker's second result on, the master reads it from the worker's memory; what it
-  // passes on is the same.
+  // The master reads these from the worker's memory (where it may); what it passes on is the
+  // same.
   for (int round = 0; round < 4; ++round)
     CHECK(c.submit<std::string>("blob", 6 << 20).get() == std::string(std::size_t{6} << 20, 'b'));
   if (test_tasks::can_read_child_memory())

@@ -123,6 +123,7 @@ void pool_core::watch_bell(worker_record& worker) {
                             if (w == nullptr) return;
                             w->watching = false;
                             w->channel->master_bell().clear();
+                            settle_lending(*w);  // a new worker rings once it offers
                             w->channel->responses_in().end_sleep();
                             drain_replies(*w);
                           });
@@ -244,11 +245,7 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
     return false;
   }
   worker.rss_bytes.store(header.rss_bytes, std::memory_order_relaxed);
-  if (!worker.lending_settled) {
-    worker.lender_pid = worker.channel->settle_lending(worker.pid);
-    worker.lending_settled = worker.channel->lending().load(std::memory_order_relaxed) !=
-                             worker_channel::lending_state::unknown;
-  }
+  settle_lending(worker);
   std::span<const std::byte> body = frame.payload.subspan(sizeof header);
   const bool lent = (header.flags & kBodyLent) != 0;
   lent_runs runs;
@@ -305,6 +302,15 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
       return false;
   }
   return true;
+}
+
+// Once the worker has offered (when it starts, and before its first reply), checks whether its
+// memory can be read, which lets it lend from then on.
+void pool_core::settle_lending(worker_record& worker) {
+  if (worker.lending_settled) return;
+  worker.lender_pid = worker.channel->settle_lending(worker.pid);
+  worker.lending_settled = worker.channel->lending().load(std::memory_order_relaxed) !=
+                           worker_channel::lending_state::unknown;
 }
 
 // Decodes here, on this thread: afterwards the bulk area is free, and the worker, waiting for

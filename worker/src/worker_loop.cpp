@@ -66,8 +66,11 @@ class worker {
         body_(result_, ring_room(channel), channel, [this] { publish_result(); }) {}
 
   [[noreturn]] void run() {
-    channel_.offer_lending();
     run_initializer();
+    // After the initializer, so the master's check sees what tasks will run under; the bell
+    // lets it check before the first result is ready.
+    channel_.offer_lending();
+    channel_.master_bell().ring();
     ring_consumer& requests = channel_.requests_in();
     for (;;) {
       std::span<const std::byte> message;
