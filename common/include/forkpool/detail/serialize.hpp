@@ -95,10 +95,12 @@ template <class T, class Alloc>
 struct is_lendable<std::vector<T, Alloc>>
     : std::bool_constant<(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) ||
                          is_lendable<T>::value> {};
+/// A number, or a lendable value: what a lendable pair may hold.
+template <class T>
+inline constexpr bool is_lendable_member = is_lendable<T>::value || std::is_arithmetic_v<T>;
 template <class A, class B>
 struct is_lendable<std::pair<A, B>>
-    : std::bool_constant<(is_lendable<A>::value || std::is_arithmetic_v<A>)&&(
-          is_lendable<B>::value || std::is_arithmetic_v<B>)> {};
+    : std::bool_constant<is_lendable_member<A> && is_lendable_member<B>> {};
 
 /// Standard containers whose large runs cereal writes straight from their own storage.
 template <class T>
