@@ -1,33 +1,22 @@
 #include "forkpool/detail/archive.hpp"
 
-#include <sys/uio.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
 
+#include "forkpool/detail/process_memory.hpp"
+
 namespace forkpool::detail {
 namespace {
 
-// Copies `size` bytes at `address` in process `pid` to `out`: one copy, by the kernel.
+// Copies a lent run from its owner, or says why it could not.
 void read_lent(int pid, std::uint64_t address, std::byte* out, std::size_t size) {
-  while (size != 0) {
-    const iovec local{out, size};
-    const iovec remote{reinterpret_cast<void*>(static_cast<std::uintptr_t>(address)), size};
-    const ssize_t n = ::process_vm_readv(pid, &local, 1, &remote, 1, 0);
-    if (n <= 0) {
-      const int error = n < 0 ? errno : EFAULT;
-      throw decode_failure(error == ESRCH
-                               ? std::string("the worker exited before its result was read")
-                               : "the result could not be read from the worker's memory: " +
-                                     std::string(std::strerror(error)));
-    }
-    const auto done = static_cast<std::size_t>(n);  // a partial read stops at an unmapped page
-    out += done;
-    address += done;
-    size -= done;
-  }
+  const int error = read_process_memory(pid, address, out, size);
+  if (error == ESRCH) throw decode_failure("the worker exited before its result was read");
+  if (error != 0)
+    throw decode_failure("the result could not be read from the worker's memory: " +
+                         std::string(std::strerror(error)));
 }
 
 }  // namespace

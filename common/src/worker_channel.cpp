@@ -1,11 +1,12 @@
 #include "forkpool/detail/worker_channel.hpp"
 
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <bit>
 #include <new>
 #include <stdexcept>
+
+#include "forkpool/detail/process_memory.hpp"
 
 namespace forkpool::detail {
 namespace {
@@ -146,12 +147,9 @@ int worker_channel::settle_lending(int known_pid) noexcept {
   if (state == lending_state::unknown) {
     // Refused where ptrace rules (Yama, a seccomp filter, an undumpable worker) forbid the read.
     std::uint64_t magic = 0;
-    const iovec local{&magic, sizeof magic};
-    const iovec remote{reinterpret_cast<void*>(static_cast<std::uintptr_t>(probe)), sizeof magic};
-    const bool readable =
-        pid > 0 && (known_pid == 0 || known_pid == pid) &&
-        ::process_vm_readv(pid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(sizeof magic) &&
-        magic == kChannelMagic;
+    const bool readable = pid > 0 && (known_pid == 0 || known_pid == pid) &&
+                          read_process_memory(pid, probe, &magic, sizeof magic) == 0 &&
+                          magic == kChannelMagic;
     state = readable ? lending_state::allowed : lending_state::refused;
     header->lending.store(state, std::memory_order_release);
   }
