@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <streambuf>
@@ -30,9 +31,14 @@ class reply_body final : public lending_sink {
  public:
   /// `ring_room`: the largest body a response frame can carry.
   /// `publish`: sends the reply for the body as it stands (see sync()).
+  /// `spin`: how long to busy-wait for the master's read before sleeping between looks.
   reply_body(byte_buffer& small, std::size_t ring_room, worker_channel& channel,
-             std::function<void()> publish)
-      : small_(small), ring_room_(ring_room), channel_(channel), publish_(std::move(publish)) {
+             std::chrono::nanoseconds spin, std::function<void()> publish)
+      : small_(small),
+        ring_room_(ring_room),
+        channel_(channel),
+        spin_(spin),
+        publish_(std::move(publish)) {
     lent_.reserve(kMaxLentRuns);
   }
 
@@ -92,7 +98,7 @@ class reply_body final : public lending_sink {
       return -1;
     publish_();
     published_ = true;
-    await_master(channel_.large_result_busy());
+    await_master();
     busy_claimed_ = false;
     return 0;
   }
@@ -107,18 +113,16 @@ class reply_body final : public lending_sink {
   // per page.
   static constexpr std::size_t kPopulateStep = std::size_t{8} << 20;
 
-  // Waits until the master has decoded the previous large result (it clears the word).
-  static void await_master(std::atomic<std::uint32_t>& busy) {
-    for (unsigned round = 0; busy.load(std::memory_order_acquire) != 0; ++round) {
-      if (round < 1000)
-        cpu_relax();
-      else
-        ::usleep(50);
-    }
+  // Waits until the master has decoded the last large result (it clears the word).
+  void await_master() const {
+    const std::atomic<std::uint32_t>& busy = channel_.large_result_busy();
+    spinner spin(spin_);
+    while (busy.load(std::memory_order_acquire) != 0)
+      if (!spin.keep_spinning()) ::usleep(50);
   }
   void claim_busy() {
     if (busy_claimed_) return;
-    await_master(channel_.large_result_busy());
+    await_master();
     channel_.large_result_busy().store(1, std::memory_order_relaxed);
     busy_claimed_ = true;
   }
@@ -168,6 +172,7 @@ class reply_body final : public lending_sink {
   byte_buffer& small_;
   std::size_t ring_room_;
   worker_channel& channel_;
+  std::chrono::nanoseconds spin_;
   bool in_bulk_ = false;
   bool overflowed_ = false;
   std::size_t bulk_size_ = 0;

@@ -63,7 +63,7 @@ class worker {
       : channel_(channel),
         config_(config),
         rss_(config.rss_limit != 0),
-        body_(result_, ring_room(channel), channel, [this] { publish_result(); }) {}
+        body_(result_, ring_room(channel), channel, config.spin, [this] { publish_result(); }) {}
 
   [[noreturn]] void run() {
     run_initializer();
