@@ -176,9 +176,16 @@ class future_state<encoded_result> final : public task_state {
 
  protected:
   void store_value(const payload_view& encoded) override {
-    input_archive all(encoded);  // its lent runs too, in order
-    value_.bytes.resize(all.remaining());
-    all.loadBinary(value_.bytes.data(), value_.bytes.size());
+    if (encoded.lent.empty()) {
+      value_.bytes.assign(encoded.bytes.begin(), encoded.bytes.end());
+      return;
+    }
+    input_archive all(encoded);  // the copied bytes and the lent runs, in order
+    const std::size_t size = all.remaining();
+    value_.bytes.reserve(size);
+    prepare_destination(value_.bytes.data(), size);  // so the zeroing below takes no faults
+    value_.bytes.resize(size);
+    all.loadBinary(value_.bytes.data(), size);
   }
 
  private:
