@@ -46,7 +46,7 @@ int serve(const daemon::command_line& options) {
   const std::string socket = options.socket.empty() ? default_socket_path() : options.socket;
   // Everything that can be wrong is checked before anything is forked.
   daemon::load_task_libraries(options.task_libraries);
-  daemon::prepare_socket_path(socket);
+  daemon::prepare_socket_path(socket, options.socket.empty());
 
   pool_options pool_settings;
   pool_settings.workers = options.workers;

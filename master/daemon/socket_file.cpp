@@ -9,15 +9,12 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "socket_trust.hpp"
+
 namespace forkpool::daemon {
 namespace {
 
 bool created_directory = false;
-
-std::string directory_of(const std::string& path) {
-  const auto slash = path.rfind('/');
-  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-}
 
 bool someone_listens(const std::string& path) {
   sockaddr_un address{};
@@ -32,19 +29,24 @@ bool someone_listens(const std::string& path) {
 
 }  // namespace
 
-void prepare_socket_path(const std::string& path) {
+using detail::directory_of;
+
+void prepare_socket_path(const std::string& path, bool private_directory) {
   if (path.size() >= sizeof(sockaddr_un{}.sun_path))
     throw std::runtime_error("socket path too long: " + path);
   const std::string directory = directory_of(path);
   struct stat st {};
-  if (::stat(directory.c_str(), &st) != 0) {
+  // lstat: a symlink named like the directory is not followed (it fails the checks below).
+  if (::lstat(directory.c_str(), &st) != 0) {
     if (::mkdir(directory.c_str(), 0700) != 0)
       throw std::runtime_error("cannot create " + directory + ": " + std::strerror(errno));
     created_directory = true;
-  } else if (!S_ISDIR(st.st_mode)) {
+  } else if (!private_directory && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) {
     throw std::runtime_error(directory + " is not a directory");
-  } else if (st.st_uid != ::getuid() && directory.rfind("/tmp/forkpool-", 0) == 0) {
-    throw std::runtime_error(directory + " belongs to another user");
+  }
+  if (private_directory) {
+    if (const std::string why = detail::why_directory_not_private(directory); !why.empty())
+      throw std::runtime_error(why);
   }
   if (::lstat(path.c_str(), &st) != 0) return;  // nothing there
   if (!S_ISSOCK(st.st_mode)) throw std::runtime_error(path + " exists and is not a socket");

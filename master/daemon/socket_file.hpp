@@ -7,8 +7,10 @@ namespace forkpool::daemon {
 
 /// Makes the socket's directory if missing (mode 0700), and clears the way for a new socket: a
 /// stale one (no master answers) is removed; a live one is an error, as is a path that is not a
-/// socket. Throws std::runtime_error with a one-line message.
-void prepare_socket_path(const std::string& path);
+/// socket. With `private_directory` (the default socket, in shared ground such as /tmp), the
+/// directory must also be owned by this user, not a symlink, and mode 0700. Throws
+/// std::runtime_error with a one-line message.
+void prepare_socket_path(const std::string& path, bool private_directory);
 
 /// Restricts the socket to its owner (0600) once bound.
 void restrict_socket(const std::string& path);

@@ -16,6 +16,7 @@
 #include "forkpool/detail/unique_fd.hpp"
 #include "forkpool/detail/wire_exception.hpp"
 #include "forkpool/errors.hpp"
+#include "socket_trust.hpp"
 
 namespace forkpool {
 namespace {
@@ -57,6 +58,9 @@ detail::unique_fd connect_to(const std::string& path) {
   if (!fd || ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
     throw connection_error("cannot connect to forkpool-master at " + path + ": " +
                            std::strerror(errno));
+  // Before anything is sent: the task's name and arguments are for our own master only.
+  if (const std::string why = detail::why_peer_not_trusted(fd.get()); !why.empty())
+    throw connection_error("refusing forkpool-master at " + path + ": " + why);
   return fd;
 }
 
@@ -65,7 +69,9 @@ detail::unique_fd connect_to(const std::string& path) {
 std::string default_socket_path() {
   if (const char* runtime = std::getenv("XDG_RUNTIME_DIR"); runtime != nullptr && *runtime)
     return std::string(runtime) + "/forkpool.sock";
-  return "/tmp/forkpool-" + std::to_string(::getuid()) + "/forkpool.sock";
+  const char* tmp = std::getenv("TMPDIR");
+  const std::string base = tmp != nullptr && *tmp == '/' ? tmp : "/tmp";
+  return base + "/forkpool-" + std::to_string(::getuid()) + "/forkpool.sock";
 }
 
 struct client::impl {
@@ -163,6 +169,12 @@ client::client() : client(default_socket_path()) {}
 
 client::client(std::string socket_path) : impl_(std::make_unique<impl>()) {
   impl_->path = std::move(socket_path);
+  // The default place is shared ground (/tmp): another user may have made it first.
+  if (impl_->path == default_socket_path()) {
+    if (const std::string why = detail::why_directory_not_private(detail::directory_of(impl_->path));
+        !why.empty())
+      throw connection_error("refusing the default forkpool-master socket: " + why);
+  }
   impl_->socket = connect_to(impl_->path);
   impl_->reader = std::thread([this] { impl_->read_replies(); });
 }

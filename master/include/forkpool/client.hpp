@@ -15,14 +15,17 @@
 namespace forkpool {
 
 /// Where forkpool-master listens by default: $XDG_RUNTIME_DIR/forkpool.sock, else
-/// /tmp/forkpool-<uid>/forkpool.sock.
+/// $TMPDIR/forkpool-<uid>/forkpool.sock ($TMPDIR: /tmp when unset). The directory must be owned
+/// by the caller, not a symlink, and mode 0700; client and master refuse it otherwise.
 std::string default_socket_path();
 
 class client {
  public:
-  /// Connects to the master at default_socket_path(). Throws connection_error.
+  /// Connects to the master at default_socket_path(). Throws connection_error, also when the
+  /// socket's directory is not private to this user (see default_socket_path()).
   client();
-  /// Connects to the master listening at `socket_path`. Throws connection_error.
+  /// Connects to the master listening at `socket_path`. Throws connection_error, also when the
+  /// process listening there runs as another user than this one or root (nothing is sent then).
   explicit client(std::string socket_path);
   /// Closes the connection; futures still waiting fail with connection_error.
   ~client();
