@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -16,6 +17,7 @@
 #include <doctest/doctest.h>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,22 +60,43 @@ inline bool can_connect(const std::string& path) {
 struct master_process {
   temp_dir dir;
   std::string socket = (dir.path / "master.sock").string();
+  std::string log_path = (dir.path / "master.log").string();
   pid_t pid = -1;
 
-  explicit master_process(std::vector<std::string> extra = {}) {
+  struct settings {
+    int descriptor_limit = 0;  ///< RLIMIT_NOFILE for the master; 0: inherited
+    bool capture_log = false;  ///< its stderr to log_path instead of the test's
+  };
+
+  explicit master_process(std::vector<std::string> extra = {}) : master_process(extra, settings{}) {}
+  master_process(std::vector<std::string> extra, settings how) {
     std::vector<std::string> args{FORKPOOL_MASTER_BINARY, "--workers", "2", "--tasks",
                                   FORKPOOL_TEST_PLUGIN,   "--socket",  socket};
     args.insert(args.end(), extra.begin(), extra.end());
     pid = ::fork();
     if (pid == 0) {
+      if (how.descriptor_limit > 0) {
+        const rlimit limit{static_cast<rlim_t>(how.descriptor_limit),
+                           static_cast<rlim_t>(how.descriptor_limit)};
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+      }
+      if (how.capture_log) {
+        const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ::dup2(fd, 2);
+      }
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
       ::execv(argv[0], argv.data());
       ::_exit(127);
     }
-    for (int i = 0; i < 500 && !can_connect(socket); ++i)
+    for (int i = 0; i < 1000 && !can_connect(socket); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  /// What the master wrote to stderr so far (with settings::capture_log).
+  std::string log() const {
+    std::ifstream in(log_path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
   }
   int stop(int signal = SIGTERM) {
     if (pid < 0) return 0;
@@ -85,6 +108,17 @@ struct master_process {
   }
   ~master_process() { stop(); }
 };
+
+/// Polls `condition` every 10 ms until it holds or `limit` passes; returns whether it held.
+template <class Condition>
+bool eventually(Condition condition, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
 
 // A raw connection, for speaking nonsense to the master.
 struct raw_connection {

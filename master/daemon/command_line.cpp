@@ -9,7 +9,8 @@ const char* const kUsage =
     "usage: forkpool-master --workers N --tasks LIB.so[,LIB.so...] [--socket PATH]\n"
     "                       [--max-tasks-per-worker N] [--max-worker-rss SIZE]\n"
     "                       [--task-timeout DURATION] [--drain-timeout DURATION]\n"
-    "                       [--max-message SIZE]\n"
+    "                       [--max-message SIZE] [--message-timeout DURATION]\n"
+    "                       [--max-connections-per-user N]\n"
     "       forkpool-master status [--socket PATH]\n"
     "       forkpool-master restart [--socket PATH]\n"
     "       forkpool-master --help | --version\n"
@@ -18,6 +19,8 @@ const char* const kUsage =
     "forkpool::client programs, over a Unix socket (mode 0600; default $XDG_RUNTIME_DIR/forkpool.sock\n"
     "or /tmp/forkpool-<uid>/forkpool.sock). SIGTERM or SIGINT: finish running jobs (at most\n"
     "--drain-timeout, default 30s) and exit. SIGHUP: restart every worker, rolling.\n"
+    "A connection that starts a message must finish it within --message-timeout (default 30s);\n"
+    "one uid may hold --max-connections-per-user connections (default 256).\n"
     "SIZE: bytes, or with k, M, G. DURATION: seconds, or with ms, s, m, h.\n";
 
 namespace {
@@ -109,6 +112,13 @@ command_line parse_command_line(int argc, char** argv) {
       c.task_timeout = parse_duration(value(flag));
     } else if (flag == "--drain-timeout") {
       c.drain_timeout = parse_duration(value(flag));
+    } else if (flag == "--message-timeout") {
+      c.message_timeout = parse_duration(value(flag));
+      if (c.message_timeout.count() <= 0) throw std::invalid_argument("--message-timeout must be positive");
+    } else if (flag == "--max-connections-per-user") {
+      c.max_connections_per_user = parse_count(flag, value(flag));
+      if (c.max_connections_per_user == 0)
+        throw std::invalid_argument("--max-connections-per-user must be at least 1");
     } else if (flag == "--max-message") {
       c.max_message_bytes = static_cast<std::uint32_t>(std::min<std::uint64_t>(parse_size(value(flag)), 1u << 30));
     } else {

@@ -19,6 +19,8 @@ struct command_line {
   std::chrono::milliseconds task_timeout{0};
   std::chrono::milliseconds drain_timeout{30000};
   std::uint32_t max_message_bytes = 64u << 20;
+  std::chrono::milliseconds message_timeout{30000};
+  std::size_t max_connections_per_user = 256;
 };
 
 /// Parses argv; throws std::invalid_argument with a one-line message on any mistake.

@@ -62,7 +62,10 @@ int serve(const daemon::command_line& options) {
   process_pool pool(pool_settings);
 
   asio::io_context io;
-  daemon::server server(io, pool, socket, {.max_message_bytes = options.max_message_bytes});
+  daemon::server server(io, pool, socket,
+                        {.max_message_bytes = options.max_message_bytes,
+                         .message_timeout = options.message_timeout,
+                         .max_connections_per_uid = options.max_connections_per_user});
   daemon::restrict_socket(socket);
   server.start();
   std::fprintf(stderr, "forkpool-master: %zu workers, listening on %s\n",

@@ -6,8 +6,10 @@
 #include <array>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <algorithm>
+#include <cstdio>
 #include <deque>
 #include <unordered_map>
 
@@ -25,7 +27,7 @@ using detail::master_reply;
 class session : public std::enable_shared_from_this<session> {
  public:
   session(server& owner, asio::local::stream_protocol::socket socket)
-      : owner_(owner), socket_(std::move(socket)) {}
+      : owner_(owner), socket_(std::move(socket)), message_deadline_(owner.io_) {}
 
   void start() {
     // Only the same user may use this master's workers (the socket's mode says so too).
@@ -33,9 +35,21 @@ class session : public std::enable_shared_from_this<session> {
     socklen_t size = sizeof peer;
     if (::getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0 ||
         peer.uid != ::getuid()) {
+      std::fprintf(stderr, "forkpool-master: refused a connection from uid %u (pid %d): not this user\n",
+                   static_cast<unsigned>(peer.uid), static_cast<int>(peer.pid));
       close();
       return;
     }
+    uid_ = peer.uid;
+    std::size_t& connections = owner_.connections_per_uid_[uid_];
+    if (connections >= owner_.limits_.max_connections_per_uid) {
+      std::fprintf(stderr, "forkpool-master: refused a connection from uid %u (pid %d): it has %zu open, the limit\n",
+                   static_cast<unsigned>(peer.uid), static_cast<int>(peer.pid), connections);
+      return refuse("too many connections from uid " + std::to_string(uid_) + " (the limit is " +
+                    std::to_string(owner_.limits_.max_connections_per_uid) + ")");
+    }
+    ++connections;
+    counted_ = true;
     read_next();
   }
 
@@ -44,6 +58,8 @@ class session : public std::enable_shared_from_this<session> {
   void close() {
     if (closed_) return;
     closed_ = true;
+    if (counted_ && --owner_.connections_per_uid_[uid_] == 0) owner_.connections_per_uid_.erase(uid_);
+    message_deadline_.cancel();
     boost::system::error_code ignored;
     socket_.shutdown(asio::socket_base::shutdown_both, ignored);
     socket_.close(ignored);
@@ -58,14 +74,41 @@ class session : public std::enable_shared_from_this<session> {
     if (queued_bytes_ > owner_.limits_.max_buffered_reply_bytes || jobs_.size() >= job_allowance())
       return;  // backpressure: resumed as replies are written and jobs complete
     reading_ = true;
-    asio::async_read(socket_, asio::buffer(prefix_),
-                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                       self->on_prefix(ec);
-                     });
+    prefix_read_ = 0;
+    read_prefix();
   }
 
-  void on_prefix(boost::system::error_code ec) {
-    if (ec) return close();
+  // The length prefix is read piece by piece: its first byte starts the message's deadline, while
+  // a connection that sends nothing may stay open as long as it likes.
+  void read_prefix() {
+    socket_.async_read_some(
+        asio::buffer(prefix_.data() + prefix_read_, prefix_.size() - prefix_read_),
+        [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+          if (ec) return self->close();
+          if (self->prefix_read_ == 0) self->arm_message_deadline();
+          self->prefix_read_ += n;
+          if (self->prefix_read_ < self->prefix_.size()) return self->read_prefix();
+          self->on_prefix();
+        });
+  }
+
+  // A client that starts a message must finish it in time (a slowloris holds a connection, and
+  // its buffer, forever otherwise).
+  void arm_message_deadline() {
+    message_deadline_.expires_after(owner_.limits_.message_timeout);
+    message_deadline_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->closed_) return;
+      std::fprintf(stderr,
+                   "forkpool-master: closed a connection from uid %u that sent part of a message "
+                   "and did not finish it within %lld ms\n",
+                   static_cast<unsigned>(self->uid_),
+                   static_cast<long long>(self->owner_.limits_.message_timeout.count()));
+      self->close();
+    });
+  }
+
+  void on_prefix() {
     const std::uint32_t length = detail::read_length(prefix_);
     if (length > owner_.limits_.max_message_bytes) {
       return refuse("message of " + std::to_string(length) + " bytes exceeds the maximum of " +
@@ -81,6 +124,7 @@ class session : public std::enable_shared_from_this<session> {
   void on_payload(boost::system::error_code ec) {
     reading_ = false;
     if (ec) return close();  // a truncated message: the client went away mid-way
+    message_deadline_.cancel();
     auto request = detail::decode_message<client_request>(payload_);
     if (!request) return refuse("a request that does not decode");
     payload_.clear();
@@ -91,6 +135,7 @@ class session : public std::enable_shared_from_this<session> {
   // A protocol violation: say why, then hang up (the stream can no longer be trusted).
   void refuse(const std::string& why) {
     reading_ = false;
+    message_deadline_.cancel();
     master_reply reply;
     reply.kind = master_reply::kind_t::error;
     reply.error = {detail::error_code::protocol, "", why};
@@ -206,7 +251,11 @@ class session : public std::enable_shared_from_this<session> {
 
   server& owner_;
   asio::local::stream_protocol::socket socket_;
+  asio::steady_timer message_deadline_;
+  uid_t uid_ = 0;
+  bool counted_ = false;  ///< counts against connections_per_uid_
   std::array<std::byte, detail::kLengthPrefix> prefix_{};
+  std::size_t prefix_read_ = 0;
   detail::byte_buffer payload_;
   std::deque<detail::byte_buffer> outbox_;
   std::size_t queued_bytes_ = 0;
@@ -222,7 +271,7 @@ class session : public std::enable_shared_from_this<session> {
 
 server::server(asio::io_context& io, process_pool& pool, const std::string& socket_path,
                server_limits limits)
-    : io_(io), pool_(pool), limits_(limits), acceptor_(io) {
+    : io_(io), pool_(pool), limits_(limits), acceptor_(io), accept_retry_(io) {
   const asio::local::stream_protocol::endpoint endpoint(socket_path);
   acceptor_.open(endpoint.protocol());
   acceptor_.bind(endpoint);
@@ -234,7 +283,12 @@ void server::start() { accept(); }
 void server::accept() {
   acceptor_.async_accept([this](boost::system::error_code ec,
                                 asio::local::stream_protocol::socket socket) {
-    if (ec || !accepting_) return;
+    if (!accepting_ || ec == asio::error::operation_aborted) return;
+    if (ec) return accept_failed(ec);
+    if (out_of_descriptors_) {
+      std::fprintf(stderr, "forkpool-master: accepting connections again\n");
+      out_of_descriptors_ = false;
+    }
     auto s = std::make_shared<session>(*this, std::move(socket));
     sessions_.insert(s);
     s->start();
@@ -242,8 +296,28 @@ void server::accept() {
   });
 }
 
+// A failed accept is an ordinary condition for a server: the client that could not be taken
+// waits in the listen queue. Out of descriptors (or memory), try again shortly, once descriptors
+// may be free; said once per episode. Anything else (a client gone before it was accepted):
+// at once.
+void server::accept_failed(const boost::system::error_code& ec) {
+  const bool exhausted = ec == asio::error::no_descriptors || ec.value() == ENFILE ||
+                         ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+  if (!exhausted) return accept();
+  if (!out_of_descriptors_) {
+    std::fprintf(stderr, "forkpool-master: cannot accept connections: %s; retrying every %lld ms\n",
+                 ec.message().c_str(), static_cast<long long>(kAcceptRetry.count()));
+    out_of_descriptors_ = true;
+  }
+  accept_retry_.expires_after(kAcceptRetry);
+  accept_retry_.async_wait([this](boost::system::error_code e) {
+    if (!e && accepting_) accept();
+  });
+}
+
 void server::stop_accepting() {
   accepting_ = false;
+  accept_retry_.cancel();
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   for (const auto& s : sessions_) s->stop_reading();

@@ -4,8 +4,13 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <sys/types.h>
+
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -25,6 +30,11 @@ struct server_limits {
   /// client stay bounded in bytes whether they are small or large.
   std::size_t max_jobs_per_client = 10'000;
   std::size_t initial_jobs_per_client = 128;
+  /// A connection that has sent part of a message must send the rest within this, or it is
+  /// closed. A connection that sends nothing is not timed.
+  std::chrono::milliseconds message_timeout{30000};
+  /// Open connections one uid may hold; one more is refused with an error reply.
+  std::size_t max_connections_per_uid = 256;
 };
 
 class session;
@@ -44,12 +54,17 @@ class server {
  private:
   friend class session;
   void accept();
+  void accept_failed(const boost::system::error_code& ec);
+  static constexpr std::chrono::milliseconds kAcceptRetry{50};
 
   boost::asio::io_context& io_;
   process_pool& pool_;
   server_limits limits_;
   boost::asio::local::stream_protocol::acceptor acceptor_;
+  boost::asio::steady_timer accept_retry_;
+  bool out_of_descriptors_ = false;  ///< said so once; said again when accepting resumes
   std::set<std::shared_ptr<session>> sessions_;
+  std::map<uid_t, std::size_t> connections_per_uid_;
   std::size_t jobs_in_flight_ = 0;
   bool accepting_ = true;
 };

@@ -112,6 +112,10 @@ struct client::impl {
         why = "forkpool-master sent a message that does not decode";
         break;
       }
+      if (reply->id == 0 && reply->kind == master_reply::kind_t::error) {  // about the connection
+        why = "forkpool-master closed the connection: " + reply->error.message;
+        break;
+      }
       deliver(std::move(*reply));
     }
     fail_everything(why);
