@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstdio>
+#include <deque>
 #include <map>
 #include <optional>
 #include <system_error>
@@ -21,29 +22,37 @@ namespace {
 
 namespace asio = boost::asio;
 
-// Workers forked by the fork server, which reports their exits over its socket.
+// Workers forked by the fork server, which reports their exits over its socket. The socket is
+// non-blocking (the event loop watches it), so spawn requests that do not fit its buffer wait in
+// an outbox until it is writable: the pool's thread never blocks on the server, which may itself
+// be waiting for the pool to read its events.
 class fork_server_launcher final : public launcher {
  public:
   fork_server_launcher(asio::io_context& io, const worker_config& config, launch_events& events)
-      : events_(events), server_(start_fork_server(config)), watch_(io, ::dup(server_.socket.get())) {
+      : events_(events), server_(start_fork_server(config)), watch_(io) {
+    boost::system::error_code ec;
+    watch_.assign(server_.socket.get(), ec);
+    if (ec) {
+      stop();
+      throw std::system_error(ec.value(), std::generic_category(), "watching the fork server");
+    }
+    server_.socket.release();  // owned by watch_ now
     read_events();
   }
 
   ~fork_server_launcher() override { stop(); }
 
-  void launch(std::uint64_t worker_id, const worker_channel& channel) override {
-    if (!server_.socket ||
-        !request_spawn(server_.socket.get(), worker_id, channel.region_fd(),
-                       channel.worker_bell().fd(), channel.master_bell().fd())) {
-      asio::post(watch_.get_executor(), [this, worker_id] { events_.on_spawn_failed(worker_id, EPIPE); });
-    }
+  void launch(std::uint64_t worker_id, std::shared_ptr<const worker_channel> channel) override {
+    outbox_.push_back({worker_id, std::move(channel)});
+    send_requests();
   }
 
   void stop() override {
     if (server_.pid < 0) return;
     boost::system::error_code ignored;
-    watch_.close(ignored);
-    server_.socket.reset();  // EOF tells the server to exit
+    watch_.close(ignored);  // EOF tells the server to exit
+    server_.socket.reset();
+    outbox_.clear();
     while (::waitpid(server_.pid, nullptr, 0) < 0 && errno == EINTR) {
     }
     server_.pid = -1;
@@ -72,10 +81,37 @@ class fork_server_launcher final : public launcher {
     });
   }
 
+  void send_requests() {
+    while (!outbox_.empty() && watch_.is_open()) {
+      const spawn_order& order = outbox_.front();
+      const int error = request_spawn(watch_.native_handle(), order.worker_id,
+                                      order.channel->region_fd(), order.channel->worker_bell().fd(),
+                                      order.channel->master_bell().fd());
+      if (error == EAGAIN) {
+        if (!waiting_to_send_) {
+          waiting_to_send_ = true;
+          watch_.async_wait(asio::posix::stream_descriptor::wait_write,
+                            [this](boost::system::error_code ec) {
+                              waiting_to_send_ = false;
+                              if (!ec) send_requests();
+                            });
+        }
+        return;
+      }
+      if (error != 0) {
+        asio::post(watch_.get_executor(), [this, id = order.worker_id, error] {
+          events_.on_spawn_failed(id, error);
+        });
+      }
+      outbox_.pop_front();
+    }
+  }
+
   void lost() {
     boost::system::error_code ignored;
     watch_.close(ignored);
     server_.socket.reset();
+    outbox_.clear();  // their workers are buried with the rest
     if (server_.pid >= 0) {
       while (::waitpid(server_.pid, nullptr, 0) < 0 && errno == EINTR) {
       }
@@ -84,9 +120,16 @@ class fork_server_launcher final : public launcher {
     events_.on_launcher_lost();
   }
 
+  struct spawn_order {
+    std::uint64_t worker_id;
+    std::shared_ptr<const worker_channel> channel;  ///< keeps its descriptors open until sent
+  };
+
   launch_events& events_;
   fork_server_handle server_;
   asio::posix::stream_descriptor watch_;
+  std::deque<spawn_order> outbox_;
+  bool waiting_to_send_ = false;
 };
 
 // Workers that are children of the pool thread itself, forked (start_method::fork) or forked
@@ -99,12 +142,12 @@ class direct_launcher final : public launcher {
 
   ~direct_launcher() override { stop(); }
 
-  void launch(std::uint64_t worker_id, const worker_channel& channel) override {
+  void launch(std::uint64_t worker_id, std::shared_ptr<const worker_channel> channel) override {
     std::fflush(nullptr);
     const pid_t pid = ::fork();
     if (pid == 0) {
       // Only async-signal-safe calls from here to exec: the master may have other threads.
-      int keep[3] = {channel.region_fd(), channel.worker_bell().fd(), channel.master_bell().fd()};
+      int keep[3] = {channel->region_fd(), channel->worker_bell().fd(), channel->master_bell().fd()};
       prepare_forked_child(keep, 3, /*die_with_parent=*/true);
       if (exec_) exec_worker(*exec_);  // never returns
       run_worker({unique_fd(keep[0]), unique_fd(keep[1]), unique_fd(keep[2])}, config_);
@@ -114,8 +157,22 @@ class direct_launcher final : public launcher {
       asio::post(io_, [this, worker_id, error] { events_.on_spawn_failed(worker_id, error); });
       return;
     }
+    // Every exit must be seen, or the child stays a zombie: a worker that cannot be watched is
+    // not kept.
     const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-    auto watch = std::make_unique<asio::posix::stream_descriptor>(io_, pidfd);
+    const int error = pidfd < 0 ? errno : 0;
+    auto watch = std::make_unique<asio::posix::stream_descriptor>(io_);
+    boost::system::error_code ec;
+    if (pidfd >= 0) watch->assign(pidfd, ec);
+    if (pidfd < 0 || ec) {
+      if (pidfd >= 0 && !watch->is_open()) ::close(pidfd);
+      ::kill(pid, SIGKILL);
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      const int why = pidfd < 0 ? error : ec.value();
+      asio::post(io_, [this, worker_id, why] { events_.on_spawn_failed(worker_id, why); });
+      return;
+    }
     watch->async_wait(asio::posix::stream_descriptor::wait_read,
                       [this, pid](boost::system::error_code ec) {
                         if (ec) return;

@@ -31,8 +31,9 @@ class launch_events {
 class launcher {
  public:
   virtual ~launcher() = default;
-  /// Starts a worker on `channel`; on_spawned or on_spawn_failed follows. Pool thread only.
-  virtual void launch(std::uint64_t worker_id, const worker_channel& channel) = 0;
+  /// Starts a worker on `channel`; on_spawned or on_spawn_failed follows, from a later handler.
+  /// Never throws. Pool thread only.
+  virtual void launch(std::uint64_t worker_id, std::shared_ptr<const worker_channel> channel) = 0;
   /// Stops the launcher, waiting for its own process if it has one. Pool thread only, after
   /// every worker has exited.
   virtual void stop() = 0;

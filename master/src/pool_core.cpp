@@ -69,12 +69,20 @@ pool_core::pool_core(pool_options options)
   worker_config_.rss_limit = options_.max_worker_rss_bytes;
   if (options_.start == start_method::spawn && options_.initializer)
     initializer_task_ = spawnable_initializer(options_.initializer);
-  // Forks the fork server now, while this is the only thread the pool has.
-  launcher_ = make_launcher(options_.start, io_, worker_config_, *this, initializer_task_);
+  // Everything the workers need is made here, so that a pool that cannot have it fails now,
+  // from its constructor, rather than later on its own thread.
+  try {
+    // Forks the fork server now, while this is the only thread the pool has.
+    launcher_ = make_launcher(options_.start, io_, worker_config_, *this, initializer_task_);
+    for (unsigned i = 0; i < worker_count_; ++i) first_workers_.push_back(make_worker());
+  } catch (const std::exception& e) {
+    throw broken_pool(std::string("forkpool: cannot start the pool's workers: ") + e.what());
+  }
   // Workers are launched by the pool thread: with start_method::fork they are its children and
   // die with it (PR_SET_PDEATHSIG follows the forking thread).
   post_locked([this] {
-    for (unsigned i = 0; i < worker_count_; ++i) launch_worker();
+    for (auto& worker : first_workers_) start_worker(std::move(worker));
+    first_workers_.clear();
     dispatch();
   });
   thread_ = std::thread([this] {

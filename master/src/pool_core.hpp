@@ -130,9 +130,19 @@ class pool_core final : public launch_events, public pool_helper {
   std::uint32_t revoke_queued(worker_record& worker);
 
   // supervisor.cpp
-  void launch_worker();
+  /// A new worker's record and channel, with every descriptor it needs; throws (std::exception)
+  /// when the system has none to give.
+  std::unique_ptr<worker_record> make_worker();
+  /// Adds a made worker, asks the launcher for its process and watches its bell.
+  void start_worker(std::unique_ptr<worker_record> worker);
+  /// make_worker + start_worker. False if the worker could not be made (counted, see
+  /// launch_failed); the caller retries later.
+  bool launch_worker();
+  /// A worker could not be made or forked: back off, and break the pool once none serves and
+  /// the attempts are spent.
+  void launch_failed(const std::string& why);
+  void schedule_respawn(std::chrono::milliseconds delay);
   void replenish();
-  void replenish_now();
   worker_record* find_worker(pid_t pid);
   worker_record* find_worker_by_id(std::uint64_t id);
   void retire(worker_record& worker, restart_reason reason);
@@ -182,6 +192,9 @@ class pool_core final : public launch_events, public pool_helper {
   /// Beyond one per worker, replacements back off exponentially: a crash loop does not fork
   /// without bound, and healthy workers keep serving.
   unsigned consecutive_failures_ = 0;
+  /// Workers that could not be made or forked since the last one that was (resources short).
+  unsigned launch_failures_ = 0;
+  std::vector<std::unique_ptr<worker_record>> first_workers_;  ///< made by the constructor
   boost::asio::steady_timer respawn_timer_{io_};
   bool respawn_scheduled_ = false;
   std::unique_ptr<boost::asio::steady_timer> timeout_timer_;

@@ -2,9 +2,13 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <fcntl.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <system_error>
 
 #include "forkpool/errors.hpp"
 #include "pool_core.hpp"
@@ -15,23 +19,55 @@ namespace {
 // Between SIGTERM and SIGKILL for a worker whose task overran task_timeout.
 constexpr std::chrono::milliseconds kTerminateGrace{100};
 constexpr std::chrono::milliseconds kMaxRespawnDelay{100};
+// Failed attempts to start a worker, while none serves, before the pool is broken: with the
+// back-off above, about a second of trying.
+constexpr unsigned kLaunchAttempts = 16;
 
 }  // namespace
 
-void pool_core::launch_worker() {
+std::unique_ptr<worker_record> pool_core::make_worker() {
   auto worker = std::make_unique<worker_record>();
   worker->id = next_worker_id_++;
   worker->channel = worker_channel::create(options_.ring_bytes, options_.max_payload_bytes,
                                            options_.kept_payload_bytes);
-  worker->bell = std::make_unique<boost::asio::posix::stream_descriptor>(
-      io_, ::dup(worker->channel->master_bell().fd()));
+  unique_fd bell(::fcntl(worker->channel->master_bell().fd(), F_DUPFD_CLOEXEC, 0));
+  if (!bell) throw std::system_error(errno, std::generic_category(), "dup");
+  worker->bell = std::make_unique<boost::asio::posix::stream_descriptor>(io_, bell.get());
+  bell.release();  // the stream descriptor owns it now
   for (std::uint32_t slot = worker_channel::kSlots; slot-- > 0;) worker->free_slots.push_back(slot);
+  return worker;
+}
+
+bool pool_core::launch_worker() {
+  std::unique_ptr<worker_record> worker;
+  try {
+    worker = make_worker();
+  } catch (const std::exception& e) {
+    launch_failed(e.what());
+    return false;
+  }
+  start_worker(std::move(worker));
+  return true;
+}
+
+void pool_core::launch_failed(const std::string& why) {
+  ++consecutive_failures_;
+  if (launch_failures_++ == 0)  // once per episode, not once per attempt
+    std::fprintf(stderr, "forkpool: could not start a worker (%s); retrying\n", why.c_str());
+  const bool none_serving = std::none_of(workers_.begin(), workers_.end(), [](const auto& w) {
+    return w->state == worker_record::phase::running;
+  });
+  if (none_serving && launch_failures_ >= kLaunchAttempts)
+    fail_everything("no worker can be started: " + why);
+}
+
+void pool_core::start_worker(std::unique_ptr<worker_record> worker) {
   worker_record& w = *worker;
   {
     std::lock_guard lock(stats_mutex_);
     workers_.push_back(std::move(worker));
   }
-  launcher_->launch(w.id, *w.channel);
+  launcher_->launch(w.id, w.channel);
   if (w.channel->responses_in().prepare_sleep()) {
     watch_bell(w);
   } else {
@@ -50,15 +86,6 @@ std::chrono::milliseconds pool_core::respawn_delay() const {
   return std::min(std::chrono::milliseconds(1) * (1u << doublings), kMaxRespawnDelay);
 }
 
-void pool_core::replenish_now() {
-  // One at a time while failing: each attempt must succeed before the next is made.
-  if (launcher_lost_ || !broken_.empty() || (draining_ && pending_.empty())) return;
-  const auto serving = std::count_if(workers_.begin(), workers_.end(), [](const auto& w) {
-    return w->state == worker_record::phase::running;
-  });
-  if (static_cast<unsigned>(serving) < worker_count_) launch_worker();
-}
-
 void pool_core::replenish() {
   if (stopped_ || launcher_lost_ || respawn_scheduled_ || !broken_.empty()) return;
   if (draining_ && pending_.empty()) return;
@@ -66,19 +93,34 @@ void pool_core::replenish() {
       workers_.begin(), workers_.end(),
       [](const auto& w) { return w->state == worker_record::phase::running; }));
   if (serving >= worker_count_) return;
-  if (const auto delay = respawn_delay(); delay.count() > 0) {
-    respawn_scheduled_ = true;
-    respawn_timer_.expires_after(delay);
-    respawn_timer_.async_wait([this](boost::system::error_code ec) {
-      const scheduler_lock lock(*link_);
-      respawn_scheduled_ = false;
-      if (ec || stopped_) return;
-      replenish_now();
-      dispatch();
-    });
-    return;
+  if (const auto delay = respawn_delay(); delay.count() > 0) return schedule_respawn(delay);
+  for (; serving < worker_count_; ++serving) {
+    if (!launch_worker()) {
+      // Resources are short: try again shortly, not in a loop.
+      if (broken_.empty()) schedule_respawn(std::max(respawn_delay(), std::chrono::milliseconds(1)));
+      return;
+    }
   }
-  for (; serving < worker_count_; ++serving) launch_worker();
+}
+
+// While failing, one worker at a time: each attempt must succeed before the next is made.
+void pool_core::schedule_respawn(std::chrono::milliseconds delay) {
+  respawn_scheduled_ = true;
+  respawn_timer_.expires_after(delay);
+  respawn_timer_.async_wait([this](boost::system::error_code ec) {
+    const scheduler_lock lock(*link_);
+    respawn_scheduled_ = false;
+    if (ec || stopped_ || launcher_lost_ || !broken_.empty()) return;
+    if (draining_ && pending_.empty()) return;
+    const auto serving = std::count_if(workers_.begin(), workers_.end(), [](const auto& w) {
+      return w->state == worker_record::phase::running;
+    });
+    if (static_cast<unsigned>(serving) < worker_count_ && launch_worker()) {
+      // Launched; more are made by the next replenish (a bury, or the check below).
+    }
+    replenish();
+    dispatch();
+  });
 }
 
 worker_record* pool_core::find_worker(pid_t pid) {
@@ -95,6 +137,7 @@ worker_record* pool_core::find_worker_by_id(std::uint64_t id) {
 
 void pool_core::on_spawned(std::uint64_t worker_id, pid_t pid) {
   const scheduler_lock scheduler(*link_);
+  launch_failures_ = 0;
   worker_record* worker = find_worker_by_id(worker_id);
   if (worker == nullptr) return;
   std::lock_guard lock(stats_mutex_);
@@ -104,10 +147,10 @@ void pool_core::on_spawned(std::uint64_t worker_id, pid_t pid) {
 
 void pool_core::on_spawn_failed(std::uint64_t worker_id, int error) {
   const scheduler_lock scheduler(*link_);
-  std::fprintf(stderr, "forkpool: could not start a worker: %s\n", std::strerror(error));
-  ++consecutive_failures_;  // out of processes or memory: retry, with back-off
+  // Out of processes, memory or descriptors: retried, with back-off.
   if (worker_record* worker = find_worker_by_id(worker_id)) {
-    worker->state = worker_record::phase::retiring;  // never ran: not a crash
+    worker->state = worker_record::phase::retiring;  // never ran: not a crash, and not serving
+    launch_failed(std::strerror(error));
     bury(*worker, 0);
   }
 }
@@ -171,10 +214,11 @@ void pool_core::check_limits(worker_record& worker) {
 }
 
 void pool_core::fail_everything(const std::string& reason) {
-  if (broken_.empty()) std::fprintf(stderr, "forkpool: %s\n", reason.c_str());
+  if (broken_.empty()) std::fprintf(stderr, "forkpool: the pool is broken: %s\n", reason.c_str());
   broken_ = reason;
   take_incoming();
-  for (auto& task : pending_) task->fail(std::make_exception_ptr(error(reason)));
+  const auto error = std::make_exception_ptr(broken_pool("forkpool: the pool is broken: " + reason));
+  for (auto& task : pending_) task->fail(error);
   pending_.clear();
 }
 

@@ -42,7 +42,9 @@ struct spawn_message {
   spawn_message& operator=(const spawn_message&) = delete;
 };
 
-// Receives one spawn request; returns 0 on EOF, -1 on error, 1 with fds filled.
+// Receives one spawn request; returns 0 on EOF, -1 on error, 1 with fds filled, or -EMFILE for a
+// request whose descriptors did not all arrive (this process is out of descriptors): that one
+// request fails, the server serves on.
 int receive_request(int socket, spawn_request& request, int (&fds)[kDescriptorsPerSpawn]) {
   spawn_message message;
   msghdr& msg = message.header;
@@ -68,6 +70,7 @@ int receive_request(int socket, spawn_request& request, int (&fds)[kDescriptorsP
   }
   if (n != sizeof request || received != kDescriptorsPerSpawn) {
     for (int i = 0; i < received; ++i) ::close(fds[i]);
+    if (n == sizeof request && (msg.msg_flags & MSG_CTRUNC) != 0) return -EMFILE;
     return -1;
   }
   return 1;
@@ -113,6 +116,10 @@ int receive_request(int socket, spawn_request& request, int (&fds)[kDescriptorsP
       spawn_request request{};
       int received[kDescriptorsPerSpawn];
       const int got = receive_request(socket.get(), request, received);
+      if (got == -EMFILE) {
+        send_event(socket.get(), {server_event::spawn_failed, -1, EMFILE, 0, request.worker_id});
+        continue;
+      }
       if (got <= 0) shut_down();  // the master is gone
       const pid_t pid = ::fork();
       if (pid == 0) {
@@ -153,8 +160,8 @@ fork_server_handle start_fork_server(const worker_config& config) {
   return {pid, std::move(master_end)};
 }
 
-bool request_spawn(int socket, std::uint64_t worker_id, int region, int worker_bell,
-                   int master_bell) {
+int request_spawn(int socket, std::uint64_t worker_id, int region, int worker_bell,
+                  int master_bell) {
   spawn_message message;
   message.request.worker_id = worker_id;
   const int fds[kDescriptorsPerSpawn] = {region, worker_bell, master_bell};
@@ -165,9 +172,10 @@ bool request_spawn(int socket, std::uint64_t worker_id, int region, int worker_b
   c->cmsg_len = CMSG_LEN(sizeof fds);
   std::memcpy(CMSG_DATA(c), fds, sizeof fds);
   ssize_t n;
-  while ((n = ::sendmsg(socket, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+  while ((n = ::sendmsg(socket, &msg, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 && errno == EINTR) {
   }
-  return n == static_cast<ssize_t>(sizeof message.request);
+  if (n < 0) return errno == EWOULDBLOCK ? EAGAIN : errno;
+  return n == static_cast<ssize_t>(sizeof message.request) ? 0 : EPIPE;
 }
 
 }  // namespace forkpool::detail

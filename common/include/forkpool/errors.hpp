@@ -86,6 +86,16 @@ class protocol_error : public error {
   using error::error;
 };
 
+/// The pool cannot run calls at all: no worker could be started (out of descriptors, processes
+/// or memory, or spawned workers that cannot initialize). `what()` names the cause. Every call
+/// still pending and every later one fails with it; a broken pool stays broken (make a new one
+/// once the cause is gone), like Python's BrokenProcessPool. Also thrown by the process_pool
+/// constructor when it cannot start its workers.
+class broken_pool : public error {
+ public:
+  using error::error;
+};
+
 /// A client could not reach forkpool-master, or lost its connection (the master went away):
 /// every call still waiting on that connection fails with it.
 class connection_error : public error {

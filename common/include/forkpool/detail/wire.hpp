@@ -60,6 +60,7 @@ enum class error_code : std::uint8_t {
   task_timeout = 7,
   cancelled = 8,
   other = 9,          ///< any other forkpool::error
+  broken_pool = 10,
 };
 
 struct wire_error {

@@ -41,8 +41,10 @@ struct fork_server_handle {
 /// server and its workers see it through the fork.
 fork_server_handle start_fork_server(const worker_config& config);
 
-/// Sends one spawn request with the channel's descriptors. Returns false if the server is gone.
-bool request_spawn(int socket, std::uint64_t worker_id, int region, int worker_bell,
-                   int master_bell);
+/// Sends one spawn request with the channel's descriptors, without blocking. Returns 0, or the
+/// errno: EAGAIN when the socket's buffer is full (send again once it is writable), another one
+/// when the server is gone.
+int request_spawn(int socket, std::uint64_t worker_id, int region, int worker_bell,
+                  int master_bell);
 
 }  // namespace forkpool::detail
