@@ -132,6 +132,11 @@ bool task_state::succeed_from(const payload_view& encoded) {
 
 void task_state::fail(std::exception_ptr error) { finish(status::finished, std::move(error)); }
 
+void task_state::fail_before_sending(std::exception_ptr error) {
+  link_->submitted.fetch_add(1, std::memory_order_relaxed);
+  fail(std::move(error));
+}
+
 void task_state::finish(status outcome, std::exception_ptr error) {
   std::unique_lock lock(mutex_);
   if (status_ != status::pending) return;  // a cancel won the race; nothing more to say

@@ -1,5 +1,7 @@
 #include "pool_core.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <bit>
 #include <cstdio>
@@ -31,6 +33,25 @@ constexpr std::chrono::microseconds kIncomingSpin{5};
 // The pool whose thread this is, on a pool's own thread.
 thread_local const pool_core* this_threads_pool = nullptr;
 
+// Counts the fork()s between this process and the program's first: each child of fork() adds
+// one (pthread_atfork), so a pool whose recorded count differs was made by an ancestor.
+std::atomic<unsigned> forks_since_start{0};
+
+unsigned current_fork_generation() {
+  static const bool registered = [] {
+    ::pthread_atfork(nullptr, nullptr, [] { forks_since_start.fetch_add(1, std::memory_order_relaxed); });
+    return true;
+  }();
+  (void)registered;
+  return forks_since_start.load(std::memory_order_relaxed);
+}
+
+void refuse_in_forked_child(const char* what) {
+  throw std::logic_error(std::string("forkpool: ") + what +
+                         " in a child made by fork(): the pool belongs to the process that made "
+                         "it; make a new pool in the child");
+}
+
 // Calls queued in one worker's ring at once: enough to keep it busy between the master's
 // wake-ups; idle workers take back the excess (see steal_for_idle_workers).
 constexpr std::uint32_t kDepth = 16;
@@ -50,7 +71,8 @@ std::string spawnable_initializer(const std::function<void()>& initializer) {
 }  // namespace
 
 pool_core::pool_core(pool_options options)
-    : options_(std::move(options)),
+    : fork_generation_(current_fork_generation()),
+      options_(std::move(options)),
       worker_count_(resolve_worker_count(options_.workers)),
       depth_(kDepth),
       ring_capacity_(std::bit_ceil(std::max<std::size_t>(options_.ring_bytes, 4096))),
@@ -101,7 +123,12 @@ pool_core::~pool_core() {
 
 bool pool_core::on_pool_thread() const noexcept { return this_threads_pool == this; }
 
+bool pool_core::forked_away() const noexcept {
+  return forks_since_start.load(std::memory_order_relaxed) != fork_generation_;
+}
+
 void pool_core::enqueue(std::shared_ptr<task_state> task) {
+  if (forked_away()) refuse_in_forked_child("submit()");
   // If no one holds the scheduler, this thread sends the call itself: handing it to the pool's
   // thread would cost a wake-up (about 10 µs here) on every call made one at a time.
   scheduler_lock scheduler(*link_, std::try_to_lock);
@@ -140,6 +167,7 @@ void pool_core::serve_incoming() {
 }
 
 void pool_core::restart_workers() {
+  if (forked_away()) refuse_in_forked_child("restart_workers()");
   {
     std::lock_guard lock(incoming_mutex_);
     if (closed_) throw pool_shut_down();
@@ -161,8 +189,13 @@ void pool_core::take_incoming() {
 }
 
 void pool_core::shutdown(shutdown_options options) {
-  if (std::this_thread::get_id() == thread_.get_id())
-    throw std::logic_error("forkpool: shutdown() called from the pool's own thread");
+  if (forked_away()) return;  // the parent's pool: its owner shuts it down
+  // The pool's thread cannot wait for itself to finish (process_pool's destructor, which must
+  // wait, hands the pool to another thread instead).
+  if (options.wait && on_pool_thread())
+    throw std::logic_error(
+        "forkpool: shutdown({.wait = true}) called from the pool's own thread (a done callback); "
+        "use shutdown({.wait = false}) there, or destroy the pool");
   bool first = false;
   {
     std::lock_guard lock(incoming_mutex_);
@@ -214,6 +247,7 @@ void pool_core::maybe_finish_shutdown() {
 }
 
 pool_stats pool_core::stats() const {
+  if (forked_away()) refuse_in_forked_child("stats()");
   pool_stats s;
   s.submitted = link_->submitted.load(std::memory_order_relaxed);
   s.completed = link_->completed.load(std::memory_order_relaxed);

@@ -62,6 +62,9 @@ struct worker_record {
   std::array<std::chrono::steady_clock::time_point, worker_channel::kSlots> running_since{};
   std::uint64_t timed_out_task = 0;  ///< the call that overran task_timeout; the worker is dying
   std::unique_ptr<boost::asio::steady_timer> kill_timer;  ///< SIGKILL after the SIGTERM grace
+  /// SIGKILL for a worker told to stop, holding no call, that has not exited after kStopGrace
+  /// (stopped with SIGSTOP, say): a shutdown or a restart never waits on it forever.
+  std::unique_ptr<boost::asio::steady_timer> stop_timer;
   bool ring_full = false;     ///< the last call did not fit; retry after the next reply
   /// The slot of the call whose arguments are in the request bulk area, or -1: one at a time.
   int bulk_request_slot = -1;
@@ -93,6 +96,11 @@ class pool_core final : public launch_events, public pool_helper {
   void restart_workers();
   pool_stats stats() const;
   const pool_options& options() const noexcept { return options_; }
+  /// True on the pool's own thread (in a done callback it runs).
+  bool on_pool_thread() const noexcept;
+  /// True in a child made by fork() from the process that made this pool: nothing of the pool
+  /// is this process's to touch (its thread does not exist here; its workers are the parent's).
+  bool forked_away() const noexcept;
   const std::shared_ptr<pool_link>& link() const noexcept { return link_; }
 
   // ---- pool_helper: any thread, with the scheduler lock ----
@@ -100,7 +108,6 @@ class pool_core final : public launch_events, public pool_helper {
   void stop_helping() override;
 
  private:
-  bool on_pool_thread() const noexcept;
   /// Runs `handler` on the pool's thread, with the scheduler lock.
   template <class Handler>
   void post_locked(Handler handler);
@@ -147,6 +154,8 @@ class pool_core final : public launch_events, public pool_helper {
   worker_record* find_worker_by_id(std::uint64_t id);
   void retire(worker_record& worker, restart_reason reason);
   void send_stop(worker_record& worker);
+  /// Starts the stop grace of a retiring worker that holds no call (see stop_timer).
+  void arm_stop_grace(worker_record& worker);
   void bury(worker_record& worker, int wait_status);
   void check_limits(worker_record& worker);
   void on_spawned(std::uint64_t worker_id, pid_t pid) override;
@@ -162,6 +171,7 @@ class pool_core final : public launch_events, public pool_helper {
   void scan_timeouts();
   void kill_for_timeout(worker_record& worker, std::uint32_t slot);
 
+  const unsigned fork_generation_;  ///< see forked_away()
   const pool_options options_;
   const unsigned worker_count_;
   const std::uint32_t depth_;  ///< calls a worker may hold at once

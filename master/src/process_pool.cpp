@@ -1,5 +1,8 @@
 #include "forkpool/process_pool.hpp"
 
+#include <thread>
+#include <vector>
+
 #include "pool_core.hpp"
 
 namespace forkpool {
@@ -7,7 +10,22 @@ namespace forkpool {
 process_pool::process_pool(pool_options options)
     : core_(std::make_unique<detail::pool_core>(std::move(options))) {}
 
-process_pool::~process_pool() = default;
+process_pool::~process_pool() {
+  if (core_ && core_->forked_away()) {
+    // A copy of the parent's pool in a child of fork(): its thread does not exist here, and its
+    // workers and rings are the parent's. Left as it is, untouched; kept reachable, so leak
+    // checkers in the child see no leak.
+    static std::vector<detail::pool_core*> left_to_the_parent;
+    left_to_the_parent.push_back(core_.release());
+    return;
+  }
+  if (core_ && core_->on_pool_thread()) {
+    // Destroyed from one of its own done callbacks: the pool's thread cannot wait for itself, so
+    // another thread waits for the pool to finish and frees it, as Asio defers the end of an
+    // object destroyed inside its own handler.
+    std::thread([core = std::move(core_)]() mutable { core.reset(); }).detach();
+  }
+}
 
 void process_pool::shutdown(shutdown_options options) { core_->shutdown(options); }
 

@@ -167,6 +167,7 @@ void pool_core::drain_replies(worker_record& worker) {
 // ---- helping: a thread waiting for a task reads replies itself --------------------------------
 
 void pool_core::help() {
+  if (forked_away()) return;  // the parent's rings: not ours to read
   for (auto& worker : workers_) {
     if (worker->state == worker_record::phase::exited || !worker->fault.empty()) continue;
     // Awake now: the worker need not ring the pool's thread when it replies.
@@ -178,6 +179,7 @@ void pool_core::help() {
 }
 
 void pool_core::stop_helping() {
+  if (forked_away()) return;
   bool drained = false;
   for (auto& worker : workers_) {
     if (worker->state == worker_record::phase::exited || !worker->fault.empty()) continue;
@@ -194,6 +196,8 @@ void pool_core::stop_helping() {
 bool pool_core::needs_supervision(const worker_record& worker) const {
   // Mirrors check_limits, plus a fault (the worker is to be killed).
   if (!worker.fault.empty() || worker.stop_pending) return true;
+  if (worker.state == worker_record::phase::retiring && worker.occupied() == 0 && !worker.stop_timer)
+    return true;  // its stop grace starts
   if (worker.state != worker_record::phase::running) return false;
   const std::uint64_t max_tasks = options_.max_tasks_per_worker;
   const std::uint64_t max_rss = options_.max_worker_rss_bytes;

@@ -19,6 +19,9 @@ namespace {
 // Between SIGTERM and SIGKILL for a worker whose task overran task_timeout.
 constexpr std::chrono::milliseconds kTerminateGrace{100};
 constexpr std::chrono::milliseconds kMaxRespawnDelay{100};
+// How long a worker told to stop, with nothing left to run, may take to exit before it is killed.
+// Documented on process_pool::shutdown.
+constexpr std::chrono::milliseconds kStopGrace{2000};
 // Failed attempts to start a worker, while none serves, before the pool is broken: with the
 // back-off above, about a second of trying.
 constexpr unsigned kLaunchAttempts = 16;
@@ -199,10 +202,28 @@ void pool_core::send_stop(worker_record& worker) {
   seal_frame(frame, 0, frame_kind::stop, 0);
   out.commit(frame_size(0));
   out.publish();
+  arm_stop_grace(worker);
+}
+
+void pool_core::arm_stop_grace(worker_record& worker) {
+  if (worker.stop_timer || worker.stop_pending || worker.occupied() != 0 ||
+      worker.state != worker_record::phase::retiring || !on_pool_thread())
+    return;
+  worker.stop_timer = std::make_unique<boost::asio::steady_timer>(io_, kStopGrace);
+  worker.stop_timer->async_wait([this, id = worker.id](boost::system::error_code ec) {
+    if (ec) return;
+    const scheduler_lock lock(*link_);
+    worker_record* w = find_worker_by_id(id);
+    if (w == nullptr || w->pid <= 0) return;
+    std::fprintf(stderr, "forkpool: worker %d did not stop within %lld ms; killing it\n", w->pid,
+                 static_cast<long long>(kStopGrace.count()));
+    ::kill(w->pid, SIGKILL);
+  });
 }
 
 void pool_core::check_limits(worker_record& worker) {
   if (worker.stop_pending) send_stop(worker);
+  arm_stop_grace(worker);  // a retiring worker whose last call just finished
   if (worker.state != worker_record::phase::running) return;
   if (options_.max_tasks_per_worker != 0 &&
       worker.tasks_run.load(std::memory_order_relaxed) >= options_.max_tasks_per_worker) {
@@ -242,6 +263,7 @@ void pool_core::bury(worker_record& worker, int wait_status) {
   boost::system::error_code ignored;
   worker.bell->close(ignored);
   if (worker.kill_timer) worker.kill_timer->cancel();
+  if (worker.stop_timer) worker.stop_timer->cancel();
 
   std::vector<std::shared_ptr<task_state>> requeue;
   for (std::uint32_t slot = 0; slot < worker_channel::kSlots; ++slot) {

@@ -85,6 +85,32 @@ struct thread_pool::impl {
       record.tasks_run.fetch_add(1, std::memory_order_relaxed);
     }
   }
+
+  bool on_own_thread() const {
+    for (const auto& t : threads)
+      if (t.get_id() == std::this_thread::get_id()) return true;
+    return false;
+  }
+
+  void shutdown(shutdown_options how) {
+    std::deque<queued> cancelled;
+    {
+      std::lock_guard lock(mutex);
+      closed = true;
+      stopping = true;
+      if (how.cancel_pending) cancelled.swap(queue);
+    }
+    work_ready.notify_all();
+    for (auto& item : cancelled) item.task->cancel();
+    if (!how.wait) return;
+    if (on_own_thread())
+      throw std::logic_error(
+          "forkpool: shutdown({.wait = true}) called from one of the pool's own threads; use "
+          "shutdown({.wait = false}) there, or destroy the pool");
+    std::call_once(joined, [&] {
+      for (auto& t : threads) t.join();
+    });
+  }
 };
 
 thread_pool::thread_pool(pool_options options) : impl_(std::make_unique<impl>()) {
@@ -93,14 +119,23 @@ thread_pool::thread_pool(pool_options options) : impl_(std::make_unique<impl>())
   if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < count; ++i) impl_->records.push_back(std::make_unique<impl::thread_record>());
   for (unsigned i = 0; i < count; ++i)
-    impl_->threads.emplace_back([this, i] { impl_->run_thread(*impl_->records[i]); });
+    impl_->threads.emplace_back([state = impl_.get(), i] { state->run_thread(*state->records[i]); });
   // Return once every thread is up: a process pool created next forks its fork server from a
   // program whose threads are not in the middle of starting (and so of allocating).
   std::unique_lock lock(impl_->mutex);
   impl_->thread_started.wait(lock, [&] { return impl_->threads_started == count; });
 }
 
-thread_pool::~thread_pool() { shutdown({.wait = true, .cancel_pending = false}); }
+thread_pool::~thread_pool() {
+  if (impl_->on_own_thread()) {
+    // Destroyed from a task or done callback on one of its threads, which cannot join itself:
+    // another thread waits for the pool to finish and frees it.
+    impl_->shutdown({.wait = false});
+    std::thread([state = std::move(impl_)] { state->shutdown({.wait = true}); }).detach();
+    return;
+  }
+  impl_->shutdown({.wait = true, .cancel_pending = false});
+}
 
 void thread_pool::enqueue(std::shared_ptr<detail::task_state> task, detail::unique_function run) {
   {
@@ -127,24 +162,7 @@ void thread_pool::run_by_name(const std::shared_ptr<detail::task_state>& task) {
   });
 }
 
-void thread_pool::shutdown(shutdown_options options) {
-  std::deque<impl::queued> cancelled;
-  {
-    std::lock_guard lock(impl_->mutex);
-    impl_->closed = true;
-    impl_->stopping = true;
-    if (options.cancel_pending) cancelled.swap(impl_->queue);
-  }
-  impl_->work_ready.notify_all();
-  for (auto& item : cancelled) item.task->cancel();
-  if (!options.wait) return;
-  for (auto& t : impl_->threads)
-    if (t.get_id() == std::this_thread::get_id())
-      throw std::logic_error("forkpool: shutdown() called from one of the pool's own threads");
-  std::call_once(impl_->joined, [&] {
-    for (auto& t : impl_->threads) t.join();
-  });
-}
+void thread_pool::shutdown(shutdown_options options) { impl_->shutdown(options); }
 
 pool_stats thread_pool::stats() const {
   pool_stats s;

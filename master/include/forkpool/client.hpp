@@ -55,7 +55,7 @@ class client {
 template <class R, class... A>
 future<R> client::submit(std::string_view name, A&&... args) {
   auto state = detail::new_named_call<R>(link(), name, std::forward<A>(args)...);
-  send_call(state);
+  if (!state->done()) send_call(state);
   return future<R>(std::move(state));
 }
 

@@ -22,16 +22,21 @@ class pool_core;
 
 class process_pool {
  public:
-  /// Starts the fork server (for start_method::forkserver) and the workers.
+  /// Starts the fork server (for start_method::forkserver) and the workers. Throws
+  /// std::invalid_argument for bad options, and broken_pool when the workers cannot be given
+  /// what they need (descriptors, memory, a process).
   explicit process_pool(pool_options options = {});
-  /// shutdown({.wait = true}).
+  /// shutdown({.wait = true}). From one of the pool's own done callbacks, the wait happens on
+  /// another thread, which frees the pool once it is done. In a child made by fork() from the
+  /// pool's process, returns at once and touches nothing of the parent's pool.
   ~process_pool();
   process_pool(const process_pool&) = delete;
   process_pool& operator=(const process_pool&) = delete;
 
   /// Runs `fn(args...)` in a worker. `fn` is a registered task; the arguments are converted to
-  /// its parameter types. Throws pool_shut_down after shutdown(); every other error lands on the
-  /// future.
+  /// its parameter types. Throws pool_shut_down after shutdown(), unknown_task for a function
+  /// not registered, std::logic_error in a child made by fork() from the pool's process; every
+  /// other error lands on the future (an argument whose serialization throws: bad_arguments).
   template <detail::task_function F, class... A>
   auto submit(F fn, A&&... args)
       -> future<typename detail::function_traits<detail::task_pointer_t<F>>::result>;
@@ -50,7 +55,10 @@ class process_pool {
       -> std::vector<typename detail::function_traits<detail::task_pointer_t<F>>::result>;
 
   /// Stops accepting tasks. With `wait`, returns once every task has finished and the workers
-  /// have exited. With `cancel_pending`, tasks not yet started are cancelled.
+  /// have exited; a worker told to stop that has not exited after kStopGrace (2 s) is killed
+  /// (SIGKILL). With `cancel_pending`, tasks not yet started are cancelled. Throws
+  /// std::logic_error for `wait` on the pool's own thread (a done callback). In a child made by
+  /// fork(), does nothing.
   void shutdown(shutdown_options options = {});
 
   /// Replaces every worker, rolling: each finishes the call it is running, its queued calls move
@@ -86,15 +94,18 @@ auto process_pool::submit(F fn, A&&... args)
   const detail::task_entry& entry = detail::registered_task(+fn);
   auto state = detail::new_call<R>(link(), entry.name, detail::frame_kind::call,
                                    traits::argument_signature, traits::result_signature);
-  detail::encode_as<typename traits::arguments>::into(state->arguments, std::forward<A>(args)...);
-  enqueue(state);
+  if (detail::encode_arguments(*state, [&] {
+        detail::encode_as<typename traits::arguments>::into(state->arguments,
+                                                            std::forward<A>(args)...);
+      }))
+    enqueue(state);
   return future<R>(std::move(state));
 }
 
 template <class R, class... A>
 future<R> process_pool::submit(std::string_view name, A&&... args) {
   auto state = detail::new_named_call<R>(link(), name, std::forward<A>(args)...);
-  enqueue(state);
+  if (!state->done()) enqueue(state);
   return future<R>(std::move(state));
 }
 
@@ -115,9 +126,9 @@ auto process_pool::map(F fn, const Range& inputs, map_options options)
                                                   detail::frame_kind::call_chunk,
                                                   traits::argument_signature,
                                                   traits::result_signature);
-    detail::encode_into(state->arguments, chunk);
+    if (detail::encode_arguments(*state, [&] { detail::encode_into(state->arguments, chunk); }))
+      enqueue(state);
     chunk.clear();
-    enqueue(state);
     chunks.emplace_back(std::move(state));
   };
   for (const auto& input : inputs) {

@@ -89,7 +89,7 @@ template <class R, class... A>
 future<R> thread_pool::submit(std::string_view name, A&&... args) {
   auto state = detail::new_named_call<R>(link(), name, std::forward<A>(args)...);
   // The call travels encoded, exactly as to a worker process, so the same checks apply.
-  run_by_name(state);
+  if (!state->done()) run_by_name(state);
   return future<R>(std::move(state));
 }
 

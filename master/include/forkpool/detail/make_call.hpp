@@ -30,6 +30,26 @@ std::shared_ptr<future_state<R>> new_call(const std::shared_ptr<pool_link>& link
   return state;
 }
 
+/// Runs `encode`, which writes the call's arguments into `state`. An exception from it (a user
+/// type's save() that throws) fails the call with bad_arguments instead of leaving submit():
+/// every error of a call lands on its future. Returns whether the call is ready to send.
+template <class Encode>
+bool encode_arguments(task_state& state, Encode&& encode) {
+  try {
+    encode();
+    return true;
+  } catch (const std::exception& e) {
+    state.fail_before_sending(std::make_exception_ptr(bad_arguments(
+        "the arguments of the call to '" + state.name + "' could not be encoded: " + e.what())));
+  } catch (...) {
+    state.fail_before_sending(std::make_exception_ptr(bad_arguments(
+        "the arguments of the call to '" + state.name +
+        "' could not be encoded: their serialization threw something that is not a "
+        "std::exception")));
+  }
+  return false;
+}
+
 /// `arg` as the type P it travels as: itself when it already is a P, else a P converted from it.
 /// Encoding needs no copy of an argument that is already of its parameter's type.
 template <class P, class A>
@@ -53,12 +73,15 @@ struct encode_as<std::tuple<P...>> {
 
 /// A call of the task registered as `name`, its arguments encoded as the types they travel as
 /// (string literals as std::string): the by-name submit of every executor and the client.
+/// When the arguments could not be encoded, the call has failed already (done()): not to be sent.
 template <class R, class... A>
 std::shared_ptr<future_state<R>> new_named_call(const std::shared_ptr<pool_link>& link,
                                                 std::string_view name, A&&... args) {
   auto state = new_call<R>(link, std::string(name), frame_kind::call,
                            signature_of<wire_type_t<A>...>(), signature_of<R>());
-  encode_as<std::tuple<wire_type_t<A>...>>::into(state->arguments, std::forward<A>(args)...);
+  encode_arguments(*state, [&] {
+    encode_as<std::tuple<wire_type_t<A>...>>::into(state->arguments, std::forward<A>(args)...);
+  });
   return state;
 }
 

@@ -96,6 +96,9 @@ class task_state {
   /// (and false is returned).
   bool succeed_from(const payload_view& encoded);
   void fail(std::exception_ptr error);
+  /// Fails a call that was never sent (its arguments could not be encoded), counted as
+  /// submitted and failed.
+  void fail_before_sending(std::exception_ptr error);
 
  protected:
   /// Finishes successfully with the value already stored.

@@ -1,0 +1,163 @@
+// What a program may do to a pool that the pool must survive without ending the program: destroy
+// it from its own done callback, fork() with it alive, stop one of its workers with SIGSTOP,
+// hand it an argument whose serialization throws.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <future>
+#include <memory>
+
+#include "test_tasks.hpp"
+
+using namespace forkpool;
+using namespace test_tasks;
+
+namespace misuse {
+
+/// An argument whose serialization throws while the call is being encoded.
+struct bomb {
+  template <class Archive>
+  void save(Archive&) const {
+    throw std::runtime_error("bomb save");
+  }
+  template <class Archive>
+  void load(Archive&) {}
+};
+int defuse(const bomb&) { return 1; }
+
+}  // namespace misuse
+
+FORKPOOL_TASK_NAMED(misuse::defuse, "misuse.defuse");
+
+namespace {
+
+template <class Condition>
+bool eventually(Condition condition, std::chrono::seconds limit = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// Waits for a child process with a bound; kills it and returns -1 if it does not exit.
+int wait_for_child(pid_t pid, std::chrono::seconds limit = std::chrono::seconds(20)) {
+  int status = 0;
+  if (eventually([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, limit))
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  return -1;
+}
+
+}  // namespace
+
+TEST_SUITE_BEGIN("pool");
+
+TEST_CASE("pool: a process pool destroyed from its own done callback shuts down cleanly" *
+          doctest::timeout(60)) {
+  auto* pool = new process_pool(options(2));
+  std::atomic<bool> destroyed{false};
+  std::atomic<bool> wait_refused{false};
+  future<int> f = pool->submit(square, 3);
+  f.add_done_callback([&] {
+    try {
+      pool->shutdown({.wait = true});  // on the pool's thread: refused, not a hang
+    } catch (const std::logic_error&) {
+      wait_refused = true;
+    }
+    delete pool;
+    destroyed = true;
+  });
+  // Nobody waits in get(), so the pool's own thread completes the call and runs the callback.
+  CHECK(eventually([&] { return destroyed.load(); }));
+  CHECK(f.get() == 9);
+  if (destroyed) CHECK(wait_refused);  // only when the pool's thread ran it
+  process_pool next(options(1));  // the program goes on
+  CHECK(next.submit(square, 4).get() == 16);
+}
+
+TEST_CASE("pool: a thread pool destroyed from one of its own tasks' callbacks shuts down cleanly" *
+          doctest::timeout(60)) {
+  auto* pool = new thread_pool({.workers = 2});
+  std::atomic<bool> destroyed{false};
+  future<int> f = pool->submit([] { return 5; });
+  f.add_done_callback([&] {
+    delete pool;
+    destroyed = true;
+  });
+  CHECK(eventually([&] { return destroyed.load(); }));
+  CHECK(f.get() == 5);
+}
+
+TEST_CASE("pool: a child made by fork() leaves the parent's pool alone and returns from main" *
+          doctest::timeout(60)) {
+  auto pool = std::make_unique<process_pool>(options(2));
+  CHECK(pool->submit(square, 2).get() == 4);
+  future<std::uint64_t> in_flight = pool->submit(sleep_ms, 300);
+  wait_until_running(in_flight);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    int code = 0;
+    try {
+      (void)pool->submit(square, 3);
+      code = 1;  // served: the parent's rings were used
+    } catch (const std::logic_error&) {
+    }
+    try {
+      (void)pool->stats();
+      code = 2;
+    } catch (const std::logic_error&) {
+    }
+    // Waiting here must not read the parent's rings (and so take the parent's result).
+    (void)in_flight.wait_for(std::chrono::milliseconds(500));
+    pool->shutdown();  // nothing to do in the child
+    pool.reset();      // and the destructor returns at once
+    ::_exit(code);
+  }
+  CHECK(wait_for_child(child) == 0);
+  CHECK(in_flight.get() > 0);  // the parent got its own result
+  CHECK(pool->submit(square, 6).get() == 36);
+  const pool_stats s = pool->stats();
+  CHECK(s.restarts_crash == 0);
+  CHECK(s.failed == 0);
+}
+
+TEST_CASE("pool: shutdown kills a stopped idle worker after the grace period" * doctest::timeout(60)) {
+  process_pool pool(options(2));
+  CHECK(pool.submit(square, 2).get() == 4);
+  const pool_stats s = wait_for_workers(pool, 2);
+  const pid_t stopped = s.per_worker.front().pid;
+  REQUIRE(::kill(stopped, SIGSTOP) == 0);
+  auto done = std::async(std::launch::async, [&] { pool.shutdown(); });
+  CHECK(done.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+  CHECK(eventually([&] { return ::kill(stopped, 0) != 0; }));  // gone, and reaped
+}
+
+TEST_CASE("pool: an argument whose serialization throws fails its future with bad_arguments" *
+          doctest::timeout(60)) {
+  process_pool pool(options(1));
+  future<int> by_function;
+  CHECK_NOTHROW(by_function = pool.submit(misuse::defuse, misuse::bomb{}));
+  CHECK_THROWS_WITH_AS(by_function.get(), doctest::Contains("bomb save"), bad_arguments);
+  future<int> by_name;
+  CHECK_NOTHROW(by_name = pool.submit<int>("misuse.defuse", misuse::bomb{}));
+  CHECK_THROWS_AS(by_name.get(), bad_arguments);
+  std::vector<misuse::bomb> inputs(3);
+  CHECK_THROWS_AS(pool.map(misuse::defuse, inputs), bad_arguments);
+  CHECK(pool.submit(square, 7).get() == 49);  // still serving
+  const pool_stats s = pool.stats();
+  CHECK(s.failed >= 2);
+  CHECK(s.queue_depth == 0);
+
+  thread_pool threads({.workers = 1});
+  future<int> on_thread;
+  CHECK_NOTHROW(on_thread = threads.submit<int>("misuse.defuse", misuse::bomb{}));
+  CHECK_THROWS_AS(on_thread.get(), bad_arguments);
+}
+
+TEST_SUITE_END();
