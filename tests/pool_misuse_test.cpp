@@ -2,6 +2,7 @@
 // it from its own done callback, fork() with it alive, stop one of its workers with SIGSTOP,
 // hand it an argument whose serialization throws.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,9 +29,24 @@ struct bomb {
 };
 int defuse(const bomb&) { return 1; }
 
+/// Closes every descriptor above stderr, as a careless daemonizing library does.
+int closes_descriptors(int) {
+  for (int fd = 3; fd < 1024; ++fd) ::close(fd);
+  return 1;
+}
+/// Points every descriptor above stderr at /dev/null.
+int nulls_descriptors(int) {
+  const int null = ::open("/dev/null", O_RDWR);
+  for (int fd = 3; fd < 1024; ++fd)
+    if (fd != null) ::dup2(null, fd);
+  return 1;
+}
+
 }  // namespace misuse
 
 FORKPOOL_TASK_NAMED(misuse::defuse, "misuse.defuse");
+FORKPOOL_TASK_NAMED(misuse::closes_descriptors, "misuse.closes_descriptors");
+FORKPOOL_TASK_NAMED(misuse::nulls_descriptors, "misuse.nulls_descriptors");
 
 namespace {
 
@@ -158,6 +174,33 @@ TEST_CASE("pool: an argument whose serialization throws fails its future with ba
   future<int> on_thread;
   CHECK_NOTHROW(on_thread = threads.submit<int>("misuse.defuse", misuse::bomb{}));
   CHECK_THROWS_AS(on_thread.get(), bad_arguments);
+}
+
+// Whatever the task did to its descriptors, its call ends (with its result, read from the ring,
+// or with worker_died), the worker is replaced, and the pool serves on and shuts down.
+void check_worker_survives_a_task_that_breaks_its_channel(int (*task)(int)) {
+  process_pool pool(options(1));
+  CHECK(pool.submit(square, 2).get() == 4);
+  future<int> breaker = pool.submit(task, 0);
+  try {
+    CHECK(breaker.get(std::chrono::seconds(20)) == 1);
+  } catch (const worker_died& e) {
+    MESSAGE(std::string(e.what()));
+  }
+  CHECK(eventually([&] { return pool.stats().restarts_crash == 1; }));
+  for (int i = 0; i < 20; ++i) CHECK(pool.submit(square, i).get(std::chrono::seconds(20)) == i * i);
+  auto done = std::async(std::launch::async, [&] { pool.shutdown(); });
+  CHECK(done.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+}
+
+TEST_CASE("pool: a task that closes its descriptors gets its worker replaced and nothing hangs" *
+          doctest::timeout(90)) {
+  check_worker_survives_a_task_that_breaks_its_channel(misuse::closes_descriptors);
+}
+
+TEST_CASE("pool: a task that points its descriptors at /dev/null gets its worker replaced" *
+          doctest::timeout(90)) {
+  check_worker_survives_a_task_that_breaks_its_channel(misuse::nulls_descriptors);
 }
 
 TEST_SUITE_END();

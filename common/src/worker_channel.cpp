@@ -88,9 +88,13 @@ worker_channel::worker_channel(shared_region region, doorbell worker_bell, doorb
   bind_rings();
 }
 
-worker_channel::worker_channel(unique_fd region, unique_fd worker_bell, unique_fd master_bell)
-    : worker_channel(attach_region(std::move(region)), doorbell(std::move(worker_bell)),
-                     doorbell(std::move(master_bell))) {}
+worker_channel::worker_channel(unique_fd region, unique_fd worker_bell, unique_fd master_bell,
+                               doorbell::lost_handler on_lost)
+    : worker_channel(attach_region(std::move(region)),
+                     on_lost ? doorbell::guarded(std::move(worker_bell), on_lost)
+                             : doorbell(std::move(worker_bell)),
+                     on_lost ? doorbell::guarded(std::move(master_bell), on_lost)
+                             : doorbell(std::move(master_bell))) {}
 
 void worker_channel::bind_rings() {
   const auto* header = reinterpret_cast<const channel_header*>(region_.data());

@@ -267,8 +267,11 @@ void prepare_forked_child(int* keep, int count, bool die_with_parent) {
 void run_worker(worker_endpoints endpoints, const worker_config& config) {
   ::signal(SIGPIPE, SIG_IGN);
   try {
+    // A worker whose bells a task took away can neither wake the master nor be woken: it
+    // leaves, its call fails (or its published reply is read) and a replacement starts.
     worker_channel channel(std::move(endpoints.region), std::move(endpoints.worker_bell),
-                           std::move(endpoints.master_bell));
+                           std::move(endpoints.master_bell),
+                           []() noexcept { leave(worker_exit_channel_lost); });
     worker w(channel, config);
     w.run();
   } catch (...) {

@@ -42,8 +42,10 @@ class worker_channel {
   /// populated between payloads.
   static std::shared_ptr<worker_channel> create(std::size_t ring_bytes, std::size_t bulk_bytes = 0,
                                                 std::size_t kept_bulk_bytes = 0);
-  /// Worker side: attaches to the descriptors the master handed over.
-  worker_channel(unique_fd region, unique_fd worker_bell, unique_fd master_bell);
+  /// Worker side: attaches to the descriptors the master handed over. `on_lost`, if given, is
+  /// called (and must not return) when a bell is found gone (doorbell::guarded).
+  worker_channel(unique_fd region, unique_fd worker_bell, unique_fd master_bell,
+                 doorbell::lost_handler on_lost = nullptr);
 
   worker_channel(const worker_channel&) = delete;
   worker_channel& operator=(const worker_channel&) = delete;

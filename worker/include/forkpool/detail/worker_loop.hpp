@@ -31,6 +31,7 @@ enum worker_exit : int {
   worker_exit_setup_failed = 92,   ///< could not attach to the channel
   worker_exit_initializer_failed = 93,  ///< the initializer threw (reported to the first call)
   worker_exit_not_initialized = 94,     ///< a spawned worker whose main() skipped forkpool::init
+  worker_exit_channel_lost = 95,  ///< a task closed or replaced the channel's descriptors
 };
 
 /// Runs in the new worker process until told to stop. Never returns.
