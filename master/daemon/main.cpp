@@ -24,7 +24,7 @@ int print_status(const std::string& socket) {
   client c(socket);
   const pool_stats s = c.stats();
   std::printf("forkpool-master at %s\n", c.socket_path().c_str());
-  std::printf("workers: %zu alive\n", s.workers_alive);
+  std::printf("workers: %zu alive, %zu retiring\n", s.workers_alive, s.workers_retiring);
   std::printf("%8s %10s %10s\n", "pid", "tasks", "rss MiB");
   for (const auto& w : s.per_worker)
     std::printf("%8d %10llu %10.1f\n", w.pid, static_cast<unsigned long long>(w.tasks_run),

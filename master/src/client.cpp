@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <future>
 #include <mutex>
@@ -84,14 +85,21 @@ struct client::impl {
   std::unordered_map<std::uint64_t, std::shared_ptr<detail::task_state>> calls;
   std::unordered_map<std::uint64_t, std::promise<master_reply>> controls;
   std::string lost;  ///< why the connection is gone; empty while it is up (pending_mutex)
+  std::condition_variable connection_lost;  ///< `lost` was set
   std::thread reader;
 
   void send(const client_request& request) {
     detail::byte_buffer bytes;
     detail::append_message(bytes, request);
-    std::lock_guard lock(write_mutex);
-    if (!write_all(socket.get(), bytes.data(), bytes.size()))
-      throw connection_error("lost the connection to forkpool-master at " + path);
+    {
+      std::lock_guard lock(write_mutex);
+      if (write_all(socket.get(), bytes.data(), bytes.size())) return;
+    }
+    // The master may have said why it hung up (a refused connection) just before: the reader
+    // is about to see it, with the end of the stream.
+    std::unique_lock lock(pending_mutex);
+    connection_lost.wait_for(lock, std::chrono::seconds(2), [&] { return !lost.empty(); });
+    throw connection_error(lost.empty() ? "lost the connection to forkpool-master at " + path : lost);
   }
 
   // The reader thread: completes futures as replies arrive; on EOF fails what is left.
@@ -149,6 +157,7 @@ struct client::impl {
       orphans.swap(calls);
       waiting.swap(controls);
     }
+    connection_lost.notify_all();
     const auto error = std::make_exception_ptr(connection_error(why));
     for (auto& [id, task] : orphans) task->fail(error);
     for (auto& [id, promise] : waiting) promise.set_exception(error);

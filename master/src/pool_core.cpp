@@ -173,12 +173,35 @@ void pool_core::restart_workers() {
     if (closed_) throw pool_shut_down();
   }
   post_locked([this] {
-    std::vector<worker_record*> serving;
-    for (auto& worker : workers_)
-      if (worker->state == worker_record::phase::running) serving.push_back(worker.get());
-    for (worker_record* worker : serving) retire(*worker, restart_reason::requested);
+    if (restart_in_progress_) {
+      restart_requested_ = true;  // done once this one is over, for everyone it did not reach
+      return;
+    }
+    begin_restart();
     dispatch();
   });
+}
+
+void pool_core::begin_restart() {
+  std::vector<worker_record*> serving;
+  for (auto& worker : workers_)
+    if (worker->state == worker_record::phase::running) serving.push_back(worker.get());
+  restart_in_progress_ = !serving.empty();
+  for (worker_record* worker : serving) retire(*worker, restart_reason::requested);
+}
+
+void pool_core::continue_restart() {
+  if (!restart_in_progress_) return;
+  const bool retiring = std::any_of(workers_.begin(), workers_.end(), [](const auto& w) {
+    return w->state == worker_record::phase::retiring &&
+           w->retire_reason == restart_reason::requested;
+  });
+  if (retiring) return;
+  restart_in_progress_ = false;
+  if (restart_requested_ && !draining_) {
+    restart_requested_ = false;
+    begin_restart();
+  }
 }
 
 void pool_core::take_incoming() {
@@ -267,6 +290,10 @@ pool_stats pool_core::stats() const {
     // A worker may answer before the launcher reports its pid; it says its pid itself.
     const pid_t pid = worker->pid != 0 ? worker->pid : worker->channel->offered_pid();
     if (pid == 0 || worker->state == worker_record::phase::exited) continue;
+    if (worker->state == worker_record::phase::retiring) {
+      ++s.workers_retiring;
+      continue;
+    }
     s.per_worker.push_back({pid, worker->tasks_run.load(std::memory_order_relaxed),
                             worker->rss_bytes.load(std::memory_order_relaxed), worker->started});
   }

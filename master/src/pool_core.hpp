@@ -116,6 +116,11 @@ class pool_core final : public launch_events, public pool_helper {
   /// Moves submissions to the pending queue and dispatches them, until none arrive for a moment.
   void serve_incoming();
   void begin_shutdown(bool cancel_pending);
+  /// Retires every serving worker for a requested restart (see restart_workers()).
+  void begin_restart();
+  /// After a worker exits: the restart in progress is over once every worker it retired has
+  /// gone, and then a request that arrived meanwhile starts the next.
+  void continue_restart();
   void maybe_finish_shutdown();
 
   // scheduler.cpp
@@ -207,6 +212,10 @@ class pool_core final : public launch_events, public pool_helper {
   std::vector<std::unique_ptr<worker_record>> first_workers_;  ///< made by the constructor
   boost::asio::steady_timer respawn_timer_{io_};
   bool respawn_scheduled_ = false;
+  /// A requested restart's workers are still retiring; requests meanwhile wait as one (coalesce):
+  /// at most one generation of workers retires at a time, however often restarts are asked for.
+  bool restart_in_progress_ = false;
+  bool restart_requested_ = false;  ///< asked for during the one in progress
   std::unique_ptr<boost::asio::steady_timer> timeout_timer_;
   std::string broken_;  ///< set when no worker can ever start: every call fails with it
   bool draining_ = false;  ///< shutdown: finish what is queued, then stop the workers

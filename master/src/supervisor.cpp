@@ -297,6 +297,7 @@ void pool_core::bury(worker_record& worker, int wait_status) {
     workers_.erase(std::find_if(workers_.begin(), workers_.end(),
                                 [&](const auto& w) { return w.get() == &worker; }));
   }
+  continue_restart();
   if (never_initialized)
     fail_everything("start_method::spawn: the program's main() must call forkpool::init(argc, "
                     "argv) before anything else, or spawned workers cannot start");

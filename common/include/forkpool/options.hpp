@@ -71,7 +71,11 @@ struct worker_stats {
 };
 
 struct pool_stats {
+  /// Workers serving (taking calls); per_worker lists them.
   std::size_t workers_alive = 0;
+  /// Workers told to stop (restart, task or memory limit) that have not exited yet: they finish
+  /// what they hold and take no new calls.
+  std::size_t workers_retiring = 0;
   std::uint64_t submitted = 0;
   std::uint64_t completed = 0;  ///< finished with a result
   std::uint64_t failed = 0;     ///< finished with an error
