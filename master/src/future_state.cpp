@@ -91,7 +91,10 @@ void task_state::add_done_callback(unique_function callback) {
       return;
     }
   }
-  callback();
+  // Already done: runs here, and what it throws is logged and swallowed, as on every path.
+  std::vector<unique_function> now;
+  now.push_back(std::move(callback));
+  run_done_callbacks(now);
 }
 
 bool task_state::begin_dispatch(std::shared_ptr<worker_channel> channel, std::uint32_t slot) {

@@ -225,6 +225,12 @@ void pool_core::shutdown(shutdown_options options) {
     first = !closed_;
     closed_ = true;
   }
+  if (options.cancel_pending) {
+    // Here, before returning, as Python does: every call not yet started is cancelled when
+    // shutdown() returns, those queued in a worker's ring included.
+    const scheduler_lock lock(*link_);
+    cancel_not_started();
+  }
   if (first || options.cancel_pending) {
     post_locked([this, cancel = options.cancel_pending] { begin_shutdown(cancel); });
   }
@@ -236,15 +242,18 @@ void pool_core::shutdown(shutdown_options options) {
   if (thread_.joinable()) thread_.join();
 }
 
+void pool_core::cancel_not_started() {
+  take_incoming();
+  for (auto& task : pending_) task->cancel();
+  pending_.clear();
+  for (auto& worker : workers_)
+    for (auto& task : worker->slots)
+      if (task) task->cancel();  // succeeds only for calls the worker has not started
+}
+
 void pool_core::begin_shutdown(bool cancel_pending) {
   take_incoming();
-  if (cancel_pending) {
-    for (auto& task : pending_) task->cancel();
-    pending_.clear();
-    for (auto& worker : workers_)
-      for (auto& task : worker->slots)
-        if (task) task->cancel();  // succeeds only for calls the worker has not started
-  }
+  if (cancel_pending) cancel_not_started();
   draining_ = true;
   dispatch();
   maybe_finish_shutdown();

@@ -47,7 +47,8 @@ struct worker_record {
 
   std::uint64_t id = 0;
   pid_t pid = 0;  ///< 0 until the launcher reports it
-  phase state = phase::running;
+  /// Written with the scheduler lock; atomic because stats() reads it with the stats lock only.
+  std::atomic<phase> state{phase::running};
   restart_reason retire_reason = restart_reason::requested;
   std::shared_ptr<worker_channel> channel;
   std::unique_ptr<boost::asio::posix::stream_descriptor> bell;  ///< the master bell, watched
@@ -116,6 +117,8 @@ class pool_core final : public launch_events, public pool_helper {
   /// Moves submissions to the pending queue and dispatches them, until none arrive for a moment.
   void serve_incoming();
   void begin_shutdown(bool cancel_pending);
+  /// Cancels every call not started: queued here or in a worker's ring. With the scheduler lock.
+  void cancel_not_started();
   /// Retires every serving worker for a requested restart (see restart_workers()).
   void begin_restart();
   /// After a worker exits: the restart in progress is over once every worker it retired has

@@ -2,6 +2,7 @@
 // concurrent.futures.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <iterator>
 #include <memory>
@@ -13,6 +14,23 @@
 
 namespace forkpool {
 
+namespace detail {
+/// `futures` with each future once (copies share one state), in the order first seen: as
+/// Python's wait() and as_completed() take a set.
+template <class T>
+std::vector<future<T>> distinct_futures(std::vector<future<T>> futures) {
+  std::vector<future<T>> distinct;
+  std::vector<const void*> seen;
+  for (auto& f : futures) {
+    const void* state = f.state().get();
+    if (std::find(seen.begin(), seen.end(), state) != seen.end()) continue;
+    seen.push_back(state);
+    distinct.push_back(std::move(f));
+  }
+  return distinct;
+}
+}  // namespace detail
+
 enum class return_when { first_completed, first_exception, all_completed };
 
 template <class T>
@@ -22,11 +40,13 @@ struct wait_result {
 };
 
 /// Waits until the condition holds, or `timeout` passes, then splits the futures into done and
-/// not done (in their original order). Never throws the tasks' errors.
+/// not done (in their original order; a future given twice appears once). Never throws the
+/// tasks' errors.
 template <class T>
-wait_result<T> wait(const std::vector<future<T>>& futures,
+wait_result<T> wait(const std::vector<future<T>>& given,
                     return_when when = return_when::all_completed,
                     std::optional<std::chrono::steady_clock::duration> timeout = std::nullopt) {
+  const std::vector<future<T>> futures = detail::distinct_futures(given);
   auto queue = std::make_shared<detail::completion_queue>();
   for (std::size_t i = 0; i < futures.size(); ++i)
     futures[i].state()->add_done_callback([queue, i] { queue->push(i); });
@@ -46,14 +66,14 @@ wait_result<T> wait(const std::vector<future<T>>& futures,
   return result;
 }
 
-/// A range that yields the futures as they finish: `for (auto& f : as_completed(fs))`.
-/// With a timeout, advancing past the deadline throws timeout_error.
+/// A range that yields the futures as they finish: `for (auto& f : as_completed(fs))`; a future
+/// given twice is yielded once. With a timeout, advancing past the deadline throws timeout_error.
 template <class T>
 class as_completed_range {
  public:
   as_completed_range(std::vector<future<T>> futures,
                      std::optional<std::chrono::steady_clock::duration> timeout)
-      : futures_(std::move(futures)), queue_(std::make_shared<detail::completion_queue>()) {
+      : futures_(detail::distinct_futures(std::move(futures))), queue_(std::make_shared<detail::completion_queue>()) {
     if (timeout) deadline_ = std::chrono::steady_clock::now() + *timeout;
     for (std::size_t i = 0; i < futures_.size(); ++i)
       futures_[i].state()->add_done_callback([queue = queue_, i] { queue->push(i); });
