@@ -98,6 +98,9 @@ pool_core::pool_core(pool_options options)
     launcher_ = make_launcher(options_.start, io_, worker_config_, *this, initializer_task_);
     for (unsigned i = 0; i < worker_count_; ++i) first_workers_.push_back(make_worker());
   } catch (const std::exception& e) {
+    // What was made is given back first: the caller may need those descriptors at once.
+    first_workers_.clear();
+    launcher_.reset();
     throw broken_pool(std::string("forkpool: cannot start the pool's workers: ") + e.what());
   }
   // Workers are launched by the pool thread: with start_method::fork they are its children and
