@@ -56,6 +56,15 @@ children_count children() {
   return c;
 }
 
+std::size_t shm_entries() {
+  std::size_t n = 0;
+  if (DIR* d = ::opendir("/dev/shm")) {
+    while (const dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
+    ::closedir(d);
+  }
+  return n;
+}
+
 // Mappings of worker channels in this process.
 std::size_t channel_mappings() {
   std::ifstream maps("/proc/self/maps");
@@ -88,6 +97,7 @@ TEST_CASE("pool: a storm of restart_workers while eight threads submit loses not
   const std::size_t descriptors_before = open_descriptors();
   const std::size_t mappings_before = channel_mappings();
   const std::size_t children_before = children().all;
+  const std::size_t shm_before = shm_entries();
   constexpr unsigned kWorkers = 3;
   std::atomic<long> wrong{0}, answered{0}, errors{0};
   std::atomic<std::uint64_t> restarts{0};
@@ -144,6 +154,7 @@ TEST_CASE("pool: a storm of restart_workers while eight threads submit loses not
   CHECK(eventually([&] { return children().all == children_before; }));
   CHECK(open_descriptors() == descriptors_before);
   CHECK(channel_mappings() == mappings_before);
+  CHECK(shm_entries() == shm_before);
 }
 
 TEST_SUITE_END();
