@@ -22,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include "eventually.hpp"
+
 namespace fs = std::filesystem;
 
 namespace master_test {
@@ -108,17 +110,6 @@ struct master_process {
   }
   ~master_process() { stop(); }
 };
-
-/// Polls `condition` every 10 ms until it holds or `limit` passes; returns whether it held.
-template <class Condition>
-bool eventually(Condition condition, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
 
 // A raw connection, for speaking nonsense to the master.
 struct raw_connection {

@@ -2,6 +2,8 @@
 // it from its own done callback, fork() with it alive, stop one of its workers with SIGSTOP,
 // hand it an argument whose serialization throws.
 #include <doctest/doctest.h>
+
+#include "eventually.hpp"
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -49,16 +51,6 @@ FORKPOOL_TASK_NAMED(misuse::closes_descriptors, "misuse.closes_descriptors");
 FORKPOOL_TASK_NAMED(misuse::nulls_descriptors, "misuse.nulls_descriptors");
 
 namespace {
-
-template <class Condition>
-bool eventually(Condition condition, std::chrono::seconds limit = std::chrono::seconds(20)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
 
 // Waits for a child process with a bound; kills it and returns -1 if it does not exit.
 int wait_for_child(pid_t pid, std::chrono::seconds limit = std::chrono::seconds(20)) {

@@ -3,6 +3,8 @@
 // storm made is gone. Runs for FORKPOOL_STORM_SECONDS (default 30) under each start method.
 #include <dirent.h>
 #include <doctest/doctest.h>
+
+#include "eventually.hpp"
 #include <unistd.h>
 
 #include <atomic>
@@ -76,16 +78,6 @@ std::size_t channel_mappings() {
 std::chrono::seconds storm_length() {
   const char* text = std::getenv("FORKPOOL_STORM_SECONDS");
   return std::chrono::seconds(text ? std::atoi(text) : 30);
-}
-
-template <class Condition>
-bool eventually(Condition condition, std::chrono::seconds limit = std::chrono::seconds(30)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
 }
 
 }  // namespace
