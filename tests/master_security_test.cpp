@@ -13,6 +13,13 @@ namespace {
 
 constexpr uid_t kNobody = 65534;
 
+// These attacks need a second uid, which only root can become; elsewhere they say so and skip.
+bool can_act_as_another_user() {
+  if (::getuid() == 0) return true;
+  MESSAGE("skipped: needs root to act as another user");
+  return false;
+}
+
 // A server run as uid nobody: makes `directory` (mode 0777) if asked, listens at `socket`, and
 // reports how many bytes anyone sent it. The impostor of these tests.
 struct impostor {
@@ -100,10 +107,7 @@ TEST_SUITE_BEGIN("master");
 
 TEST_CASE("master: a default socket directory made first by another user is refused" *
           doctest::timeout(60)) {
-  if (::getuid() != 0) {
-    MESSAGE("skipped: needs root to act as another user");
-    return;
-  }
+  if (!can_act_as_another_user()) return;
   shared_tmp tmp;
   const std::string directory = tmp.default_directory();
   impostor fake(directory, directory + "/forkpool.sock");
@@ -119,10 +123,7 @@ TEST_CASE("master: a default socket directory made first by another user is refu
 
 TEST_CASE("master: a symlink in place of the default socket directory is refused" *
           doctest::timeout(60)) {
-  if (::getuid() != 0) {
-    MESSAGE("skipped: needs root to act as another user");
-    return;
-  }
+  if (!can_act_as_another_user()) return;
   shared_tmp tmp;
   temp_dir victims_own;  // mode 0700, owned by this user: passes every check if followed
   const std::string directory = tmp.default_directory();
@@ -174,10 +175,7 @@ TEST_CASE("master: the default socket directory is made private and served" * do
 
 TEST_CASE("client: a socket served by another user is refused before anything is sent" *
           doctest::timeout(60)) {
-  if (::getuid() != 0) {
-    MESSAGE("skipped: needs root to act as another user");
-    return;
-  }
+  if (!can_act_as_another_user()) return;
   shared_tmp tmp;
   const std::string socket = (tmp.path / "master.sock").string();
   impostor fake("", socket);

@@ -118,9 +118,8 @@ void pool_core::schedule_respawn(std::chrono::milliseconds delay) {
     const auto serving = std::count_if(workers_.begin(), workers_.end(), [](const auto& w) {
       return w->state == worker_record::phase::running;
     });
-    if (static_cast<unsigned>(serving) < worker_count_ && launch_worker()) {
-      // Launched; more are made by the next replenish (a bury, or the check below).
-    }
+    // One attempt; if it fails, replenish() below schedules the next with a longer delay.
+    if (static_cast<unsigned>(serving) < worker_count_) launch_worker();
     replenish();
     dispatch();
   });
