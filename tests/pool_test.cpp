@@ -128,8 +128,6 @@ TEST_CASE("pool: stats report workers and totals" * doctest::timeout(30)) {
   std::uint64_t tasks = 0;
   for (const auto& w : s.per_worker) {
     CHECK(w.pid > 0);
-    // Reported with every result: a live process has private pages (stack, heap) at least.
-    if (w.tasks_run > 0) CHECK(w.rss_bytes > 64 * 1024);
     tasks += w.tasks_run;
   }
   CHECK(tasks == 11);

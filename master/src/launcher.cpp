@@ -28,8 +28,9 @@ namespace asio = boost::asio;
 // be waiting for the pool to read its events.
 class fork_server_launcher final : public launcher {
  public:
-  fork_server_launcher(asio::io_context& io, const worker_config& config, launch_events& events)
-      : events_(events), server_(start_fork_server(config)), watch_(io) {
+  fork_server_launcher(asio::io_context& io, const worker_config& config, launch_events& events,
+                       const spawn_command* fresh_run)
+      : events_(events), server_(start_fork_server(config, fresh_run)), watch_(io) {
     boost::system::error_code ec;
     watch_.assign(server_.socket.get(), ec);
     if (ec) {
@@ -149,7 +150,7 @@ class direct_launcher final : public launcher {
       // Only async-signal-safe calls from here to exec: the master may have other threads.
       int keep[3] = {channel->region_fd(), channel->worker_bell().fd(), channel->master_bell().fd()};
       prepare_forked_child(keep, 3, /*die_with_parent=*/true);
-      if (exec_) exec_worker(*exec_);  // never returns
+      if (exec_) exec_fresh_run(*exec_);  // never returns
       run_worker({unique_fd(keep[0]), unique_fd(keep[1]), unique_fd(keep[2])}, config_);
     }
     if (pid < 0) {
@@ -210,16 +211,20 @@ class direct_launcher final : public launcher {
 
 std::unique_ptr<launcher> make_launcher(start_method method, asio::io_context& io,
                                         const worker_config& config, launch_events& events,
-                                        const std::string& initializer_task) {
+                                        const std::optional<std::string>& fresh_run_initializer) {
   switch (method) {
     case start_method::fork:
       return std::make_unique<direct_launcher>(io, config, events, std::nullopt);
     case start_method::spawn:
+      if (!fresh_run_initializer) throw std::logic_error("start_method::spawn needs a fresh run");
       return std::make_unique<direct_launcher>(
-          io, config, events, make_spawn_command(config, initializer_task));
+          io, config, events, make_spawn_command(config, *fresh_run_initializer));
     case start_method::forkserver: break;
   }
-  return std::make_unique<fork_server_launcher>(io, config, events);
+  if (!fresh_run_initializer) return std::make_unique<fork_server_launcher>(io, config, events, nullptr);
+  const spawn_command server =
+      make_spawn_command(config, *fresh_run_initializer, kForkServerMarker);
+  return std::make_unique<fork_server_launcher>(io, config, events, &server);
 }
 
 }  // namespace forkpool::detail

@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "forkpool/detail/worker_channel.hpp"
@@ -39,10 +40,12 @@ class launcher {
   virtual void stop() = 0;
 };
 
-/// `config` must outlive the launcher; forked processes see it at the same address. For spawn,
-/// `initializer_task` names the registered task spawned workers run as their initializer.
+/// `config` must outlive the launcher; forked processes see it at the same address.
+/// `fresh_run_initializer` is set when a fresh run of the program can start workers (spawn) or
+/// the fork server (forkserver, which then carries none of the master's heap): it names the
+/// registered task those runs call as the initializer, empty for none. spawn requires it.
 std::unique_ptr<launcher> make_launcher(start_method method, boost::asio::io_context& io,
                                         const worker_config& config, launch_events& events,
-                                        const std::string& initializer_task);
+                                        const std::optional<std::string>& fresh_run_initializer);
 
 }  // namespace forkpool::detail

@@ -57,14 +57,14 @@ void refuse_in_forked_child(const char* what) {
 constexpr std::uint32_t kDepth = 16;
 
 // The registered name of an initializer, for spawned workers (a closure cannot cross exec).
-std::string spawnable_initializer(const std::function<void()>& initializer) {
+// What a fresh run of the program calls as the initializer: its registered name, "" for none;
+// unset for a closure or an unregistered function, which cannot cross exec.
+std::optional<std::string> registered_initializer(const std::function<void()>& initializer) {
+  if (!initializer) return std::string();
   using plain = void (*)();
   const plain* fn = initializer.target<plain>();
   const task_entry* task = fn ? find_task(reinterpret_cast<erased_function>(*fn)) : nullptr;
-  if (task == nullptr)
-    throw std::invalid_argument(
-        "start_method::spawn: the initializer must be a function registered with "
-        "FORKPOOL_TASK (a spawned worker is a fresh run of the program; a closure cannot reach it)");
+  if (task == nullptr) return std::nullopt;
   return task->name;
 }
 
@@ -89,13 +89,20 @@ pool_core::pool_core(pool_options options)
   incoming_spin_ = spin_time(kIncomingSpin);
   link_->help_spin = spin_time(kHelpSpin);
   worker_config_.rss_limit = options_.max_worker_rss_bytes;
-  if (options_.start == start_method::spawn && options_.initializer)
-    initializer_task_ = spawnable_initializer(options_.initializer);
+  fresh_run_initializer_ = registered_initializer(options_.initializer);
+  if (options_.start == start_method::spawn && !fresh_run_initializer_)
+    throw std::invalid_argument(
+        "start_method::spawn: the initializer must be a function registered with "
+        "FORKPOOL_TASK (a spawned worker is a fresh run of the program; a closure cannot reach it)");
+  // The fork server is a fresh run only when that run knows every task; otherwise it is forked
+  // from this process, heap and all.
+  if (options_.start == start_method::forkserver && !fresh_run_knows_every_task())
+    fresh_run_initializer_.reset();
   // Everything the workers need is made here, so that a pool that cannot have it fails now,
   // from its constructor, rather than later on its own thread.
   try {
     // Forks the fork server now, while this is the only thread the pool has.
-    launcher_ = make_launcher(options_.start, io_, worker_config_, *this, initializer_task_);
+    launcher_ = make_launcher(options_.start, io_, worker_config_, *this, fresh_run_initializer_);
     for (unsigned i = 0; i < worker_count_; ++i) first_workers_.push_back(make_worker());
   } catch (const std::exception& e) {
     // What was made is given back first: the caller may need those descriptors at once.

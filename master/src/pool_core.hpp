@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -186,7 +187,9 @@ class pool_core final : public launch_events, public pool_helper {
   const std::size_t ring_capacity_;  ///< bytes of each ring, as the channels round them
   worker_config worker_config_;
   std::chrono::nanoseconds incoming_spin_{};  ///< see serve_incoming()
-  std::string initializer_task_;  ///< spawn: the initializer's registered name
+  /// The initializer's registered name ("" for none) when fresh runs of the program start the
+  /// workers or the fork server; unset when they cannot (see make_launcher).
+  std::optional<std::string> fresh_run_initializer_;
   std::shared_ptr<pool_link> link_ = std::make_shared<pool_link>();
 
   boost::asio::io_context io_;

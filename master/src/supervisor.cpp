@@ -173,7 +173,7 @@ void pool_core::on_launcher_lost() {
   // Replaced from a fresh handler: the old launcher is still on the stack here.
   post_locked([this] {
     if (stopped_) return;
-    launcher_ = make_launcher(options_.start, io_, worker_config_, *this, initializer_task_);
+    launcher_ = make_launcher(options_.start, io_, worker_config_, *this, fresh_run_initializer_);
     launcher_lost_ = false;
     replenish();
     dispatch();

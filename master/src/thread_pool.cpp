@@ -2,7 +2,6 @@
 
 #include "forkpool/event_loop.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -13,23 +12,11 @@
 #include <thread>
 
 #include "forkpool/detail/call_task.hpp"
+#include "forkpool/detail/private_memory.hpp"
 #include "forkpool/detail/wire_exception.hpp"
 #include "forkpool/errors.hpp"
 
 namespace forkpool {
-namespace {
-
-std::uint64_t process_rss_bytes() {
-  FILE* f = std::fopen("/proc/self/statm", "r");
-  if (f == nullptr) return 0;
-  unsigned long size = 0, resident = 0;
-  const int n = std::fscanf(f, "%lu %lu", &size, &resident);
-  std::fclose(f);
-  return n == 2 ? std::uint64_t{resident} * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)) : 0;
-}
-
-}  // namespace
-
 struct thread_pool::impl {
   struct queued {
     std::shared_ptr<detail::task_state> task;
@@ -52,6 +39,13 @@ struct thread_pool::impl {
   std::once_flag joined;
   unsigned threads_started = 0;
   std::condition_variable thread_started;
+  std::mutex memory_mutex;
+  detail::private_memory_probe memory;  ///< the process's: its threads share it
+
+  std::uint64_t private_memory() {
+    std::lock_guard lock(memory_mutex);
+    return memory.bytes();
+  }
 
   void run_thread(thread_record& record) {
     {
@@ -179,7 +173,7 @@ pool_stats thread_pool::stats() const {
     alive = !impl_->stopping || !impl_->queue.empty();
   }
   if (alive) {
-    const std::uint64_t rss = process_rss_bytes();
+    const std::uint64_t rss = impl_->private_memory();
     for (const auto& r : impl_->records)
       s.per_worker.push_back({static_cast<int>(::getpid()), r->tasks_run.load(), rss, r->started});
   }

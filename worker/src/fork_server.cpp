@@ -141,7 +141,9 @@ int receive_request(int socket, spawn_request& request, int (&fds)[kDescriptorsP
 
 }  // namespace
 
-fork_server_handle start_fork_server(const worker_config& config) {
+void run_fork_server(unique_fd socket, const worker_config& config) { serve(std::move(socket), config); }
+
+fork_server_handle start_fork_server(const worker_config& config, const spawn_command* fresh_run) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
     throw std::system_error(errno, std::generic_category(), "socketpair");
@@ -155,6 +157,7 @@ fork_server_handle start_fork_server(const worker_config& config) {
     // PR_SET_PDEATHSIG, which would fire when the *thread* that forked it exits.
     int keep[1] = {server_end.release()};
     prepare_forked_child(keep, 1, /*die_with_parent=*/false);
+    if (fresh_run != nullptr) exec_fresh_run(*fresh_run);  // never returns
     serve(unique_fd(keep[0]), config);
   }
   return {pid, std::move(master_end)};

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "forkpool/detail/fork_server.hpp"
 #include "forkpool/detail/registry.hpp"
 
 extern char** environ;
@@ -20,15 +21,19 @@ constexpr const char* kSpinOption = "--spin-ns=";
 constexpr const char* kInitializerOption = "--initializer=";
 constexpr const char* kRssLimitOption = "--rss-limit=";
 
+// Tasks registered when main() called forkpool::init; npos until it does.
+std::size_t tasks_at_init = static_cast<std::size_t>(-1);
+
 }  // namespace
 
-spawn_command make_spawn_command(const worker_config& config, const std::string& initializer_task) {
+spawn_command make_spawn_command(const worker_config& config, const std::string& initializer_task,
+                                 const char* marker) {
   spawn_command command;
   char path[PATH_MAX];
   const ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
   if (n <= 0) throw std::runtime_error("forkpool: cannot find this program (/proc/self/exe)");
   command.executable.assign(path, static_cast<std::size_t>(n));
-  command.argument_storage = {command.executable, kSpawnMarker,
+  command.argument_storage = {command.executable, marker,
                               kSpinOption + std::to_string(config.spin.count()),
                               kRssLimitOption + std::to_string(config.rss_limit)};
   if (!initializer_task.empty()) command.argument_storage.push_back(kInitializerOption + initializer_task);
@@ -43,7 +48,7 @@ spawn_command make_spawn_command(const worker_config& config, const std::string&
   return command;
 }
 
-void exec_worker(const spawn_command& command) noexcept {
+void exec_fresh_run(const spawn_command& command) noexcept {
   for (int fd = 3; fd <= 5; ++fd) ::fcntl(fd, F_SETFD, 0);  // inherited across exec
   ::execve(command.executable.c_str(), command.argv.data(), command.envp.data());
   ::_exit(worker_exit_setup_failed);
@@ -51,12 +56,19 @@ void exec_worker(const spawn_command& command) noexcept {
 
 bool is_spawned_worker() noexcept { return std::getenv(kSpawnEnvironment) != nullptr; }
 
+bool fresh_run_knows_every_task() noexcept { return tasks_at_init == registered_task_count(); }
+
 void run_spawned_worker_if_requested(int argc, char** argv) {
-  if (argc < 2 || std::strcmp(argv[1], kSpawnMarker) != 0) {
-    ::unsetenv(kSpawnEnvironment);  // not a worker: the program's own children are not either
+  // Recognised: the marker has done its job. Unset, a task may start a pool of its own.
+  ::unsetenv(kSpawnEnvironment);
+  const bool worker = argc >= 2 && std::strcmp(argv[1], kSpawnMarker) == 0;
+  const bool fork_server = argc >= 2 && std::strcmp(argv[1], kForkServerMarker) == 0;
+  if (!worker && !fork_server) {
+    tasks_at_init = registered_task_count();
     return;
   }
   worker_config config;
+  config.fresh_run = worker;  // a fork server's workers are its forked children
   for (int i = 2; i < argc; ++i) {
     const std::string argument = argv[i];
     if (argument.rfind(kSpinOption, 0) == 0) {
@@ -74,6 +86,7 @@ void run_spawned_worker_if_requested(int argc, char** argv) {
       config.initializer = initializer;
     }
   }
+  if (fork_server) run_fork_server(unique_fd(3), config);
   run_worker({unique_fd(3), unique_fd(4), unique_fd(5)}, config);
 }
 

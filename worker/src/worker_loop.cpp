@@ -14,6 +14,7 @@
 #include "forkpool/detail/call_task.hpp"
 #include "forkpool/detail/frame.hpp"
 #include "forkpool/detail/lent_table.hpp"
+#include "forkpool/detail/private_memory.hpp"
 #include "forkpool/detail/serialize.hpp"
 #include "forkpool/detail/wire.hpp"
 #include "forkpool/detail/worker_channel.hpp"
@@ -27,32 +28,31 @@ namespace {
   ::_exit(code);
 }
 
-// Private resident memory (resident minus shared pages), from /proc/self/statm through a
-// descriptor kept open: what replacing the worker gives back. The channel's shared rings and bulk
-// areas, and the program's own code, stay with the pool or the system. Without a limit to
-// enforce it is sampled at most once a millisecond (it is only reported), so quick tasks stay
-// quick; with one, after every task.
-class rss_probe {
+// The worker's private memory, for its reply. Without a limit to enforce it is sampled at most
+// once a millisecond (it is only reported), so quick tasks stay quick; with one, after every
+// task.
+class memory_sampler {
  public:
-  explicit rss_probe(bool every_time) : every_time_(every_time) {}
-  std::uint64_t sample() {
+  memory_sampler(std::uint64_t limit, bool fresh_run)
+      : probe_(fresh_run ? private_memory_probe::start::fresh_run
+                         : private_memory_probe::start::forked_child),
+        limit_(limit) {}
+  /// `uncounted`: bytes freed as soon as the master has read the reply.
+  std::uint64_t sample(std::uint64_t uncounted) {
     const auto now = std::chrono::steady_clock::now();
-    if (!every_time_ && now - last_ < std::chrono::milliseconds(1) && value_ != 0) return value_;
-    last_ = now;
-    char text[128];
-    const ssize_t n = fd_ ? ::pread(fd_.get(), text, sizeof text - 1, 0) : -1;
-    if (n > 0) {
-      text[n] = '\0';
-      unsigned long size = 0, resident = 0, shared = 0;
-      if (std::sscanf(text, "%lu %lu %lu", &size, &resident, &shared) == 3 && resident >= shared)
-        value_ = std::uint64_t{resident - shared} * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    if (limit_ != 0 || now - last_ >= std::chrono::milliseconds(1) || !sampled_) {
+      last_ = now;
+      sampled_ = true;
+      // The limit applies to what stays, so the probe is asked about limit + uncounted.
+      value_ = probe_.bytes(limit_ == 0 ? 0 : limit_ + uncounted);
     }
-    return value_;
+    return value_ - std::min(value_, uncounted);
   }
 
  private:
-  unique_fd fd_{::open("/proc/self/statm", O_RDONLY | O_CLOEXEC)};
-  bool every_time_;
+  private_memory_probe probe_;
+  std::uint64_t limit_;
+  bool sampled_ = false;
   std::chrono::steady_clock::time_point last_{};
   std::uint64_t value_ = 0;
 };
@@ -62,7 +62,7 @@ class worker {
   worker(worker_channel& channel, const worker_config& config)
       : channel_(channel),
         config_(config),
-        rss_(config.rss_limit != 0),
+        memory_(config.rss_limit, config.fresh_run),
         body_(result_, ring_room(channel), channel, config.spin, [this] { publish_result(); }) {}
 
   [[noreturn]] void run() {
@@ -213,8 +213,7 @@ class worker {
       return reply(frame_kind::error, task_id, slot, std::span<const std::byte>(result_));
     }
     std::byte* frame = responses.reserve(frame_size(payload), config_.spin);
-    const std::uint64_t rss = rss_.sample();
-    const reply_header header{rss - std::min(rss, freed_after), slot, flags};
+    const reply_header header{memory_.sample(freed_after), slot, flags};
     if (config_.rss_limit != 0 && header.rss_bytes > config_.rss_limit) over_rss_limit_ = true;
     std::memcpy(frame + sizeof(frame_header), &header, sizeof header);
     if (!body.empty())
@@ -226,7 +225,7 @@ class worker {
 
   worker_channel& channel_;
   const worker_config& config_;
-  rss_probe rss_;
+  memory_sampler memory_;
   byte_buffer result_;
   byte_buffer with_lent_;  ///< a reply body with its lent table in front
   reply_body body_;

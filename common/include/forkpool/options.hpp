@@ -28,8 +28,9 @@ struct pool_options {
   start_method start = start_method::forkserver;
   /// Replace a worker after it has run this many tasks. 0 = unlimited.
   std::uint64_t max_tasks_per_worker = 0;
-  /// Replace a worker after a task leaves its private resident memory (RSS minus shared pages:
-  /// what a replacement gives back) above this. 0 = unlimited.
+  /// Replace a worker after a task leaves its private resident memory (the pages only it maps:
+  /// what a replacement gives back; not the master's heap it shares copy-on-write) above this.
+  /// 0 = unlimited.
   std::uint64_t max_worker_rss_bytes = 0;
   /// Fail a task that runs longer than this with task_timeout and replace its worker. 0 = none.
   std::chrono::milliseconds task_timeout{0};
@@ -66,7 +67,9 @@ enum class restart_reason { task_count, memory, timeout, crash, requested };
 struct worker_stats {
   int pid = 0;
   std::uint64_t tasks_run = 0;
-  std::uint64_t rss_bytes = 0;  ///< private resident bytes, as last reported by the worker
+  /// Private resident bytes (pages only this worker maps), as last reported by the worker; for a
+  /// thread_pool, the process's.
+  std::uint64_t rss_bytes = 0;
   std::chrono::system_clock::time_point started;
 };
 

@@ -1,4 +1,4 @@
-// The fork server: a small single-threaded process the master forks once, at pool construction.
+// The fork server: a small single-threaded process the master starts once, at pool construction.
 // Forking a multi-threaded master is unsafe, so every later worker is forked by this process
 // instead, on request over a SOCK_SEQPACKET socket:
 //
@@ -14,6 +14,7 @@
 
 #include <cstdint>
 
+#include "forkpool/detail/spawn.hpp"
 #include "forkpool/detail/unique_fd.hpp"
 #include "forkpool/detail/worker_loop.hpp"
 
@@ -37,9 +38,16 @@ struct fork_server_handle {
   unique_fd socket;  ///< the master's end
 };
 
-/// Forks the fork server. `config` must stay valid in the master's memory at this address: the
-/// server and its workers see it through the fork.
-fork_server_handle start_fork_server(const worker_config& config);
+/// Starts the fork server. With `fresh_run` (made by make_spawn_command with kForkServerMarker),
+/// it is a fresh run of the program, which holds none of the master's heap, so neither do the
+/// workers it forks. Without, it is forked from the master and sees `config` through the fork,
+/// which must then stay valid at this address; use this when a fresh run would not know every
+/// task, or the initializer is a closure.
+fork_server_handle start_fork_server(const worker_config& config,
+                                     const spawn_command* fresh_run = nullptr);
+
+/// In a fork server started as a fresh run: serve on `socket` until the master goes.
+[[noreturn]] void run_fork_server(unique_fd socket, const worker_config& config);
 
 /// Sends one spawn request with the channel's descriptors, without blocking. Returns 0, or the
 /// errno: EAGAIN when the socket's buffer is full (send again once it is writable), another one

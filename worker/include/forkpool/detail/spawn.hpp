@@ -1,6 +1,8 @@
-// start_method::spawn: a worker is a fresh run of the program. The master forks, keeps the
+// Fresh runs of the program. start_method::spawn: a worker is one; the master forks, keeps the
 // channel's descriptors at 3, 4 and 5, and execs /proc/self/exe with a marker argument;
-// forkpool::init in the new process's main() sees the marker and runs the worker loop.
+// forkpool::init in the new process's main() sees the marker and runs the worker loop. The fork
+// server is one too whenever that run would know every task (see fresh_run_knows_every_task):
+// then it does not carry the master's heap into itself and every worker it forks.
 #pragma once
 
 #include <string>
@@ -12,6 +14,8 @@ namespace forkpool::detail {
 
 /// argv[1] of a spawned worker.
 inline constexpr const char* kSpawnMarker = "--forkpool-worker";
+/// argv[1] of a fork server started as a fresh run; its socket is descriptor 3.
+inline constexpr const char* kForkServerMarker = "--forkpool-fork-server";
 /// Set in a spawned worker's environment: a program that skips forkpool::init stops at once
 /// instead of running its own main() as a second master.
 inline constexpr const char* kSpawnEnvironment = "FORKPOOL_SPAWNED_WORKER";
@@ -25,14 +29,23 @@ struct spawn_command {
   std::vector<char*> envp;
 };
 
-spawn_command make_spawn_command(const worker_config& config, const std::string& initializer_task);
+/// `marker`: kSpawnMarker or kForkServerMarker. `initializer_task`: the registered name of
+/// config.initializer, or empty for none.
+spawn_command make_spawn_command(const worker_config& config, const std::string& initializer_task,
+                                 const char* marker = kSpawnMarker);
 
-/// In the forked child, with the channel at descriptors 3, 4, 5: exec the worker. On failure,
-/// exits with worker_exit_setup_failed.
-[[noreturn]] void exec_worker(const spawn_command& command) noexcept;
+/// In the forked child, with its descriptors from 3 on (a worker's channel at 3, 4, 5; a fork
+/// server's socket at 3): exec the program. On failure, exits with worker_exit_setup_failed.
+[[noreturn]] void exec_fresh_run(const spawn_command& command) noexcept;
 
-/// If this process is a spawned worker (argv carries the marker), runs it and never returns.
+/// If this process is a spawned worker or fork server (argv carries a marker), runs it and never
+/// returns. Otherwise notes that this program calls forkpool::init, and how many tasks it had.
 void run_spawned_worker_if_requested(int argc, char** argv);
+
+/// True when a fresh run of this program would register every task this process knows: main()
+/// called forkpool::init, and no task was registered since (a library loaded with dlopen, as
+/// forkpool-master's plugins are, registers its tasks in this process only).
+bool fresh_run_knows_every_task() noexcept;
 
 /// True in a process started as a spawned worker.
 bool is_spawned_worker() noexcept;

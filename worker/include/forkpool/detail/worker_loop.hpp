@@ -21,6 +21,8 @@ struct worker_config {
   /// pool_options::max_worker_rss_bytes (0: none). Above it after a task, the worker runs no
   /// further call: the master, seeing the same sample, retires it and takes its queued calls back.
   std::uint64_t rss_limit = 0;
+  /// A fresh run of the program (spawned), not a forked child: it shares no memory at start.
+  bool fresh_run = false;
 };
 
 /// Exit codes a worker uses to say why it stopped on its own.
