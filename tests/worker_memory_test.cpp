@@ -1,8 +1,11 @@
 // What a worker's memory is: the pages only it maps (what replacing it gives back), not the
 // master's heap it shares copy-on-write, nor the pool's shared memory it has touched.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #include "eventually.hpp"
 #include "test_tasks.hpp"
@@ -22,6 +25,18 @@ std::vector<char> inherited_heap;
 std::uint64_t dirty_inherited_heap() {
   for (std::size_t i = 0; i < inherited_heap.size(); i += 4096) inherited_heap[i] = 2;
   return inherited_heap.size();
+}
+
+// A field of /proc/PID/status ("PPid:", "VmRSS:" in kB), or -1.
+long long status_field(int pid, const std::string& name) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  long long value;
+  while (status >> key) {
+    if (key == name && status >> value) return value;
+    status.ignore(4096, '\n');
+  }
+  return -1;
 }
 
 std::vector<char> touched(std::uint64_t bytes) {
@@ -66,7 +81,15 @@ TEST_CASE("pool: a master's large heap is not its workers' memory" * doctest::ti
   const pool_stats s = pool.stats();
   CHECK(s.restarts_memory == 0);
   CHECK(s.restarts() == 0);
+  REQUIRE(s.per_worker.size() == 2);
   for (const auto& w : s.per_worker) CHECK(w.rss_bytes < 32 * kMiB);
+  if (start_method_under_test() == start_method::forkserver) {
+    // The workers' parent, the fork server, is a fresh run of this program: small for real.
+    const long long server = status_field(s.per_worker[0].pid, "PPid:");
+    REQUIRE(server > 1);
+    CHECK(server != ::getpid());
+    CHECK(status_field(static_cast<int>(server), "VmRSS:") < 64 * 1024);
+  }
   CHECK(heap[heap.size() / 2] == 1);
 }
 

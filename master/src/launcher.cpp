@@ -133,8 +133,8 @@ class fork_server_launcher final : public launcher {
   bool waiting_to_send_ = false;
 };
 
-// Workers that are children of the pool thread itself, forked (start_method::fork) or forked
-// and exec'd (start_method::spawn); their exits are watched through pidfds.
+// Workers that are children of the pool thread itself, forked (start_method::fork) or fresh
+// runs of the program (start_method::spawn); their exits are watched through pidfds.
 class direct_launcher final : public launcher {
  public:
   direct_launcher(asio::io_context& io, const worker_config& config, launch_events& events,
@@ -144,24 +144,29 @@ class direct_launcher final : public launcher {
   ~direct_launcher() override { stop(); }
 
   void launch(std::uint64_t worker_id, std::shared_ptr<const worker_channel> channel) override {
-    std::fflush(nullptr);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      // Only async-signal-safe calls from here to exec: the master may have other threads.
-      int keep[3] = {channel->region_fd(), channel->worker_bell().fd(), channel->master_bell().fd()};
-      prepare_forked_child(keep, 3, /*die_with_parent=*/true);
-      if (exec_) exec_fresh_run(*exec_);  // never returns
-      run_worker({unique_fd(keep[0]), unique_fd(keep[1]), unique_fd(keep[2])}, config_);
+    int keep[3] = {channel->region_fd(), channel->worker_bell().fd(), channel->master_bell().fd()};
+    int error = 0;
+    pid_t pid;
+    if (exec_) {
+      pid = start_fresh_run(*exec_, keep, 3, error);
+    } else {
+      std::fflush(nullptr);
+      pid = ::fork();
+      error = errno;
+      if (pid == 0) {
+        // Only async-signal-safe calls from here on: the master may have other threads.
+        prepare_forked_child(keep, 3, /*die_with_parent=*/true);
+        run_worker({unique_fd(keep[0]), unique_fd(keep[1]), unique_fd(keep[2])}, config_);
+      }
     }
     if (pid < 0) {
-      const int error = errno;
       asio::post(io_, [this, worker_id, error] { events_.on_spawn_failed(worker_id, error); });
       return;
     }
     // Every exit must be seen, or the child stays a zombie: a worker that cannot be watched is
     // not kept.
     const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-    const int error = pidfd < 0 ? errno : 0;
+    const int pidfd_error = pidfd < 0 ? errno : 0;
     auto watch = std::make_unique<asio::posix::stream_descriptor>(io_);
     boost::system::error_code ec;
     if (pidfd >= 0) watch->assign(pidfd, ec);
@@ -170,7 +175,7 @@ class direct_launcher final : public launcher {
       ::kill(pid, SIGKILL);
       while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
       }
-      const int why = pidfd < 0 ? error : ec.value();
+      const int why = pidfd < 0 ? pidfd_error : ec.value();
       asio::post(io_, [this, worker_id, why] { events_.on_spawn_failed(worker_id, why); });
       return;
     }

@@ -148,6 +148,13 @@ fork_server_handle start_fork_server(const worker_config& config, const spawn_co
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
     throw std::system_error(errno, std::generic_category(), "socketpair");
   unique_fd master_end(pair[0]), server_end(pair[1]);
+  if (fresh_run != nullptr) {
+    const int keep[1] = {server_end.get()};
+    int error = 0;
+    const pid_t pid = start_fresh_run(*fresh_run, keep, 1, error);
+    if (pid < 0) throw std::system_error(error, std::generic_category(), "starting the fork server");
+    return {pid, std::move(master_end)};
+  }
   std::fflush(nullptr);  // or the server's copy of unwritten output could be written twice
   const pid_t pid = ::fork();
   if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
@@ -157,7 +164,6 @@ fork_server_handle start_fork_server(const worker_config& config, const spawn_co
     // PR_SET_PDEATHSIG, which would fire when the *thread* that forked it exits.
     int keep[1] = {server_end.release()};
     prepare_forked_child(keep, 1, /*die_with_parent=*/false);
-    if (fresh_run != nullptr) exec_fresh_run(*fresh_run);  // never returns
     serve(unique_fd(keep[0]), config);
   }
   return {pid, std::move(master_end)};

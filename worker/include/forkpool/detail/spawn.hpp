@@ -5,6 +5,8 @@
 // then it does not carry the master's heap into itself and every worker it forks.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -31,12 +33,16 @@ struct spawn_command {
 
 /// `marker`: kSpawnMarker or kForkServerMarker. `initializer_task`: the registered name of
 /// config.initializer, or empty for none.
+/// A spawned worker dies with the thread that starts it (PR_SET_PDEATHSIG), as a forked one does.
 spawn_command make_spawn_command(const worker_config& config, const std::string& initializer_task,
                                  const char* marker = kSpawnMarker);
 
-/// In the forked child, with its descriptors from 3 on (a worker's channel at 3, 4, 5; a fork
-/// server's socket at 3): exec the program. On failure, exits with worker_exit_setup_failed.
-[[noreturn]] void exec_fresh_run(const spawn_command& command) noexcept;
+/// Starts the fresh run: `descriptors` become its 3, 4, ... (a worker's channel region and
+/// bells; a fork server's socket), everything else this process has open stays here. Uses
+/// posix_spawn, which shares the page tables until exec (vfork) instead of copying them as fork
+/// does: with a large heap in the master that copy costs milliseconds. Safe with other threads
+/// running. Returns the pid, or -1 with `error` set.
+pid_t start_fresh_run(const spawn_command& command, const int* descriptors, int count, int& error);
 
 /// If this process is a spawned worker or fork server (argv carries a marker), runs it and never
 /// returns. Otherwise notes that this program calls forkpool::init, and how many tasks it had.
