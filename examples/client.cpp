@@ -13,8 +13,6 @@
 #include <map>
 #include <string>
 
-#include <cereal/types/map.hpp>
-
 int main(int argc, char** argv) {
   forkpool::init(argc, argv);
   std::string socket = forkpool::default_socket_path();

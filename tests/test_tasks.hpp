@@ -2,10 +2,6 @@
 #pragma once
 
 #include <atomic>
-#include <cereal/types/map.hpp>
-#include <cereal/types/string.hpp>
-#include <cereal/types/utility.hpp>
-#include <cereal/types/vector.hpp>
 #include <cstdint>
 #include <cstdlib>
 #include <map>

@@ -17,7 +17,6 @@
 #include <thread>
 #include <vector>
 
-#include <cereal/types/map.hpp>
 
 namespace example {
 

@@ -2,6 +2,8 @@
 // concurrent.futures.ProcessPoolExecutor.
 #pragma once
 
+#include <concepts>
+#include <iterator>
 #include <memory>
 #include <stdexcept>
 #include <string_view>
@@ -41,6 +43,18 @@ class process_pool {
   auto submit(F fn, A&&... args)
       -> future<typename detail::function_traits<detail::task_pointer_t<F>>::result>;
 
+  /// A closure (a lambda with captures, a function object) cannot run in another process: this
+  /// overload only says so, at compile time.
+  template <class F, class... A>
+    requires(!detail::task_function<std::decay_t<F>> && std::invocable<F&, A...>)
+  future<std::invoke_result_t<F&, A...>> submit(F&&, A&&...) {
+    static_assert(detail::always_false<F>,
+                  "process_pool::submit: a closure (a lambda with captures, or a function "
+                  "object) cannot cross into another process; register a plain function with "
+                  "FORKPOOL_TASK and pass what it needs as arguments, or use forkpool::thread_pool");
+    return {};
+  }
+
   /// Runs the task registered as `name`. The argument types must be exactly the task's parameter
   /// types (string literals count as std::string) and R its result type, else the future fails
   /// with bad_arguments.
@@ -53,6 +67,18 @@ class process_pool {
   template <detail::task_function F, class Range>
   auto map(F fn, const Range& inputs, map_options options = {})
       -> std::vector<typename detail::function_traits<detail::task_pointer_t<F>>::result>;
+
+  /// As for submit: a closure cannot run in another process.
+  template <class F, class Range>
+    requires(!detail::task_function<std::decay_t<F>> && !std::convertible_to<F, std::string_view>)
+  std::vector<std::invoke_result_t<F&, decltype(*std::begin(std::declval<const Range&>()))>> map(
+      F&&, const Range&, map_options = {}) {
+    static_assert(detail::always_false<F>,
+                  "process_pool::map: a closure (a lambda with captures, or a function object) "
+                  "cannot cross into another process; register a plain function with "
+                  "FORKPOOL_TASK, or use forkpool::thread_pool");
+    return {};
+  }
 
   /// Stops accepting tasks. With `wait`, returns once every task has finished and the workers
   /// have exited; a worker told to stop that has not exited after kStopGrace (2 s) is killed
@@ -91,6 +117,10 @@ auto process_pool::submit(F fn, A&&... args)
   static_assert(sizeof...(A) == traits::arity, "submit: wrong number of arguments for this task");
   static_assert(std::is_constructible_v<typename traits::arguments, A&&...>,
                 "submit: the arguments do not convert to the task's parameter types");
+  static_assert(!detail::drops_fraction<typename traits::arguments, A...>::value,
+                "submit: a floating-point argument for an integer parameter would lose its "
+                "fraction; convert it explicitly (static_cast) if that is what you mean");
+  [[maybe_unused]] constexpr bool sendable = detail::require_sendable_task<traits>();
   const detail::task_entry& entry = detail::registered_task(+fn);
   auto state = detail::new_call<R>(link(), entry.name, detail::frame_kind::call,
                                    traits::argument_signature, traits::result_signature);
@@ -116,6 +146,11 @@ auto process_pool::map(F fn, const Range& inputs, map_options options)
   using R = typename traits::result;
   using arguments = typename traits::arguments;
   static_assert(!std::is_void_v<R>, "map needs a task that returns a value");
+  if constexpr (traits::arity == 1)
+    static_assert(!detail::drops_fraction<arguments, decltype(*std::begin(inputs))>::value,
+                  "map: floating-point inputs for an integer parameter would lose their fraction; "
+                  "convert them explicitly if that is what you mean");
+  if constexpr (!detail::require_sendable_task<traits>()) return {};  // the error above says why
   if (options.chunksize == 0) throw std::invalid_argument("map: chunksize must be at least 1");
   const detail::task_entry& entry = detail::registered_task(+fn);
 

@@ -1,16 +1,15 @@
 // What forkpool needs to know about a task function's type, and how a worker calls it.
 #pragma once
 
-#include <cereal/types/string.hpp>
-#include <cereal/types/tuple.hpp>
-#include <cereal/types/vector.hpp>
 #include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "forkpool/detail/registry.hpp"
+#include "forkpool/detail/sendable.hpp"
 #include "forkpool/detail/serialize.hpp"
+#include "forkpool/detail/std_types.hpp"
 #include "forkpool/detail/type_name.hpp"
 
 namespace forkpool::detail {
@@ -32,6 +31,26 @@ struct function_traits<R (*)(P...)> {
 };
 template <class R, class... P>
 struct function_traits<R (*)(P...) noexcept> : function_traits<R (*)(P...)> {};
+
+/// True when every parameter and the result of the task described by `Traits` (function_traits)
+/// can be sent; otherwise one compile error naming the type that cannot.
+template <class Traits>
+consteval bool require_sendable_task() {
+  const bool arguments = require_sendable<typename Traits::arguments>();
+  return require_sendable_result<typename Traits::result>() && arguments;
+}
+
+/// Whether an argument of type A for a parameter of type P would silently drop a fraction
+/// (submit(fn, 1000.7) to a long): process pools reject that at compile time. Other arithmetic
+/// conversions (int to double, int to unsigned) happen as in a direct call.
+template <class Parameters, class... A>
+struct drops_fraction : std::false_type {};
+template <class... P, class... A>
+  requires(sizeof...(P) == sizeof...(A))
+struct drops_fraction<std::tuple<P...>, A...>
+    : std::bool_constant<((std::is_integral_v<P> &&
+                           std::is_floating_point_v<std::remove_cvref_t<A>>) ||
+                          ...)> {};
 
 /// A plain function, or a captureless lambda (which converts to one).
 template <class F>
@@ -75,6 +94,7 @@ task_entry make_task_entry(Pointer fn, const char* name) {
                 "a task's parameters must be values or const references: the arguments are "
                 "copies, so changes could never reach the caller");
   task_entry entry;
+  if constexpr (!require_sendable_task<traits>()) return entry;  // the error above says why
   entry.name = name;
   entry.function = reinterpret_cast<erased_function>(fn);
   entry.argument_signature = traits::argument_signature;

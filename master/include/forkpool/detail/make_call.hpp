@@ -67,7 +67,8 @@ template <class... P>
 struct encode_as<std::tuple<P...>> {
   template <class... A>
   static void into(byte_buffer& out, A&&... args) {
-    encode_into(out, as_parameter<P>(std::forward<A>(args))...);
+    if constexpr ((require_sendable<P>() && ...))
+      encode_into(out, as_parameter<P>(std::forward<A>(args))...);
   }
 };
 
@@ -77,6 +78,7 @@ struct encode_as<std::tuple<P...>> {
 template <class R, class... A>
 std::shared_ptr<future_state<R>> new_named_call(const std::shared_ptr<pool_link>& link,
                                                 std::string_view name, A&&... args) {
+  [[maybe_unused]] constexpr bool sendable_result = require_sendable_result<R>();
   auto state = new_call<R>(link, std::string(name), frame_kind::call,
                            signature_of<wire_type_t<A>...>(), signature_of<R>());
   encode_arguments(*state, [&] {

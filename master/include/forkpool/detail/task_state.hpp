@@ -12,10 +12,13 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "forkpool/detail/frame.hpp"
+#include "forkpool/detail/sendable.hpp"
 #include "forkpool/detail/serialize.hpp"
 #include "forkpool/detail/unique_function.hpp"
 
@@ -136,10 +139,20 @@ class future_state final : public task_state {
  public:
   using task_state::task_state;
 
-  /// The result; only after a successful wait. Moves it out when `take` is set.
+  /// The result; only after a successful wait. Moves it out when `take` is set. A result of a
+  /// move-only type (std::unique_ptr) is moved out by the first call; a later one throws
+  /// std::logic_error.
   T value(bool take) {
-    if (take) return std::move(*value_);
-    return *value_;
+    if constexpr (std::is_copy_constructible_v<T>) {
+      if (take) return std::move(*value_);
+      return *value_;
+    } else {
+      if (taken_.exchange(true, std::memory_order_acq_rel))
+        throw std::logic_error(
+            "forkpool: this future's result has a move-only type and was taken already by "
+            "an earlier get()");
+      return std::move(*value_);
+    }
   }
   /// Finishes with a result computed in this process (thread_pool).
   void succeed_with(T value) {
@@ -150,7 +163,7 @@ class future_state final : public task_state {
  protected:
   void store_value(const payload_view& encoded) override {
     // thread_pool results need not be serializable: only process results are ever decoded.
-    if constexpr (cereal::traits::is_input_serializable<T, input_archive>::value) {
+    if constexpr (sendable_v<T>) {
       T value{};
       decode_exact(encoded, value);
       value_.emplace(std::move(value));
@@ -161,6 +174,7 @@ class future_state final : public task_state {
 
  private:
   std::optional<T> value_;
+  std::atomic<bool> taken_{false};  ///< move-only T: value() has moved it out
 };
 
 /// A result kept encoded, for whoever decodes it later (forkpool-master passes it to its client).
