@@ -26,19 +26,19 @@ wire_error describe_current_exception() {
 bool call_task(const encoded_call& call, std::streambuf& result, wire_error& failure) {
   const task_entry* task = find_task(call.name);
   if (task == nullptr) {
-    failure = {error_code::unknown_task, "", "no task is registered as '" + std::string(call.name) + "'"};
+    failure = {error_code::unknown_task, "", unknown_task_message(call.name)};
     return false;
   }
   if (call.argument_signature != task->argument_signature) {
     failure = {error_code::bad_arguments, "",
-               "task '" + task->name + "' takes " + task->argument_types +
-                   "; the call's argument types differ"};
+               "task '" + task->name + "' takes " + task->argument_types + "; " +
+                   std::string(kArgumentTypesDiffer)};
     return false;
   }
   if (call.result_signature != task->result_signature) {
     failure = {error_code::bad_arguments, "",
-               "task '" + task->name + "' returns " + task->result_type +
-                   "; the caller asked for another result type"};
+               "task '" + task->name + "' returns " + task->result_type + "; " +
+                   std::string(kResultTypeDiffers)};
     return false;
   }
   const invoke_function invoke = call.kind == frame_kind::call ? task->invoke : task->invoke_chunk;

@@ -1,5 +1,6 @@
 #include "forkpool/detail/registry.hpp"
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -17,6 +18,9 @@ struct registry {
   std::map<std::string, std::unique_ptr<task_entry>, std::less<>> by_name;
   std::unordered_map<erased_function, const task_entry*> by_function;
 };
+
+std::atomic<bool> init_ran{false};
+std::atomic<std::size_t> tasks_at_init{0};
 
 registry& instance() {
   static registry r;  // constructed on first use, so registration order across files is safe
@@ -50,6 +54,26 @@ std::size_t registered_task_count() noexcept {
   registry& r = instance();
   std::shared_lock lock(r.mutex);
   return r.by_name.size();
+}
+
+void note_init_ran() noexcept {
+  tasks_at_init.store(registered_task_count(), std::memory_order_relaxed);
+  init_ran.store(true, std::memory_order_release);
+}
+
+bool init_has_run() noexcept { return init_ran.load(std::memory_order_acquire); }
+
+std::size_t tasks_registered_at_init() noexcept {
+  return tasks_at_init.load(std::memory_order_relaxed);
+}
+
+std::vector<std::string> registered_task_names() {
+  registry& r = instance();
+  std::shared_lock lock(r.mutex);
+  std::vector<std::string> names;
+  names.reserve(r.by_name.size());
+  for (const auto& [name, entry] : r.by_name) names.push_back(name);
+  return names;
 }
 
 const task_entry* find_task(erased_function function) noexcept {

@@ -11,6 +11,7 @@
 
 #include "command_line.hpp"
 #include "forkpool/detail/client_protocol.hpp"
+#include "forkpool/detail/registry.hpp"
 #include "plugins.hpp"
 #include "server.hpp"
 #include "socket_file.hpp"
@@ -46,6 +47,11 @@ int serve(const daemon::command_line& options) {
   const std::string socket = options.socket.empty() ? default_socket_path() : options.socket;
   // Everything that can be wrong is checked before anything is forked.
   daemon::load_task_libraries(options.task_libraries);
+  // What clients may call, where an operator looks first when one gets unknown_task.
+  std::string names;
+  for (const std::string& name : detail::registered_task_names())
+    names += (names.empty() ? "" : ", ") + name;
+  std::fprintf(stderr, "forkpool-master: tasks: %s\n", names.c_str());
   daemon::prepare_socket_path(socket, options.socket.empty());
 
   pool_options pool_settings;

@@ -144,7 +144,7 @@ struct client::impl {
     if (reply.kind == master_reply::kind_t::result) {
       task->succeed_from(std::as_bytes(std::span(reply.result)));
     } else {
-      task->fail(detail::to_exception(reply.error));
+      task->fail(detail::to_exception(std::move(reply.error), *task));
     }
   }
 

@@ -89,6 +89,11 @@ pool_core::pool_core(pool_options options)
   incoming_spin_ = spin_time(kIncomingSpin);
   link_->help_spin = spin_time(kHelpSpin);
   worker_config_.rss_limit = options_.max_worker_rss_bytes;
+  if (options_.start == start_method::spawn && !init_has_run())
+    throw std::logic_error(
+        "start_method::spawn: forkpool::init(argc, argv) has not run in this process: call it "
+        "first in main(), and make no pool during static initialisation (in a global's "
+        "constructor, before main), where a spawned worker would make one too");
   fresh_run_initializer_ = registered_initializer(options_.initializer);
   if (options_.start == start_method::spawn && !fresh_run_initializer_)
     throw std::invalid_argument(

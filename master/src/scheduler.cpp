@@ -293,7 +293,7 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
       wire_error error;
       try {
         decode_exact(body, error);
-        task->fail(to_exception(error));
+        task->fail(to_exception(std::move(error), *task));
       } catch (const decode_failure& e) {
         task->fail(std::make_exception_ptr(
             protocol_error(std::string("an error reply did not decode: ") + e.what())));

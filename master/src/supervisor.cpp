@@ -298,8 +298,10 @@ void pool_core::bury(worker_record& worker, int wait_status) {
   }
   continue_restart();
   if (never_initialized)
-    fail_everything("start_method::spawn: the program's main() must call forkpool::init(argc, "
-                    "argv) before anything else, or spawned workers cannot start");
+    fail_everything("start_method::spawn: a spawned worker (a fresh run of this program) made a "
+                    "pool before forkpool::init ran: main() must call forkpool::init(argc, argv) "
+                    "first, and no pool may be made before main (a global's constructor runs in "
+                    "every worker too)");
   replenish();
   dispatch();
 }

@@ -28,6 +28,17 @@ std::exception_ptr to_exception(const wire_error& e) {
   return std::make_exception_ptr(protocol_error("unknown error code: " + e.message));
 }
 
+std::exception_ptr to_exception(wire_error error, const task_state& call) {
+  if (error.code == error_code::bad_arguments) {
+    const std::string_view message = error.message;
+    if (message.ends_with(kArgumentTypesDiffer) && call.sent_argument_types != nullptr)
+      error.message += ": this call sent " + call.sent_argument_types();
+    else if (message.ends_with(kResultTypeDiffers) && call.asked_result_type != nullptr)
+      error.message += ": this call asked for " + call.asked_result_type();
+  }
+  return to_exception(error);
+}
+
 wire_error to_wire_error(std::exception_ptr error) {
   try {
     std::rethrow_exception(error);

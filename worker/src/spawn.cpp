@@ -27,9 +27,6 @@ constexpr const char* kInitializerOption = "--initializer=";
 constexpr const char* kRssLimitOption = "--rss-limit=";
 constexpr const char* kParentOption = "--parent=";
 
-// Tasks registered when main() called forkpool::init; npos until it does.
-std::size_t tasks_at_init = static_cast<std::size_t>(-1);
-
 }  // namespace
 
 spawn_command make_spawn_command(const worker_config& config, const std::string& initializer_task,
@@ -102,17 +99,17 @@ pid_t start_fresh_run(const spawn_command& command, const int* descriptors, int 
 
 bool is_spawned_worker() noexcept { return std::getenv(kSpawnEnvironment) != nullptr; }
 
-bool fresh_run_knows_every_task() noexcept { return tasks_at_init == registered_task_count(); }
+bool fresh_run_knows_every_task() noexcept {
+  return init_has_run() && tasks_registered_at_init() == registered_task_count();
+}
 
 void run_spawned_worker_if_requested(int argc, char** argv) {
   // Recognised: the marker has done its job. Unset, a task may start a pool of its own.
   ::unsetenv(kSpawnEnvironment);
   const bool worker = argc >= 2 && std::strcmp(argv[1], kSpawnMarker) == 0;
   const bool fork_server = argc >= 2 && std::strcmp(argv[1], kForkServerMarker) == 0;
-  if (!worker && !fork_server) {
-    tasks_at_init = registered_task_count();
-    return;
-  }
+  note_init_ran();
+  if (!worker && !fork_server) return;
   worker_config config;
   config.fresh_run = worker;  // a fork server's workers are its forked children
   for (int i = 2; i < argc; ++i) {

@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "forkpool/detail/serialize.hpp"
 
@@ -38,5 +39,31 @@ const task_entry* find_task(std::string_view name) noexcept;
 /// How many tasks are registered (forkpool-master checks that a plugin added some).
 std::size_t registered_task_count() noexcept;
 const task_entry* find_task(erased_function function) noexcept;
+/// Every registered name, sorted.
+std::vector<std::string> registered_task_names();
+
+/// The registered names nearest to `name` (a typo, a missing namespace prefix), closest first,
+/// at most `most`; empty when none is near.
+std::vector<std::string> nearest_task_names(std::string_view name, std::size_t most = 3);
+
+/// Called by forkpool::init in a program's main(): static initialisation, and with it the
+/// registration of every task the program links, is over.
+void note_init_ran() noexcept;
+/// Whether forkpool::init has run in this process.
+bool init_has_run() noexcept;
+/// How many tasks were registered when forkpool::init ran (0 before it has).
+std::size_t tasks_registered_at_init() noexcept;
+
+/// "no task is registered as 'sqare'; did you mean 'square'?" and the like.
+std::string unknown_task_message(std::string_view name);
+
+/// How a function that is not registered reads in an error: its demangled name when the
+/// dynamic symbol table has it (shared libraries, or programs linked with -rdynamic), else
+/// `type` ("a function of type int (*)(int)").
+std::string describe_function(erased_function function, std::string_view type);
+
+/// Why submit(fn) found no task for `fn`, and what to do: register it, or, before
+/// forkpool::init has run (a global's constructor), submit from main() instead.
+std::string unregistered_function_message(erased_function function, std::string_view type);
 
 }  // namespace forkpool::detail

@@ -1,6 +1,7 @@
 // Every standard type cereal can serialize, so that a task may take or return any of them with
 // <forkpool/forkpool.hpp> alone, as anything picklable crosses a ProcessPoolExecutor. Costs
-// about 0.2 s of compile time per translation unit that includes forkpool (README, "Tasks").
+// about 0.5 s of compile time per translation unit that includes forkpool (1.9 s to 2.4 s for
+// a one-line file, g++ 12 -O2): a price paid once per such file, against an error per type.
 // Left out: cereal's polymorphic pointers (they need registrations of their own) and
 // boost::variant (not a std type).
 #pragma once

@@ -43,6 +43,13 @@ std::string signature_text() {
   return text + ")";
 }
 
+/// type_name as a std::string, for a pointer to a function that makes the text only when an
+/// error needs it.
+template <class T>
+std::string type_name_text() {
+  return std::string(type_name<T>());
+}
+
 /// The type a value travels as: string literals, C strings and views travel as std::string.
 template <class T>
 struct wire_type_of {

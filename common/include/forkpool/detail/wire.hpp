@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace forkpool::detail {
 
@@ -62,6 +63,11 @@ enum class error_code : std::uint8_t {
   other = 9,          ///< any other forkpool::error
   broken_pool = 10,
 };
+
+/// The ends of a worker's bad_arguments messages when a call by name does not match the task's
+/// types; the caller, which knows what it sent, adds that.
+inline constexpr std::string_view kArgumentTypesDiffer = "the call's argument types differ";
+inline constexpr std::string_view kResultTypeDiffers = "the caller asked for another result type";
 
 struct wire_error {
   error_code code = error_code::remote;

@@ -81,6 +81,8 @@ std::shared_ptr<future_state<R>> new_named_call(const std::shared_ptr<pool_link>
   [[maybe_unused]] constexpr bool sendable_result = require_sendable_result<R>();
   auto state = new_call<R>(link, std::string(name), frame_kind::call,
                            signature_of<wire_type_t<A>...>(), signature_of<R>());
+  state->sent_argument_types = &signature_text<wire_type_t<A>...>;
+  state->asked_result_type = &type_name_text<R>;
   encode_arguments(*state, [&] {
     encode_as<std::tuple<wire_type_t<A>...>>::into(state->arguments, std::forward<A>(args)...);
   });
@@ -110,8 +112,8 @@ template <class Pointer>
 const task_entry& registered_task(Pointer fn) {
   const task_entry* entry = find_task(reinterpret_cast<erased_function>(fn));
   if (entry == nullptr)
-    throw unknown_task("this function is not registered as a task: add FORKPOOL_TASK(fn) at "
-                       "namespace scope");
+    throw unknown_task(unregistered_function_message(reinterpret_cast<erased_function>(fn),
+                                                     type_name<Pointer>()));
   return *entry;
 }
 

@@ -66,6 +66,10 @@ class task_state {
   frame_kind kind = frame_kind::call;
   std::uint64_t argument_signature = 0;
   std::uint64_t result_signature = 0;
+  /// A call by name: the text of the types it sent and asked for, made only for an error that
+  /// says the task's types differ.
+  std::string (*sent_argument_types)() = nullptr;
+  std::string (*asked_result_type)() = nullptr;
   byte_buffer arguments;  ///< cereal-encoded
   /// forkpool::future objects sharing this state (maintained by future itself).
   std::atomic<std::uint32_t> future_handles{0};
