@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
     for (int i = 0; i < jobs; ++i)
       counts.push_back(master.submit<long>("count_primes", i * span, (i + 1) * span));
 
+    // A bar redrawn in place on a terminal; in a log (CI, a pipe), a line at each quarter.
+    const bool terminal = ::isatty(STDERR_FILENO) == 1;
     const auto start = std::chrono::steady_clock::now();
     long total = 0;
     int done = 0;
@@ -35,12 +37,16 @@ int main(int argc, char** argv) {
       total += f.get();
       ++done;
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      const int filled = done * 40 / jobs;
-      std::fprintf(stderr, "\r[%.*s%*s] %d/%d jobs, %.0f jobs/s", filled,
-                   "########################################", 40 - filled, "", done, jobs,
-                   seconds > 0 ? done / seconds : 0.0);
+      const double rate = seconds > 0 ? done / seconds : 0.0;
+      if (terminal) {
+        const int filled = done * 40 / jobs;
+        std::fprintf(stderr, "\r[%.*s%*s] %d/%d jobs, %.0f jobs/s", filled,
+                     "########################################", 40 - filled, "", done, jobs, rate);
+      } else if (done * 4 / jobs != (done - 1) * 4 / jobs) {
+        std::fprintf(stderr, "%d/%d jobs, %.0f jobs/s\n", done, jobs, rate);
+      }
     }
-    std::fprintf(stderr, "\n");
+    if (terminal) std::fprintf(stderr, "\n");
     std::printf("primes below %ld: %ld\n", jobs * span, total);
 
     auto words = master.submit<std::map<std::string, int>>("word_counts", "To be, or not to be").get();

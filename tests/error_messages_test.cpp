@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <string>
 
 #include "master_process.hpp"
@@ -101,4 +102,23 @@ TEST_CASE("master: it lists the tasks it loaded when it starts" * doctest::timeo
   master_process master({}, {.capture_log = true});
   CHECK(eventually([&] { return contains(master.log(), "forkpool-master: tasks: "); }));
   CHECK(contains(master.log(), "square"));
+}
+
+TEST_CASE("master: --version prints the version the headers and the changelog carry" *
+          doctest::timeout(30)) {
+  const auto [status, output] = run(std::string(FORKPOOL_MASTER_BINARY) + " --version");
+  CHECK(status == 0);
+  CHECK(output == std::string("forkpool-master ") + FORKPOOL_VERSION_STRING + "\n");
+  CHECK(std::to_string(FORKPOOL_VERSION_MAJOR) + "." + std::to_string(FORKPOOL_VERSION_MINOR) + "." +
+            std::to_string(FORKPOOL_VERSION_PATCH) ==
+        FORKPOOL_VERSION_STRING);
+  // The newest changelog entry names this version.
+  std::ifstream readme(std::string(FORKPOOL_SOURCE_DIR) + "/README.md");
+  std::string line, newest;
+  bool in_changelog = false;
+  while (std::getline(readme, line)) {
+    if (line == "## Changelog") in_changelog = true;
+    else if (in_changelog && line.rfind("- ", 0) == 0) newest = line.substr(2, line.find(':') - 2);
+  }
+  CHECK(newest == FORKPOOL_VERSION_STRING);
 }

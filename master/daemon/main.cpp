@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cstdio>
 #include <forkpool/forkpool.hpp>
+#include <forkpool/version.hpp>
 #include <stdexcept>
 
 #include "command_line.hpp"
@@ -134,7 +135,7 @@ int main(int argc, char** argv) {
         std::fputs(daemon::kUsage, stdout);
         return 0;
       case daemon::command_line::command_t::version:
-        std::printf("forkpool-master %s\n", FORKPOOL_VERSION);
+        std::printf("forkpool-master %s\n", FORKPOOL_VERSION_STRING);
         return 0;
       case daemon::command_line::command_t::status:
         return print_status(options.socket.empty() ? default_socket_path() : options.socket);

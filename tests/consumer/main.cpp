@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <forkpool/forkpool.hpp>
 
 int twice_and_pid(int x) { return x * 2 + (::getpid() == 0 ? 1 : 0); }
@@ -17,5 +18,8 @@ int main(int argc, char** argv) {
   const int worker = pool.submit(pid_here).get();
   std::printf("consumer: 21 * 2 = %d, computed by pid %d (master %d)\n", doubled, worker,
               static_cast<int>(::getpid()));
-  return doubled == 42 && worker != ::getpid() ? 0 : 1;
+  // Found by find_package, the package's version must be the headers' (empty: add_subdirectory).
+  const bool same_version = PACKAGE_VERSION[0] == '\0' || std::strcmp(PACKAGE_VERSION, FORKPOOL_VERSION_STRING) == 0;
+  std::printf("consumer: forkpool %s (package %s)\n", FORKPOOL_VERSION_STRING, PACKAGE_VERSION);
+  return doubled == 42 && worker != ::getpid() && same_version ? 0 : 1;
 }

@@ -23,4 +23,5 @@
 #include "forkpool/process_pool.hpp"
 #include "forkpool/task.hpp"
 #include "forkpool/thread_pool.hpp"
+#include "forkpool/version.hpp"
 #include "forkpool/wait.hpp"
