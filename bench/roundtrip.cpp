@@ -1,9 +1,14 @@
 // roundtrip: no-op round-trip latency (one task at a time, after a warm-up) and the throughput of
 // many no-op tasks submitted at once. Prints one JSON line.
 //
-//   ./roundtrip [--workers N] [--calls N] [--batch N]
+//   ./roundtrip [--workers N] [--calls N] [--batch N] [--max-rss-mib N] [--heap-mib N]
+//
+// --max-rss-mib sets max_worker_rss_bytes, so each reply carries a memory reading;
+// --heap-mib first touches that much heap in the master (start_method::fork workers share it).
+// --start fork|forkserver|spawn picks the start method.
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -34,14 +39,27 @@ int main(int argc, char** argv) {
   unsigned workers = 2;
   int calls = 20000;
   int batch = 100000;
+  std::uint64_t max_rss_mib = 0;
+  std::size_t heap_mib = 0;
+  forkpool::start_method method = forkpool::start_method::forkserver;
   for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--max-rss-mib")) max_rss_mib = std::strtoull(argv[i + 1], nullptr, 10);
+    if (!std::strcmp(argv[i], "--heap-mib")) heap_mib = std::strtoull(argv[i + 1], nullptr, 10);
+    if (!std::strcmp(argv[i], "--start")) {
+      if (!std::strcmp(argv[i + 1], "fork")) method = forkpool::start_method::fork;
+      if (!std::strcmp(argv[i + 1], "spawn")) method = forkpool::start_method::spawn;
+    }
     if (!std::strcmp(argv[i], "--workers")) workers = static_cast<unsigned>(std::atoi(argv[i + 1]));
     if (!std::strcmp(argv[i], "--calls")) calls = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--batch")) batch = std::atoi(argv[i + 1]);
   }
 
+  std::vector<char> heap(heap_mib << 20);
+  std::memset(heap.data(), 1, heap.size());
   forkpool::pool_options options;
   options.workers = workers;
+  options.start = method;
+  options.max_worker_rss_bytes = max_rss_mib << 20;
   forkpool::process_pool pool(options);
 
   for (int i = 0; i < 2000; ++i) pool.submit(noop, i).get();  // warm-up: workers up, caches hot
@@ -65,8 +83,10 @@ int main(int argc, char** argv) {
 
   std::printf(
       "{\"bench\":\"roundtrip\",\"workers\":%u,\"calls\":%d,\"p50_us\":%.1f,\"p99_us\":%.1f,"
-      "\"batch\":%d,\"batch_tasks_per_s\":%.0f}\n",
+      "\"batch\":%d,\"batch_tasks_per_s\":%.0f,\"max_rss_mib\":%llu,\"heap_mib\":%zu,"
+      "\"memory_restarts\":%llu}\n",
       workers, calls, percentile(latencies, 0.50), percentile(latencies, 0.99), batch,
-      batch / seconds);
+      batch / seconds, static_cast<unsigned long long>(max_rss_mib), heap_mib,
+      static_cast<unsigned long long>(pool.stats().restarts_memory));
   return 0;
 }
