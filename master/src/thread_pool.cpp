@@ -186,12 +186,3 @@ const std::shared_ptr<detail::pool_link>& thread_pool::link() const noexcept {
 }
 
 }  // namespace forkpool
-
-namespace forkpool {
-
-thread_pool& default_executor() {
-  static thread_pool pool;  // created on first use; joined at exit
-  return pool;
-}
-
-}  // namespace forkpool

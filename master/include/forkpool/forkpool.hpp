@@ -13,6 +13,7 @@
 
 #include <utility>  // before any Boost.Asio header: Boost 1.74 + g++ 12 needs it (see README)
 
+#include "forkpool/any_executor.hpp"
 #include "forkpool/client.hpp"
 #include "forkpool/errors.hpp"
 #include "forkpool/event_loop.hpp"
