@@ -140,6 +140,10 @@ TEST_CASE("executor: an any_executor holding a process_pool refuses a closure wi
   CHECK(ex.submit(test_tasks::square, 5).get() == 25);  // a registered task still runs
   ex.set_executor(threads);
   CHECK(ex.submit(closure, 2).get() == 6);
+  // shutdown reaches the pool held now, and only that one.
+  ex.shutdown();
+  CHECK_THROWS_AS((void)threads.submit(closure, 1), pool_shut_down);
+  CHECK(processes.submit(test_tasks::square, 4).get() == 16);
 }
 
 TEST_CASE("asio: set_default_executor from two threads while calls run" * doctest::timeout(90)) {
