@@ -73,6 +73,9 @@ TEST_CASE("pool: workers that cannot be replaced break the pool with broken_pool
   const rlim_t below_the_pool = lowest_free_descriptor();
   process_pool pool(options(2));
   CHECK(pool.submit(square, 2).get() == 4);
+  // Both serving first: a worker still starting when restart_workers() is called is already a
+  // new one and is not restarted, so it would go on serving.
+  wait_for_workers(pool, 2);
   std::vector<future<int>> calls;
   {
     descriptor_limit limit(below_the_pool);
