@@ -47,15 +47,15 @@ std::uint64_t private_bytes_of_private_mappings(std::string_view text) {
 
 }  // namespace
 
-private_memory_probe::private_memory_probe(start how)
+private_memory_probe::private_memory_probe(start how, bool exact_at_start)
     : statm_(::open("/proc/self/statm", O_RDONLY | O_CLOEXEC)),
       smaps_(::open("/proc/self/smaps", O_RDONLY | O_CLOEXEC)),
       page_bytes_(static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE))) {
   statm_reading now;
   if (how == start::unknown || !smaps_ || !read_statm(now)) return;
-  // A small process reads exactly at once (under about 0.6 ms): later figures then move from a
-  // true one, not from an assumption that the first exact reading would correct by a jump.
-  if (now.resident < kExactAtStartBelow && read_exact(now)) return;
+  // Later figures then move from a true one, not from an assumption that the first exact
+  // reading would correct by a jump past a limit.
+  if (exact_at_start && now.resident < kExactAtStartBelow && read_exact(now)) return;
   assume(how == start::forked_child ? 0 : now.anonymous, now);
   next_exact_ = std::chrono::steady_clock::now() +
                 kExactCostFactor * kExactCostPerMiB * static_cast<long>(now.resident >> 20);

@@ -35,7 +35,8 @@ class memory_sampler {
  public:
   memory_sampler(std::uint64_t limit, bool fresh_run)
       : probe_(fresh_run ? private_memory_probe::start::fresh_run
-                         : private_memory_probe::start::forked_child),
+                         : private_memory_probe::start::forked_child,
+               /*exact_at_start=*/limit != 0),
         limit_(limit) {}
   /// `uncounted`: bytes freed as soon as the master has read the reply.
   std::uint64_t sample(std::uint64_t uncounted) {

@@ -30,8 +30,10 @@ class private_memory_probe {
   /// What the process's anonymous memory is at construction, so no exact reading is needed to
   /// start from: a child just forked shares all of it with its parent; a fresh run of a program
   /// (exec) owns all of it; otherwise the first call reads exactly.
+  /// With `exact_at_start`, a small process (under 128 MiB resident) reads exactly at once
+  /// (up to about 0.6 ms), so that a limit is judged from a true figure from the first task on.
   enum class start { forked_child, fresh_run, unknown };
-  explicit private_memory_probe(start how = start::unknown);
+  explicit private_memory_probe(start how = start::unknown, bool exact_at_start = false);
 
   /// Private resident bytes of this process, best known now. With `limit` != 0 the answer is
   /// above `limit` only when an exact reading taken in this call says so, so a caller may act on
