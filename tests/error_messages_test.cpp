@@ -80,11 +80,17 @@ TEST_CASE("errors: a task that throws something other than a std::exception says
   }
 }
 
+// What tests/before_main_program.cpp printed, having used a pool before main() as `mode` says.
+static std::string before_main_output(const std::string& mode) {
+  const auto [status, output] =
+      run("FORKPOOL_BEFORE_MAIN=" + mode + " " + FORKPOOL_BEFORE_MAIN_PROGRAM);
+  CHECK(status == 0);
+  return output;
+}
+
 TEST_CASE("errors: a submit before main says that static initialisation is the cause" *
           doctest::timeout(60)) {
-  const auto [status, output] =
-      run(std::string("FORKPOOL_BEFORE_MAIN=submit ") + FORKPOOL_BEFORE_MAIN_PROGRAM);
-  CHECK(status == 0);
+  const std::string output = before_main_output("submit");
   CHECK(contains(output, "is not registered as a task yet"));
   CHECK(contains(output, "static initialisation"));
   CHECK(contains(output, "submit from main()"));
@@ -92,10 +98,8 @@ TEST_CASE("errors: a submit before main says that static initialisation is the c
 
 TEST_CASE("errors: a spawn pool before main says that forkpool::init has not run" *
           doctest::timeout(60)) {
-  const auto [status, output] =
-      run(std::string("FORKPOOL_BEFORE_MAIN=spawn ") + FORKPOOL_BEFORE_MAIN_PROGRAM);
-  CHECK(status == 0);
-  CHECK(contains(output, "forkpool::init(argc, argv) has not run in this process"));
+  CHECK(contains(before_main_output("spawn"),
+                 "forkpool::init(argc, argv) has not run in this process"));
 }
 
 TEST_CASE("master: it lists the tasks it loaded when it starts" * doctest::timeout(60)) {

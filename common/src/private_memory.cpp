@@ -15,9 +15,6 @@ namespace {
 
 constexpr auto kMinimumExactInterval = std::chrono::milliseconds(1);
 constexpr int kExactCostFactor = 50;  // one exact reading per 50 times its cost: under 2%
-// While the last reading found this much shared anonymous memory, some may have turned private
-// unseen: read again now and then.
-constexpr std::uint64_t kSharedWorthWatching = 1;
 // What an exact reading costs per MiB of mapped memory here (1.5 ms at 300 MiB), to space the
 // first one as if it had been taken.
 constexpr auto kExactCostPerMiB = std::chrono::nanoseconds(5000);
@@ -34,11 +31,14 @@ std::uint64_t private_bytes_of_private_mappings(std::string_view text) {
     const std::string_view line = text.substr(0, end);
     text.remove_prefix(std::min(end + 1, text.size()));
     if (line.empty()) continue;
-    if (std::isxdigit(static_cast<unsigned char>(line[0])) && !std::isupper(static_cast<unsigned char>(line[0]))) {
+    const auto first = static_cast<unsigned char>(line[0]);
+    if (std::isxdigit(first) && !std::isupper(first)) {
       // "start-end perms offset dev inode path": perms is "rwxp" or "rwxs".
       const std::size_t space = line.find(' ');
-      private_mapping = space != std::string_view::npos && space + 4 < line.size() && line[space + 4] == 'p';
-    } else if (private_mapping && (line.starts_with("Private_Clean:") || line.starts_with("Private_Dirty:"))) {
+      private_mapping =
+          space != std::string_view::npos && space + 4 < line.size() && line[space + 4] == 'p';
+    } else if (private_mapping &&
+               (line.starts_with("Private_Clean:") || line.starts_with("Private_Dirty:"))) {
       kib += std::strtoull(line.data() + line.find(':') + 1, nullptr, 10);
     }
   }
@@ -83,8 +83,10 @@ bool private_memory_probe::read_statm(statm_reading& out) const {
   return true;
 }
 
-bool private_memory_probe::may_read_exact(std::chrono::steady_clock::time_point now) const {
-  return smaps_ && now >= next_exact_;
+bool private_memory_probe::watch_shared(std::chrono::steady_clock::time_point now) const {
+  // Shared anonymous memory may have turned private unseen (a copy-on-write break, the other
+  // sharer's exit): read again, as often as the rate allows.
+  return shared_anonymous_at_exact_ > 0 && smaps_ && now >= next_exact_;
 }
 
 bool private_memory_probe::read_exact(const statm_reading& now) {
@@ -105,7 +107,6 @@ bool private_memory_probe::read_exact(const statm_reading& now) {
   next_exact_ = started + std::max<std::chrono::steady_clock::duration>(kMinimumExactInterval,
                                                                          took * kExactCostFactor);
   if (size == 0) return false;
-  ++exact_readings_;
   assume(private_bytes_of_private_mappings(std::string_view(text_.data(), size)), now);
   return true;
 }
@@ -114,7 +115,7 @@ std::uint64_t private_memory_probe::bytes(std::uint64_t limit) {
   statm_reading now;
   if (!read_statm(now)) return have_exact_ ? private_at_exact_ : 0;
   const auto clock = std::chrono::steady_clock::now();
-  if (!have_exact_ && !read_exact(now)) return now.anonymous;  // no smaps_rollup: statm's figure
+  if (!have_exact_ && !read_exact(now)) return now.anonymous;  // no smaps: statm's figure
   // The last exact figure, moved by the anonymous memory added or given back since.
   auto estimate = [&] {
     const std::uint64_t grown = private_at_exact_ + now.anonymous;
@@ -123,13 +124,10 @@ std::uint64_t private_memory_probe::bytes(std::uint64_t limit) {
   if (limit != 0 && now.resident > limit) {
     // The estimate above the limit: confirm before the caller replaces anything. Below it, the
     // shared memory may have turned private unseen; look when the rate allows.
-    bool exact = false;
-    if (estimate() > limit ||
-        (shared_anonymous_at_exact_ >= kSharedWorthWatching && may_read_exact(clock)))
-      exact = read_exact(now);
+    const bool exact = (estimate() > limit || watch_shared(clock)) && read_exact(now);
     return exact ? estimate() : std::min(estimate(), limit);
   }
-  if (shared_anonymous_at_exact_ >= kSharedWorthWatching && may_read_exact(clock)) read_exact(now);
+  if (watch_shared(clock)) read_exact(now);
   return estimate();
 }
 

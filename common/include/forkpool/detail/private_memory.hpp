@@ -40,9 +40,6 @@ class private_memory_probe {
   /// `bytes() > limit` at once. Call from one thread at a time.
   std::uint64_t bytes(std::uint64_t limit = 0);
 
-  /// Exact readings taken so far (for tests and benchmarks).
-  std::uint64_t exact_readings() const noexcept { return exact_readings_; }
-
  private:
   struct statm_reading {
     std::uint64_t resident = 0;
@@ -50,7 +47,7 @@ class private_memory_probe {
   };
   bool read_statm(statm_reading& out) const;
   bool read_exact(const statm_reading& now);
-  bool may_read_exact(std::chrono::steady_clock::time_point now) const;
+  bool watch_shared(std::chrono::steady_clock::time_point now) const;
   void assume(std::uint64_t private_bytes, const statm_reading& now);
 
   unique_fd statm_;
@@ -62,7 +59,6 @@ class private_memory_probe {
   std::uint64_t anonymous_at_exact_ = 0;
   std::uint64_t shared_anonymous_at_exact_ = 0;
   std::chrono::steady_clock::time_point next_exact_{};
-  std::uint64_t exact_readings_ = 0;
 };
 
 }  // namespace forkpool::detail
