@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "eventually.hpp"
+#include "proc_status.hpp"
 
 namespace fs = std::filesystem;
 
@@ -139,11 +140,10 @@ struct raw_connection {
   }
 };
 
+/// The resident set of process `pid`, in bytes (0 once it is gone).
 inline std::uint64_t rss_of(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
-  return 0;
+  const long long kib = status_field(pid, "VmRSS:");
+  return kib < 0 ? 0 : static_cast<std::uint64_t>(kib) * 1024;
 }
 
 }  // namespace master_test

@@ -4,10 +4,10 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <fstream>
 #include <string>
 
 #include "eventually.hpp"
+#include "proc_status.hpp"
 #include "test_tasks.hpp"
 
 using namespace forkpool;
@@ -28,18 +28,6 @@ std::vector<char> inherited_heap;
 std::uint64_t dirty_inherited_heap() {
   for (std::size_t i = 0; i < inherited_heap.size(); i += 4096) inherited_heap[i] = 2;
   return inherited_heap.size();
-}
-
-// A field of /proc/PID/status ("PPid:", "VmRSS:" in kB), or -1.
-long long status_field(int pid, const std::string& name) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string key;
-  long long value;
-  while (status >> key) {
-    if (key == name && status >> value) return value;
-    status.ignore(4096, '\n');
-  }
-  return -1;
 }
 
 std::vector<char> touched(std::uint64_t bytes) {
