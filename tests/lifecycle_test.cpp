@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "eventually.hpp"
 #include "test_tasks.hpp"
 
 using namespace forkpool;
@@ -159,6 +160,31 @@ TEST_CASE("lifecycle: restart_workers replaces every worker while tasks run and 
   CHECK(after.restarts_requested >= 2);
   CHECK(after.failed == 0);
   CHECK_FALSE(has_old_worker(after));
+}
+
+TEST_CASE("lifecycle: calls submitted after restart_workers returns never run on a retired worker" *
+          doctest::timeout(60)) {
+  process_pool pool(options(2));
+  for (int round = 0; round < 20; ++round) {
+    // The last restart over (requests made during one are done together after it), and the
+    // workers serving now.
+    pool_stats before;
+    REQUIRE(eventually([&] {
+      before = pool.stats();
+      return before.workers_retiring == 0 && before.workers_alive == 2 &&
+             before.restarts_requested == 2u * round;
+    }));
+    std::vector<int> old_pids;
+    for (const auto& w : before.per_worker) old_pids.push_back(w.pid);
+    pool.restart_workers();
+    std::vector<future<int>> calls;
+    for (int i = 0; i < 8; ++i) calls.push_back(pool.submit(pid_of_worker));
+    for (auto& f : calls) {
+      const int pid = f.get(std::chrono::seconds(30));
+      CHECK(std::find(old_pids.begin(), old_pids.end(), pid) == old_pids.end());
+    }
+  }
+  CHECK(pool.stats().restarts_requested == 40);
 }
 
 TEST_CASE("lifecycle: the initializer runs in every worker including replacements" *

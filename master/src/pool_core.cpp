@@ -186,15 +186,19 @@ void pool_core::restart_workers() {
   {
     std::lock_guard lock(incoming_mutex_);
     if (closed_) throw pool_shut_down();
+    // Through the submission queue: calls submitted from now on are taken after the restart
+    // has begun, by whichever thread sends them.
+    restart_asked_ = true;
   }
-  post_locked([this] {
-    if (restart_in_progress_) {
-      restart_requested_ = true;  // done once this one is over, for everyone it did not reach
-      return;
-    }
-    begin_restart();
-    dispatch();
-  });
+  post_locked([this] { serve_incoming(); });
+}
+
+void pool_core::request_restart() {
+  if (restart_in_progress_) {
+    restart_requested_ = true;  // done once this one is over, for everyone it did not reach
+    return;
+  }
+  begin_restart();
 }
 
 void pool_core::begin_restart() {
@@ -220,10 +224,20 @@ void pool_core::continue_restart() {
 }
 
 void pool_core::take_incoming() {
-  std::lock_guard lock(incoming_mutex_);
-  for (auto& task : incoming_) pending_.push_back(std::move(task));
-  incoming_.clear();
-  incoming_waiting_.store(false, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(incoming_mutex_);
+    if (restart_asked_) {
+      if (!on_pool_thread()) return;  // its posted serve_incoming() restarts, then takes them
+      restart_asked_ = false;
+    } else {
+      for (auto& task : incoming_) pending_.push_back(std::move(task));
+      incoming_.clear();
+      incoming_waiting_.store(false, std::memory_order_relaxed);
+      return;
+    }
+  }
+  request_restart();
+  take_incoming();
 }
 
 void pool_core::shutdown(shutdown_options options) {
@@ -259,6 +273,10 @@ void pool_core::shutdown(shutdown_options options) {
 
 void pool_core::cancel_not_started() {
   take_incoming();
+  {
+    std::lock_guard lock(incoming_mutex_);
+    for (auto& task : incoming_) task->cancel();  // left for a restart not yet begun
+  }
   for (auto& task : pending_) task->cancel();
   pending_.clear();
   for (auto& worker : workers_)

@@ -114,12 +114,17 @@ class pool_core final : public launch_events, public pool_helper {
   template <class Handler>
   void post_locked(Handler handler);
   // pool_core.cpp
+  /// Moves the submitted calls to pending_. A restart asked for before some of them is begun
+  /// first, on the pool's thread, so no call submitted after restart_workers() returned reaches
+  /// a worker it retires; on other threads the calls then stay in incoming_ for the pool's thread.
   void take_incoming();
   /// Moves submissions to the pending queue and dispatches them, until none arrive for a moment.
   void serve_incoming();
   void begin_shutdown(bool cancel_pending);
   /// Cancels every call not started: queued here or in a worker's ring. With the scheduler lock.
   void cancel_not_started();
+  /// A restart asked for by restart_workers(): begun now, or once the one in progress is over.
+  void request_restart();
   /// Retires every serving worker for a requested restart (see restart_workers()).
   void begin_restart();
   /// After a worker exits: the restart in progress is over once every worker it retired has
@@ -203,6 +208,8 @@ class pool_core final : public launch_events, public pool_helper {
   /// A serve_incoming() is posted or running; it takes whatever arrives meanwhile.
   bool kick_posted_ = false;
   bool closed_ = false;  ///< no more submissions (guarded by incoming_mutex_)
+  /// restart_workers() was called and the pool's thread has not begun it (incoming_mutex_).
+  bool restart_asked_ = false;
 
   // Pool thread only.
   std::deque<std::shared_ptr<task_state>> pending_;

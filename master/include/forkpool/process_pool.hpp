@@ -88,7 +88,9 @@ class process_pool {
   void shutdown(shutdown_options options = {});
 
   /// Replaces every worker, rolling: each finishes the call it is running, its queued calls move
-  /// to the new workers, and nothing is lost or run twice. Returns at once.
+  /// to the new workers, and nothing is lost or run twice. Returns at once; calls submitted after
+  /// it returns run on the new workers. Requests made while a restart is still in progress are
+  /// done together once it is over.
   void restart_workers();
 
   pool_stats stats() const;
