@@ -121,6 +121,13 @@ bool task_state::try_revoke() {
   return true;
 }
 
+bool task_state::take_back_after_loss() {
+  std::lock_guard lock(mutex_);
+  if (status_ != status::pending) return false;
+  channel_.reset();
+  return true;
+}
+
 bool task_state::succeed_from(const payload_view& encoded) {
   try {
     store_value(encoded);

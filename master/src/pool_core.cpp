@@ -84,6 +84,8 @@ pool_core::pool_core(pool_options options)
     std::fprintf(stderr, "forkpool: a spawned worker's main() must call forkpool::init(argc, argv) first\n");
     std::_Exit(worker_exit_not_initialized);
   }
+  if (options_.task_timeout.count() < 0) throw std::invalid_argument("pool_options.task_timeout < 0");
+  shortest_timeout_ = options_.task_timeout;
   worker_config_.initializer = options_.initializer;
   worker_config_.spin = spin_time(kWorkerSpin);
   incoming_spin_ = spin_time(kIncomingSpin);
@@ -146,6 +148,8 @@ void pool_core::enqueue(std::shared_ptr<task_state> task) {
   if (forked_away()) refuse_in_forked_child("submit()");
   // If no one holds the scheduler, this thread sends the call itself: handing it to the pool's
   // thread would cost a wake-up (about 10 µs here) on every call made one at a time.
+  if (const auto timeout = task->timeout; timeout.count() > 0)
+    post_locked([this, timeout] { note_call_timeout(timeout); });  // before it can run
   scheduler_lock scheduler(*link_, std::try_to_lock);
   {
     std::lock_guard lock(incoming_mutex_);
@@ -327,6 +331,7 @@ pool_stats pool_core::stats() const {
   s.restarts_requested = restarts_[static_cast<int>(restart_reason::requested)].load();
   s.initializer_failures = initializer_failures_.load();
   s.result_bytes_read_in_place = lent_bytes_read_.load();
+  s.retries = retries_.load(std::memory_order_relaxed);
   std::lock_guard lock(stats_mutex_);
   for (const auto& worker : workers_) {
     // A worker may answer before the launcher reports its pid; it says its pid itself.

@@ -104,6 +104,7 @@ class pool_core final : public launch_events, public pool_helper {
   /// is this process's to touch (its thread does not exist here; its workers are the parent's).
   bool forked_away() const noexcept;
   const std::shared_ptr<pool_link>& link() const noexcept { return link_; }
+  unsigned worker_count() const noexcept { return worker_count_; }
 
   // ---- pool_helper: any thread, with the scheduler lock ----
   void help() override;
@@ -180,8 +181,19 @@ class pool_core final : public launch_events, public pool_helper {
   std::chrono::milliseconds respawn_delay() const;
   void fail_everything(const std::string& reason);
 
+  /// A call its worker lost while running it (died, timed out): sent again if it has retries
+  /// left (pool_options::max_retries), else failed with `error`.
+  void retry_or_fail(std::shared_ptr<task_state> task, std::exception_ptr error, bool retriable,
+                     std::vector<std::shared_ptr<task_state>>& requeue);
+
   // timeouts (supervisor.cpp)
+  /// The call's own timeout (call_options), else the pool's task_timeout; 0 for none.
+  std::chrono::milliseconds timeout_of(const task_state& task) const;
+  /// A call with its own timeout was submitted: the scan runs (often enough) while it may run.
+  void note_call_timeout(std::chrono::milliseconds timeout);
   void arm_timeout_scan();
+  /// Whether some call sent or waiting has a timeout (the scan keeps running while one has).
+  bool timed_calls_waiting();
   void scan_timeouts();
   void kill_for_timeout(worker_record& worker, std::uint32_t slot);
 
@@ -238,6 +250,9 @@ class pool_core final : public launch_events, public pool_helper {
   mutable std::mutex stats_mutex_;
   std::array<std::atomic<std::uint64_t>, 5> restarts_{};
   std::atomic<std::uint64_t> initializer_failures_{0};
+  std::atomic<std::uint64_t> retries_{0};
+  /// The shortest timeout any call has had (pool's or its own): sets the scan's period.
+  std::chrono::milliseconds shortest_timeout_{0};
   std::atomic<std::uint64_t> lent_bytes_read_{0};  ///< pool_stats::result_bytes_read_in_place
 
   std::mutex shutdown_mutex_;

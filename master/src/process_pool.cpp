@@ -35,6 +35,8 @@ pool_stats process_pool::stats() const { return core_->stats(); }
 
 const pool_options& process_pool::options() const noexcept { return core_->options(); }
 
+std::size_t process_pool::default_window() const noexcept { return 2 * core_->worker_count(); }
+
 future<detail::encoded_result> process_pool::submit_encoded(std::string name,
                                                            std::uint64_t argument_signature,
                                                            std::uint64_t result_signature,

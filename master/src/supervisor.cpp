@@ -271,19 +271,20 @@ void pool_core::bury(worker_record& worker, int wait_status) {
     if (task->try_revoke()) {  // never started: it runs elsewhere
       requeue.push_back(std::move(task));
     } else if (!task->done()) {  // it was running
-      std::exception_ptr error;
       if (task->id == worker.timed_out_task) {
-        error = std::make_exception_ptr(forkpool::task_timeout(
-            "task '" + task->name + "' ran longer than task_timeout (" +
-            std::to_string(options_.task_timeout.count()) + " ms); its worker was replaced"));
+        auto error = std::make_exception_ptr(forkpool::task_timeout(
+            "task '" + task->name + "' ran longer than its timeout (" +
+            std::to_string(timeout_of(*task).count()) + " ms); its worker was replaced"));
+        retry_or_fail(std::move(task), error, true, requeue);
       } else if (!worker.fault.empty()) {
-        error = std::make_exception_ptr(protocol_error("worker " + std::to_string(worker.pid) +
-                                                       " broke the protocol (" + worker.fault +
-                                                       ") and was replaced"));
+        // Not retried: the same call would likely break the protocol again.
+        task->fail(std::make_exception_ptr(protocol_error(
+            "worker " + std::to_string(worker.pid) + " broke the protocol (" + worker.fault +
+            ") and was replaced")));
       } else {
-        error = std::make_exception_ptr(worker_died(worker.pid, wait_status));
+        retry_or_fail(std::move(task), std::make_exception_ptr(worker_died(worker.pid, wait_status)),
+                      true, requeue);
       }
-      task->fail(error);
     }
   }
   std::sort(requeue.begin(), requeue.end(), [](const auto& a, const auto& b) { return a->id < b->id; });
@@ -306,12 +307,33 @@ void pool_core::bury(worker_record& worker, int wait_status) {
   dispatch();
 }
 
+void pool_core::retry_or_fail(std::shared_ptr<task_state> task, std::exception_ptr error,
+                              bool retriable, std::vector<std::shared_ptr<task_state>>& requeue) {
+  if (retriable && task->retries < options_.max_retries && !stopped_ &&
+      task->take_back_after_loss()) {
+    ++task->retries;
+    retries_.fetch_add(1, std::memory_order_relaxed);
+    requeue.push_back(std::move(task));  // first in line again, for the next worker free
+    return;
+  }
+  task->fail(std::move(error));
+}
+
 // ---- task_timeout ----------------------------------------------------------------------------
 
+std::chrono::milliseconds pool_core::timeout_of(const task_state& task) const {
+  return task.timeout.count() > 0 ? task.timeout : options_.task_timeout;
+}
+
+void pool_core::note_call_timeout(std::chrono::milliseconds timeout) {
+  if (shortest_timeout_.count() == 0 || timeout < shortest_timeout_) shortest_timeout_ = timeout;
+  arm_timeout_scan();
+}
+
 void pool_core::arm_timeout_scan() {
-  if (options_.task_timeout.count() <= 0 || timeout_timer_ || stopped_) return;
+  if (shortest_timeout_.count() <= 0 || timeout_timer_ || stopped_) return;
   // Checked a few times per timeout period: a task is stopped within timeout + period.
-  const auto period = std::clamp(options_.task_timeout / 4, std::chrono::milliseconds(1),
+  const auto period = std::clamp(shortest_timeout_ / 4, std::chrono::milliseconds(1),
                                  std::chrono::milliseconds(100));
   timeout_timer_ = std::make_unique<boost::asio::steady_timer>(io_, period);
   timeout_timer_->async_wait([this](boost::system::error_code ec) {
@@ -319,8 +341,21 @@ void pool_core::arm_timeout_scan() {
     timeout_timer_.reset();
     if (ec || stopped_) return;
     scan_timeouts();
-    if (!workers_.empty()) arm_timeout_scan();
+    // With only per-call timeouts, an idle pool stops scanning (and waking) once none is left.
+    if (!workers_.empty() && (options_.task_timeout.count() > 0 || timed_calls_waiting()))
+      arm_timeout_scan();
   });
+}
+
+bool pool_core::timed_calls_waiting() {
+  const auto timed = [](const std::shared_ptr<task_state>& task) {
+    return task && task->timeout.count() > 0;
+  };
+  if (std::any_of(pending_.begin(), pending_.end(), timed)) return true;
+  for (const auto& worker : workers_)
+    if (std::any_of(worker->slots.begin(), worker->slots.end(), timed)) return true;
+  std::lock_guard lock(incoming_mutex_);
+  return std::any_of(incoming_.begin(), incoming_.end(), timed);
 }
 
 void pool_core::scan_timeouts() {
@@ -337,7 +372,7 @@ void pool_core::scan_timeouts() {
       auto& since = worker->running_since[slot];
       if (since == std::chrono::steady_clock::time_point{}) {
         since = now;  // first seen running: the clock starts
-      } else if (now - since > options_.task_timeout) {
+      } else if (const auto limit = timeout_of(*task); limit.count() > 0 && now - since > limit) {
         overdue.emplace_back(worker.get(), slot);
         break;
       }

@@ -120,6 +120,8 @@ thread_pool::thread_pool(pool_options options) : impl_(std::make_unique<impl>())
   impl_->thread_started.wait(lock, [&] { return impl_->threads_started == count; });
 }
 
+std::size_t thread_pool::default_window() const noexcept { return 2 * impl_->threads.size(); }
+
 thread_pool::~thread_pool() {
   if (impl_->on_own_thread()) {
     // Destroyed from a task or done callback on one of its threads, which cannot join itself:

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <vector>
 
 namespace forkpool {
@@ -34,6 +35,10 @@ struct pool_options {
   std::uint64_t max_worker_rss_bytes = 0;
   /// Fail a task that runs longer than this with task_timeout and replace its worker. 0 = none.
   std::chrono::milliseconds task_timeout{0};
+  /// A call whose worker died under it, or that hit its timeout, runs again on a new worker up to
+  /// this many times before its future fails with the last error. Only for idempotent tasks:
+  /// a retried task may have done part of its work (written a file, sent a message) already.
+  unsigned max_retries = 0;
   /// Runs once in every new worker, before its first task.
   std::function<void()> initializer{};
   /// Bytes of each shared-memory ring (one for requests, one for responses, per worker). Calls
@@ -49,9 +54,37 @@ struct pool_options {
   std::size_t kept_payload_bytes = std::size_t{64} << 20;
 };
 
+/// How far a batch (map, imap, imap_unordered) has come; given to map_options::on_progress.
+struct progress {
+  std::size_t done = 0;    ///< inputs finished, with a result or an error
+  std::size_t failed = 0;  ///< of those, inputs whose chunk failed (a chunk fails as a whole)
+  /// All the inputs: for map, and for imap over a sized range, from the start; for imap over an
+  /// unsized range (a generator), empty until the input's end has been read.
+  std::optional<std::size_t> total{};
+  std::chrono::steady_clock::duration elapsed{};  ///< since the batch began
+};
+
 struct map_options {
-  /// Inputs sent to a worker in one frame.
+  /// Inputs sent to a worker in one frame (and run there one after another). 0 is
+  /// std::invalid_argument.
   std::size_t chunksize = 1;
+  /// imap / imap_unordered: chunks in flight at most (submitted and not yet read by the loop);
+  /// the input is read only as the window moves. Unset: twice the pool's workers. 0 is
+  /// std::invalid_argument. map submits every chunk at once, as Python's does.
+  std::optional<std::size_t> window{};
+  /// The whole batch must finish within this, else timeout_error and the calls not started are
+  /// cancelled (Python's map(timeout=)). 0: no limit.
+  std::chrono::steady_clock::duration timeout{0};
+  /// Called on the calling thread as chunks finish (inside map, or inside the imap loop's
+  /// increment), with `done` only growing. Keep it short: results wait while it runs.
+  std::function<void(const progress&)> on_progress{};
+};
+
+/// One submission's own settings: `pool.submit({.timeout = 2s}, task, args...)`.
+struct call_options {
+  /// Overrides pool_options::task_timeout for this call (process pools: the worker is replaced,
+  /// the future fails with task_timeout). 0: the pool's.
+  std::chrono::milliseconds timeout{0};
 };
 
 struct shutdown_options {
@@ -90,6 +123,8 @@ struct pool_stats {
   std::uint64_t restarts_crash = 0;
   std::uint64_t restarts_requested = 0;
   std::uint64_t initializer_failures = 0;  ///< workers whose initializer threw
+  /// Calls run again after their worker died or they timed out (pool_options::max_retries).
+  std::uint64_t retries = 0;
   /// Bytes of results the master copied straight from a worker's memory into the caller's
   /// result, with no copy in shared memory between (large strings and vectors; see README).
   std::uint64_t result_bytes_read_in_place = 0;

@@ -5,6 +5,7 @@
 #include <concepts>
 #include <iterator>
 #include <memory>
+#include <ranges>
 #include <stdexcept>
 #include <string_view>
 #include <tuple>
@@ -12,7 +13,9 @@
 #include <vector>
 
 #include "forkpool/detail/make_call.hpp"
+#include "forkpool/detail/windowed_chunks.hpp"
 #include "forkpool/future.hpp"
+#include "forkpool/imap_range.hpp"
 #include "forkpool/options.hpp"
 #include "forkpool/task.hpp"
 
@@ -40,8 +43,11 @@ class process_pool {
   /// not registered, std::logic_error in a child made by fork() from the pool's process; every
   /// other error lands on the future (an argument whose serialization throws: bad_arguments).
   template <detail::task_function F, class... A>
-  auto submit(F fn, A&&... args)
-      -> future<typename detail::function_traits<detail::task_pointer_t<F>>::result>;
+  auto submit(F fn, A&&... args) -> future<detail::task_result_t<F>>;
+  /// As above, with this call's own settings: `pool.submit({.timeout = 2s}, fn, args...)`.
+  /// A negative timeout is std::invalid_argument.
+  template <detail::task_function F, class... A>
+  auto submit(const call_options& call, F fn, A&&... args) -> future<detail::task_result_t<F>>;
 
   /// A closure (a lambda with captures, a function object) cannot run in another process: this
   /// overload only says so, at compile time.
@@ -60,13 +66,28 @@ class process_pool {
   /// with bad_arguments.
   template <class R, class... A>
   future<R> submit(std::string_view name, A&&... args);
+  /// As above, with this call's own settings.
+  template <class R, class... A>
+  future<R> submit(const call_options& call, std::string_view name, A&&... args);
 
-  /// fn applied to every input, results in input order. `chunksize` inputs travel per frame.
-  /// For a task with several parameters, each input is a tuple of arguments. Throws the first
-  /// error in input order (the remaining calls are cancelled).
+  /// fn applied to every input, results in input order. `chunksize` inputs travel per frame
+  /// (a chunk fails as a whole). For a task with several parameters, each input is a tuple of
+  /// arguments. Throws the first error in input order, or timeout_error once options.timeout
+  /// has passed (the remaining calls are cancelled). Bad options: std::invalid_argument.
   template <detail::task_function F, class Range>
   auto map(F fn, const Range& inputs, map_options options = {})
-      -> std::vector<typename detail::function_traits<detail::task_pointer_t<F>>::result>;
+      -> std::vector<detail::task_result_t<F>>;
+
+  /// map, lazily and in input order: reads `inputs` (any input range, a generator too) only as
+  /// the loop moves, with at most options.window chunks in flight. See imap_range for errors
+  /// and leaving early. An lvalue range must outlive the loop; an rvalue one is kept.
+  template <detail::task_function F, std::ranges::input_range Range>
+  auto imap(F fn, Range&& inputs, map_options options = {})
+      -> imap_range<detail::task_result_t<F>>;
+  /// imap, results in the order the chunks finish.
+  template <detail::task_function F, std::ranges::input_range Range>
+  auto imap_unordered(F fn, Range&& inputs, map_options options = {})
+      -> imap_range<detail::task_result_t<F>>;
 
   /// As for submit: a closure cannot run in another process.
   template <class F, class Range>
@@ -105,6 +126,12 @@ class process_pool {
  private:
   void enqueue(std::shared_ptr<detail::task_state> task);
   const std::shared_ptr<detail::pool_link>& link() const noexcept;
+  /// imap's chunks in flight when map_options::window is unset: twice the workers.
+  std::size_t default_window() const noexcept;
+  /// The chunks of map / imap: `inputs` read lazily, each chunk one call_chunk frame.
+  template <class F, class Range>
+  auto chunks_of(F fn, Range&& inputs, const map_options& options, std::size_t window,
+                 detail::result_order order);
 
   std::unique_ptr<detail::pool_core> core_;
 };
@@ -112,8 +139,13 @@ class process_pool {
 // ---- template definitions ----
 
 template <detail::task_function F, class... A>
-auto process_pool::submit(F fn, A&&... args)
-    -> future<typename detail::function_traits<detail::task_pointer_t<F>>::result> {
+auto process_pool::submit(F fn, A&&... args) -> future<detail::task_result_t<F>> {
+  return submit(call_options{}, fn, std::forward<A>(args)...);
+}
+
+template <detail::task_function F, class... A>
+auto process_pool::submit(const call_options& call, F fn, A&&... args)
+    -> future<detail::task_result_t<F>> {
   using traits = detail::function_traits<detail::task_pointer_t<F>>;
   using R = typename traits::result;
   static_assert(sizeof...(A) == traits::arity, "submit: wrong number of arguments for this task");
@@ -123,9 +155,11 @@ auto process_pool::submit(F fn, A&&... args)
                 "submit: a floating-point argument for an integer parameter would lose its "
                 "fraction; convert it explicitly (static_cast) if that is what you mean");
   [[maybe_unused]] constexpr bool sendable = detail::require_sendable_task<traits>();
+  detail::check_call_options(call);
   const detail::task_entry& entry = detail::registered_task(+fn);
   auto state = detail::new_call<R>(link(), entry.name, detail::frame_kind::call,
                                    traits::argument_signature, traits::result_signature);
+  state->timeout = call.timeout;
   if (detail::encode_arguments(*state, [&] {
         detail::encode_as<typename traits::arguments>::into(state->arguments,
                                                             std::forward<A>(args)...);
@@ -136,45 +170,71 @@ auto process_pool::submit(F fn, A&&... args)
 
 template <class R, class... A>
 future<R> process_pool::submit(std::string_view name, A&&... args) {
+  return submit<R>(call_options{}, name, std::forward<A>(args)...);
+}
+
+template <class R, class... A>
+future<R> process_pool::submit(const call_options& call, std::string_view name, A&&... args) {
+  detail::check_call_options(call);
   auto state = detail::new_named_call<R>(link(), name, std::forward<A>(args)...);
+  state->timeout = call.timeout;
   if (!state->done()) enqueue(state);
   return future<R>(std::move(state));
 }
 
-template <detail::task_function F, class Range>
-auto process_pool::map(F fn, const Range& inputs, map_options options)
-    -> std::vector<typename detail::function_traits<detail::task_pointer_t<F>>::result> {
+template <class F, class Range>
+auto process_pool::chunks_of(F fn, Range&& inputs, const map_options& options,
+                             std::size_t window, detail::result_order order) {
   using traits = detail::function_traits<detail::task_pointer_t<F>>;
   using R = typename traits::result;
   using arguments = typename traits::arguments;
   static_assert(!std::is_void_v<R>, "map needs a task that returns a value");
   if constexpr (traits::arity == 1)
-    static_assert(!detail::drops_fraction<arguments, decltype(*std::begin(inputs))>::value,
+    static_assert(!detail::drops_fraction<arguments, std::ranges::range_reference_t<Range>>::value,
                   "map: floating-point inputs for an integer parameter would lose their fraction; "
                   "convert them explicitly if that is what you mean");
-  if constexpr (!detail::require_sendable_task<traits>()) return {};  // the error above says why
-  if (options.chunksize == 0) throw std::invalid_argument("map: chunksize must be at least 1");
+  detail::check_map_options(options, "map");
   const detail::task_entry& entry = detail::registered_task(+fn);
-
-  std::vector<future<std::vector<R>>> chunks;
-  std::vector<arguments> chunk;
-  auto send_chunk = [&] {
-    auto state = detail::new_call<std::vector<R>>(link(), entry.name,
-                                                  detail::frame_kind::call_chunk,
+  auto to_arguments = [](auto&& input) { return arguments(std::forward<decltype(input)>(input)); };
+  auto submit_chunk = [this, name = &entry.name](std::vector<arguments>&& chunk) {
+    auto state = detail::new_call<std::vector<R>>(link(), *name, detail::frame_kind::call_chunk,
                                                   traits::argument_signature,
                                                   traits::result_signature);
     if (detail::encode_arguments(*state, [&] { detail::encode_into(state->arguments, chunk); }))
       enqueue(state);
-    chunk.clear();
-    chunks.emplace_back(std::move(state));
+    return future<std::vector<R>>(std::move(state));
   };
-  for (const auto& input : inputs) {
-    chunk.emplace_back(arguments(input));
-    if (chunk.size() == options.chunksize) send_chunk();
-  }
-  if (!chunk.empty()) send_chunk();
+  return detail::make_windowed_chunks<R>(std::forward<Range>(inputs), std::move(to_arguments),
+                                         std::move(submit_chunk), options, window, order);
+}
 
-  return detail::gather_chunks(chunks);
+template <detail::task_function F, class Range>
+auto process_pool::map(F fn, const Range& inputs, map_options options)
+    -> std::vector<detail::task_result_t<F>> {
+  using traits = detail::function_traits<detail::task_pointer_t<F>>;
+  if constexpr (!detail::require_sendable_task<traits>()) return {};  // the error says why
+  else return chunks_of(fn, inputs, options, detail::kUnboundedWindow, detail::result_order::input)
+      ->collect();
+}
+
+template <detail::task_function F, std::ranges::input_range Range>
+auto process_pool::imap(F fn, Range&& inputs, map_options options)
+    -> imap_range<detail::task_result_t<F>> {
+  [[maybe_unused]] constexpr bool sendable =
+      detail::require_sendable_task<detail::function_traits<detail::task_pointer_t<F>>>();
+  const std::size_t window = options.window.value_or(default_window());
+  return imap_range<detail::task_result_t<F>>(chunks_of(
+      fn, std::forward<Range>(inputs), options, window, detail::result_order::input));
+}
+
+template <detail::task_function F, std::ranges::input_range Range>
+auto process_pool::imap_unordered(F fn, Range&& inputs, map_options options)
+    -> imap_range<detail::task_result_t<F>> {
+  [[maybe_unused]] constexpr bool sendable =
+      detail::require_sendable_task<detail::function_traits<detail::task_pointer_t<F>>>();
+  const std::size_t window = options.window.value_or(default_window());
+  return imap_range<detail::task_result_t<F>>(chunks_of(
+      fn, std::forward<Range>(inputs), options, window, detail::result_order::completion));
 }
 
 }  // namespace forkpool

@@ -10,6 +10,7 @@
 #include <concepts>
 #include <functional>
 #include <memory>
+#include <ranges>
 #include <stdexcept>
 #include <string_view>
 #include <tuple>
@@ -18,8 +19,10 @@
 #include <vector>
 
 #include "forkpool/detail/make_call.hpp"
+#include "forkpool/detail/windowed_chunks.hpp"
 #include "forkpool/detail/unique_function.hpp"
 #include "forkpool/future.hpp"
+#include "forkpool/imap_range.hpp"
 #include "forkpool/options.hpp"
 
 namespace forkpool {
@@ -43,9 +46,17 @@ class thread_pool {
   template <class R, class... A>
   future<R> submit(std::string_view name, A&&... args);
 
-  /// fn applied to every input, results in input order; `chunksize` inputs per task.
+  /// fn applied to every input, results in input order; `chunksize` inputs per task. As for
+  /// process_pool: an input that is a tuple is unpacked into fn's parameters when fn does not
+  /// take the tuple itself; the same map_options (timeout, on_progress) and errors.
   template <class F, class Range>
   auto map(F fn, const Range& inputs, map_options options = {});
+  /// As process_pool::imap: lazy, input order, a bounded window of chunks in flight.
+  template <class F, std::ranges::input_range Range>
+  auto imap(F fn, Range&& inputs, map_options options = {});
+  /// As process_pool::imap_unordered: lazy, in the order the chunks finish.
+  template <class F, std::ranges::input_range Range>
+  auto imap_unordered(F fn, Range&& inputs, map_options options = {});
 
   /// As process_pool::shutdown.
   void shutdown(shutdown_options options = {});
@@ -56,6 +67,10 @@ class thread_pool {
   void enqueue(std::shared_ptr<detail::task_state> task, detail::unique_function run);
   void run_by_name(const std::shared_ptr<detail::task_state>& task);
   const std::shared_ptr<detail::pool_link>& link() const noexcept;
+  std::size_t default_window() const noexcept;  ///< twice the threads
+  template <class F, class Range>
+  auto chunks_of(F fn, Range&& inputs, const map_options& options, std::size_t window,
+                 detail::result_order order);
 
   std::unique_ptr<impl> impl_;
 };
@@ -93,29 +108,61 @@ future<R> thread_pool::submit(std::string_view name, A&&... args) {
   return future<R>(std::move(state));
 }
 
+namespace detail {
+/// fn(input), or fn(elements of input...) for a tuple fn does not take whole: how both pools'
+/// map unpacks the inputs of a task with several parameters.
+template <class F, class Input>
+decltype(auto) call_with_input(F& fn, Input&& input) {
+  if constexpr (std::is_invocable_v<F&, Input&&>)
+    return std::invoke(fn, std::forward<Input>(input));
+  else
+    return std::apply(fn, std::forward<Input>(input));
+}
+}  // namespace detail
+
+template <class F, class Range>
+auto thread_pool::chunks_of(F fn, Range&& inputs, const map_options& options, std::size_t window,
+                            detail::result_order order) {
+  using input = std::ranges::range_value_t<Range>;
+  using R = std::decay_t<decltype(detail::call_with_input(fn, std::declval<const input&>()))>;
+  static_assert(!std::is_void_v<R>, "map needs a function that returns a value");
+  detail::check_map_options(options, "map");
+  auto copy = [](auto&& x) { return input(std::forward<decltype(x)>(x)); };
+  auto submit_chunk = [this, fn](std::vector<input>&& chunk) {
+    return submit(
+        [fn](const std::vector<input>& items) mutable {
+          std::vector<R> results;
+          results.reserve(items.size());
+          for (const auto& item : items) results.push_back(detail::call_with_input(fn, item));
+          return results;
+        },
+        std::move(chunk));
+  };
+  return detail::make_windowed_chunks<R>(std::forward<Range>(inputs), std::move(copy),
+                                         std::move(submit_chunk), options, window, order);
+}
+
 template <class F, class Range>
 auto thread_pool::map(F fn, const Range& inputs, map_options options) {
-  using input = std::ranges::range_value_t<Range>;
-  using R = std::invoke_result_t<F&, const input&>;
-  static_assert(!std::is_void_v<R>, "map needs a function that returns a value");
-  if (options.chunksize == 0) throw std::invalid_argument("map: chunksize must be at least 1");
-  std::vector<future<std::vector<R>>> chunks;
-  std::vector<input> chunk;
-  auto send_chunk = [&] {
-    chunks.push_back(submit([fn](const std::vector<input>& items) {
-      std::vector<R> results;
-      results.reserve(items.size());
-      for (const auto& item : items) results.push_back(fn(item));
-      return results;
-    }, std::move(chunk)));
-    chunk = {};
-  };
-  for (const auto& x : inputs) {
-    chunk.push_back(x);
-    if (chunk.size() == options.chunksize) send_chunk();
-  }
-  if (!chunk.empty()) send_chunk();
-  return detail::gather_chunks(chunks);
+  return chunks_of(fn, inputs, options, detail::kUnboundedWindow, detail::result_order::input)
+      ->collect();
+}
+
+template <class F, std::ranges::input_range Range>
+auto thread_pool::imap(F fn, Range&& inputs, map_options options) {
+  auto chunks = chunks_of(fn, std::forward<Range>(inputs), options,
+                          options.window.value_or(default_window()), detail::result_order::input);
+  using R = typename decltype(chunks->collect())::value_type;
+  return imap_range<R>(std::move(chunks));
+}
+
+template <class F, std::ranges::input_range Range>
+auto thread_pool::imap_unordered(F fn, Range&& inputs, map_options options) {
+  auto chunks = chunks_of(fn, std::forward<Range>(inputs), options,
+                          options.window.value_or(default_window()),
+                          detail::result_order::completion);
+  using R = typename decltype(chunks->collect())::value_type;
+  return imap_range<R>(std::move(chunks));
 }
 
 }  // namespace forkpool

@@ -61,6 +61,10 @@ concept task_function = requires(F f) {
 template <task_function F>
 using task_pointer_t = decltype(+std::declval<F>());
 
+/// What the task returns.
+template <task_function F>
+using task_result_t = typename function_traits<task_pointer_t<F>>::result;
+
 template <class Pointer>
 void invoke_one(erased_function function, std::span<const std::byte> bytes, std::streambuf& result) {
   using traits = function_traits<Pointer>;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -14,6 +15,7 @@
 #include "forkpool/detail/task_state.hpp"
 #include "forkpool/detail/task_traits.hpp"
 #include "forkpool/errors.hpp"
+#include "forkpool/options.hpp"
 
 namespace forkpool::detail {
 
@@ -89,22 +91,10 @@ std::shared_ptr<future_state<R>> new_named_call(const std::shared_ptr<pool_link>
   return state;
 }
 
-/// map's results: the chunks' results concatenated in order. On the first error, cancels the
-/// chunks after it and rethrows.
-template <class R, template <class> class Future>
-std::vector<R> gather_chunks(std::vector<Future<std::vector<R>>>& chunks) {
-  std::vector<R> results;
-  for (std::size_t i = 0; i < chunks.size(); ++i) {
-    try {
-      std::vector<R> part = std::move(chunks[i]).get();
-      results.insert(results.end(), std::make_move_iterator(part.begin()),
-                     std::make_move_iterator(part.end()));
-    } catch (...) {
-      for (std::size_t j = i + 1; j < chunks.size(); ++j) chunks[j].cancel();
-      throw;
-    }
-  }
-  return results;
+/// Throws std::invalid_argument for settings no call can run with.
+inline void check_call_options(const call_options& call) {
+  if (call.timeout.count() < 0)
+    throw std::invalid_argument("submit: call_options.timeout must not be negative");
 }
 
 /// The registry entry of a task function, or throws unknown_task.

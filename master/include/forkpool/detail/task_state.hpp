@@ -71,6 +71,10 @@ class task_state {
   std::string (*sent_argument_types)() = nullptr;
   std::string (*asked_result_type)() = nullptr;
   byte_buffer arguments;  ///< cereal-encoded
+  /// call_options::timeout: overrides the pool's task_timeout when not 0.
+  std::chrono::milliseconds timeout{0};
+  /// Times the pool has run the call again after losing its worker (pool_options::max_retries).
+  unsigned retries = 0;
   /// forkpool::future objects sharing this state (maintained by future itself).
   std::atomic<std::uint32_t> future_handles{0};
 
@@ -97,6 +101,9 @@ class task_state {
   /// Takes the call back from its worker if the worker has not started it (to move it to another
   /// worker). Under the task's lock, so a concurrent cancel() sees either state, never half.
   bool try_revoke();
+  /// Its worker died while running the call: the call becomes not started again, to be sent
+  /// anew (a retry). False if it has finished or was cancelled meanwhile.
+  bool take_back_after_loss();
   /// A thread of a thread_pool starts the task. False if it was cancelled first.
   bool start_on_thread();
   /// Finishes with the encoded result; a result that does not decode fails with protocol_error

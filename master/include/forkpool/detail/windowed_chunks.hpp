@@ -1,0 +1,226 @@
+// The engine of map, imap and imap_unordered on every pool: reads the input a chunk at a time,
+// submits each chunk as one call, keeps at most `window` chunks in flight, and hands the chunks'
+// results back in input order or in completion order, with progress and a deadline.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "forkpool/detail/completion_queue.hpp"
+#include "forkpool/errors.hpp"
+#include "forkpool/future.hpp"
+#include "forkpool/imap_range.hpp"
+#include "forkpool/options.hpp"
+
+namespace forkpool::detail {
+
+enum class result_order { input, completion };
+
+/// Throws std::invalid_argument for options no batch can run with.
+inline void check_map_options(const map_options& options, const char* who) {
+  if (options.chunksize == 0)
+    throw std::invalid_argument(std::string(who) + ": chunksize must be at least 1");
+  if (options.window && *options.window == 0)
+    throw std::invalid_argument(std::string(who) + ": window must be at least 1");
+  if (options.timeout < std::chrono::steady_clock::duration::zero())
+    throw std::invalid_argument(std::string(who) + ": timeout must not be negative");
+}
+
+/// `View`: the inputs (a std::ranges::view, read once, lazily). `ToItem`: an input to what a
+/// chunk holds. `Submit`: a chunk (std::vector of items) to future<std::vector<R>>.
+template <class R, class View, class ToItem, class Submit>
+class windowed_chunks final : public chunk_source<R> {
+  using item = std::decay_t<std::invoke_result_t<ToItem&, std::ranges::range_reference_t<View>>>;
+
+ public:
+  windowed_chunks(View inputs, ToItem to_item, Submit submit, const map_options& options,
+                  std::size_t window, result_order order)
+      : inputs_(std::move(inputs)),
+        to_item_(std::move(to_item)),
+        submit_(std::move(submit)),
+        chunksize_(options.chunksize),
+        window_(window),
+        order_(order),
+        on_progress_(options.on_progress),
+        timeout_(options.timeout) {}
+
+  /// Leaving early (or after an error) cancels every chunk not yet started and returns at once.
+  ~windowed_chunks() override { cancel_all(); }
+
+  bool next(std::vector<R>& out) override {
+    if (over_) return false;
+    try {
+      start_once();
+      refill();
+      if (in_flight_.empty()) {
+        over_ = true;
+        return false;
+      }
+      auto chunk = order_ == result_order::input ? wait_for_first() : wait_for_any();
+      settle(chunk);
+      out = std::move(chunk->second.result).get();  // throws the chunk's error
+      in_flight_.erase(chunk);
+      refill();  // the next chunks run while the caller reads this one
+      return true;
+    } catch (...) {
+      over_ = true;
+      cancel_all();
+      throw;
+    }
+  }
+
+  /// Every result in input order (map): submits the whole input, then gathers.
+  std::vector<R> collect() {
+    std::vector<R> all;
+    if constexpr (std::ranges::sized_range<View>) all.reserve(std::ranges::size(inputs_));
+    for (std::vector<R> part; next(part);)
+      all.insert(all.end(), std::make_move_iterator(part.begin()),
+                 std::make_move_iterator(part.end()));
+    return all;
+  }
+
+ private:
+  struct chunk_in_flight {
+    future<std::vector<R>> result;
+    std::size_t size = 0;
+    bool settled = false;  ///< counted in progress_
+  };
+  using chunk_iterator = typename std::map<std::uint64_t, chunk_in_flight>::iterator;
+
+  void start_once() {
+    if (started_) return;
+    started_ = true;
+    began_ = std::chrono::steady_clock::now();
+    if (timeout_.count() > 0) deadline_ = began_ + timeout_;
+    if constexpr (std::ranges::sized_range<View>)
+      progress_.total = static_cast<std::size_t>(std::ranges::size(inputs_));
+    position_.emplace(std::ranges::begin(inputs_));
+  }
+
+  /// Submits chunks until the window is full or the input is read to its end.
+  void refill() {
+    while (!input_read_ && in_flight_.size() < window_) {
+      std::vector<item> items;
+      items.reserve(std::min<std::size_t>(chunksize_, 4096));
+      const auto end = std::ranges::end(inputs_);
+      auto& position = *position_;
+      for (; items.size() < chunksize_ && position != end; ++position)
+        items.push_back(to_item_(*position));
+      if (position == end) {
+        input_read_ = true;
+        if (!progress_.total) progress_.total = read_ + items.size();
+      }
+      if (items.empty()) return;
+      read_ += items.size();
+      const std::uint64_t number = next_number_++;
+      const std::size_t size = items.size();
+      future<std::vector<R>> result = submit_(std::move(items));
+      result.add_done_callback([finished = finished_, number] { finished->push(number); });
+      in_flight_.emplace(number, chunk_in_flight{std::move(result), size});
+    }
+  }
+
+  chunk_iterator wait_for_first() {
+    const chunk_iterator first = in_flight_.begin();
+    if (on_progress_) {
+      // Reports the later chunks too while the first one runs.
+      while (!first->second.result.done()) settle_number(pop_finished());
+      settle_finished_so_far();
+    } else if (deadline_) {
+      if (!first->second.result.state()->wait_until(*deadline_)) time_out();
+    } else {
+      first->second.result.wait();  // a process pool's waiter reads replies itself: no wake-up
+    }
+    return first;
+  }
+
+  chunk_iterator wait_for_any() {
+    for (;;) {
+      const auto chunk = in_flight_.find(pop_finished());
+      if (chunk != in_flight_.end()) return chunk;
+    }
+  }
+
+  std::uint64_t pop_finished() {
+    const std::optional<std::size_t> number = finished_->pop(deadline_);
+    if (!number) time_out();
+    return *number;
+  }
+
+  [[noreturn]] void time_out() { throw timeout_error(); }
+
+  void settle_finished_so_far() {
+    while (const auto number = finished_->pop(std::chrono::steady_clock::time_point{}))
+      settle_number(*number);
+  }
+
+  void settle_number(std::uint64_t number) {
+    const auto chunk = in_flight_.find(number);
+    if (chunk != in_flight_.end()) settle(chunk);
+  }
+
+  void settle(chunk_iterator chunk) {
+    if (chunk->second.settled) return;
+    chunk->second.settled = true;
+    if (!on_progress_) return;
+    progress_.done += chunk->second.size;
+    if (chunk->second.result.exception()) progress_.failed += chunk->second.size;
+    progress_.elapsed = std::chrono::steady_clock::now() - began_;
+    on_progress_(progress_);
+  }
+
+  void cancel_all() noexcept {
+    for (auto& [number, chunk] : in_flight_) chunk.result.cancel();
+    in_flight_.clear();
+  }
+
+  View inputs_;
+  ToItem to_item_;
+  Submit submit_;
+  const std::size_t chunksize_;
+  const std::size_t window_;
+  const result_order order_;
+  std::function<void(const progress&)> on_progress_;
+  const std::chrono::steady_clock::duration timeout_;
+
+  bool started_ = false;
+  bool input_read_ = false;
+  bool over_ = false;
+  std::optional<std::ranges::iterator_t<View>> position_;  ///< from the first next()
+  std::size_t read_ = 0;
+  std::uint64_t next_number_ = 0;
+  std::map<std::uint64_t, chunk_in_flight> in_flight_;
+  std::shared_ptr<completion_queue> finished_ = std::make_shared<completion_queue>();
+  progress progress_;
+  std::chrono::steady_clock::time_point began_;
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
+};
+
+/// A windowed_chunks for these arguments (deduces its types).
+template <class R, class Range, class ToItem, class Submit>
+auto make_windowed_chunks(Range&& inputs, ToItem to_item, Submit submit, const map_options& options,
+                          std::size_t window, result_order order) {
+  using view = std::views::all_t<Range>;
+  return std::make_unique<windowed_chunks<R, view, ToItem, Submit>>(
+      std::views::all(std::forward<Range>(inputs)), std::move(to_item), std::move(submit), options,
+      window, order);
+}
+
+/// map's whole batch: every chunk submitted at once, as Python's map does.
+constexpr std::size_t kUnboundedWindow = std::numeric_limits<std::size_t>::max();
+
+}  // namespace forkpool::detail

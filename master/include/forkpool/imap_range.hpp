@@ -1,0 +1,100 @@
+// forkpool::imap_range<R>: the lazy results of a pool's imap / imap_unordered, like the
+// iterator Python's multiprocessing.Pool.imap returns.
+#pragma once
+
+#include <cstddef>
+#include <iterator>
+#include <memory>
+#include <utility>
+#include <vector>
+
+namespace forkpool {
+
+namespace detail {
+/// Where an imap_range gets its results from, a chunk at a time (see windowed_chunks.hpp).
+template <class R>
+class chunk_source {
+ public:
+  virtual ~chunk_source() = default;
+  /// The next chunk's results into `out`; false once every chunk has been read. Throws the
+  /// batch's first error, timeout_error, or what the input range threw.
+  virtual bool next(std::vector<R>& out) = 0;
+};
+}  // namespace detail
+
+/// An input range of results, read as the loop advances: `for (R& r : pool.imap(fn, inputs))`.
+/// The first error (a task's, timeout_error, or what the input range threw) is thrown by the
+/// increment that reaches the item, and the calls not yet started are cancelled; the range
+/// then ends. Destroying it early (break, an exception) cancels what is queued and returns at
+/// once; calls already running finish in their workers and their results are dropped.
+/// Move-only; one pass.
+template <class R>
+class imap_range {
+ public:
+  class iterator {
+   public:
+    using value_type = R;
+    using difference_type = std::ptrdiff_t;
+    using iterator_concept = std::input_iterator_tag;
+
+    iterator() = default;
+    /// The current result; it may be moved from.
+    R& operator*() const { return range_->current_[range_->position_]; }
+    iterator& operator++() {
+      range_->advance();
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    friend bool operator==(const iterator& it, std::default_sentinel_t) {
+      return it.range_->finished_;
+    }
+
+   private:
+    friend class imap_range;
+    explicit iterator(imap_range* range) : range_(range) {}
+    imap_range* range_ = nullptr;
+  };
+
+  explicit imap_range(std::unique_ptr<detail::chunk_source<R>> source)
+      : source_(std::move(source)) {}
+  imap_range(imap_range&&) noexcept = default;
+  imap_range& operator=(imap_range&&) noexcept = default;
+
+  /// Starts reading the input and submitting (the first window of chunks) on the first call.
+  iterator begin() {
+    if (!started_) {
+      started_ = true;
+      next_chunk();
+    }
+    return iterator(this);
+  }
+  std::default_sentinel_t end() const noexcept { return {}; }
+
+ private:
+  void advance() {
+    if (++position_ >= current_.size()) next_chunk();
+  }
+  void next_chunk() {
+    position_ = 0;
+    current_.clear();
+    try {
+      while (current_.empty()) {  // a chunk has a result per input: this skips only an empty one
+        if (!source_->next(current_)) {
+          finished_ = true;
+          return;
+        }
+      }
+    } catch (...) {
+      finished_ = true;
+      throw;
+    }
+  }
+
+  std::unique_ptr<detail::chunk_source<R>> source_;
+  std::vector<R> current_;
+  std::size_t position_ = 0;
+  bool started_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace forkpool
