@@ -49,6 +49,23 @@ TEST_CASE("master: serves jobs to a client with typed results and errors" * doct
   CHECK(s.restarts_crash == 1);
 }
 
+TEST_CASE("master: --max-retries runs a job again after its worker dies and status shows it" *
+          doctest::timeout(60)) {
+  master_process master({"--max-retries", "2"});
+  client c(master.socket);
+  CHECK_THROWS_AS(c.submit<int>("crash", 1).get(), worker_died);  // three tries, all crash
+  CHECK(c.stats().retries == 2);
+  CHECK(c.stats().restarts_crash == 3);
+  CHECK(c.submit<int>("square", 6).get() == 36);
+  auto [status, output] = run(std::string(FORKPOOL_MASTER_BINARY) + " status --socket " + master.socket);
+  CHECK(status == 0);
+  CHECK(output.find("retries: 2") != std::string::npos);
+  auto [bad, message] = run(std::string(FORKPOOL_MASTER_BINARY) + " --workers 1 --tasks " +
+                            FORKPOOL_TEST_PLUGIN + " --max-retries many");
+  CHECK(bad != 0);
+  CHECK(message.find("--max-retries needs a whole number") != std::string::npos);
+}
+
 TEST_CASE("master: thousands of jobs in flight on one connection" * doctest::timeout(60)) {
   master_process master;
   client c(master.socket);

@@ -119,6 +119,32 @@ int record_run(const std::string& path, int id) {
   return id;
 }
 
+int fails_at_fifty(int x) {
+  if (x == 50) throw std::runtime_error("input fifty is refused");
+  return x;
+}
+
+namespace {
+// True the first time for `path` across every process (O_EXCL creates the marker once).
+bool first_run(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
+}  // namespace
+
+int crashes_once(const std::string& marker, int x) {
+  if (first_run(marker)) ::raise(SIGKILL);
+  return x;
+}
+
+int hangs_once(const std::string& marker, int x) {
+  if (first_run(marker))
+    for (;;) ::pause();
+  return x;
+}
+
 void mark_initialized() { ::setenv("FORKPOOL_TEST_INITIALIZED", "yes", 1); }
 void failing_initializer() { throw std::runtime_error("no database"); }
 
@@ -157,6 +183,9 @@ FORKPOOL_TASK_NAMED(test_tasks::environment_variable, "environment_variable");
 FORKPOOL_TASK_NAMED(test_tasks::leak_kib, "leak_kib");
 FORKPOOL_TASK_NAMED(test_tasks::ignore_sigterm_and_sleep, "ignore_sigterm_and_sleep");
 FORKPOOL_TASK_NAMED(test_tasks::record_run, "record_run");
+FORKPOOL_TASK_NAMED(test_tasks::fails_at_fifty, "fails_at_fifty");
+FORKPOOL_TASK_NAMED(test_tasks::crashes_once, "crashes_once");
+FORKPOOL_TASK_NAMED(test_tasks::hangs_once, "hangs_once");
 FORKPOOL_TASK_NAMED(test_tasks::mark_initialized, "mark_initialized");
 FORKPOOL_TASK_NAMED(test_tasks::failing_initializer, "failing_initializer");
 FORKPOOL_TASK_NAMED(test_tasks::master_marker, "master_marker");

@@ -96,6 +96,12 @@ std::string environment_variable(const std::string& name);  ///< "" when unset
 void leak_kib(int kib);                        ///< allocates, touches and never frees
 std::uint64_t ignore_sigterm_and_sleep(int ms);  ///< a task only SIGKILL can stop
 int record_run(const std::string& path, int id);  ///< appends "id\n" to path, returns id
+int fails_at_fifty(int x);  ///< x, but throws std::runtime_error for 50
+/// SIGKILLs its own worker the first time any process runs it for `marker` (a file it creates),
+/// then returns x.
+int crashes_once(const std::string& marker, int x);
+/// Hangs (until killed) the first time any process runs it for `marker`, then returns x.
+int hangs_once(const std::string& marker, int x);
 void mark_initialized();                      ///< an initializer: sets FORKPOOL_TEST_INITIALIZED
 void failing_initializer();                   ///< an initializer that throws
 int master_marker();                          ///< a global the master sets before starting a pool

@@ -8,7 +8,8 @@ namespace forkpool::daemon {
 const char* const kUsage =
     "usage: forkpool-master --workers N --tasks LIB.so[,LIB.so...] [--socket PATH]\n"
     "                       [--max-tasks-per-worker N] [--max-worker-rss SIZE]\n"
-    "                       [--task-timeout DURATION] [--drain-timeout DURATION]\n"
+    "                       [--task-timeout DURATION] [--max-retries N]\n"
+    "                       [--drain-timeout DURATION]\n"
     "                       [--max-message SIZE] [--message-timeout DURATION]\n"
     "                       [--max-connections-per-user N]\n"
     "       forkpool-master status [--socket PATH]\n"
@@ -110,6 +111,9 @@ command_line parse_command_line(int argc, char** argv) {
       c.max_worker_rss_bytes = parse_size(value(flag));
     } else if (flag == "--task-timeout") {
       c.task_timeout = parse_duration(value(flag));
+    } else if (flag == "--max-retries") {
+      // Jobs whose worker died or timed out run again: only for idempotent tasks.
+      c.max_retries = static_cast<unsigned>(std::min<std::uint64_t>(parse_count(flag, value(flag)), 1000));
     } else if (flag == "--drain-timeout") {
       c.drain_timeout = parse_duration(value(flag));
     } else if (flag == "--message-timeout") {

@@ -41,6 +41,7 @@ int print_status(const std::string& socket) {
               static_cast<unsigned long long>(s.restarts_timeout),
               static_cast<unsigned long long>(s.restarts_crash),
               static_cast<unsigned long long>(s.restarts_requested));
+  std::printf("retries: %llu\n", static_cast<unsigned long long>(s.retries));
   return 0;
 }
 
@@ -60,6 +61,7 @@ int serve(const daemon::command_line& options) {
   pool_settings.max_tasks_per_worker = options.max_tasks_per_worker;
   pool_settings.max_worker_rss_bytes = options.max_worker_rss_bytes;
   pool_settings.task_timeout = options.task_timeout;
+  pool_settings.max_retries = options.max_retries;
   // Rings are pre-faulted shared memory, so they are sized for typical calls; larger ones go
   // through the workers' bulk areas. A result must still fit a message a client accepts: a larger
   // one fails that job alone, in the pool, with protocol_error, instead of being sent and breaking

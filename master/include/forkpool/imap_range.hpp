@@ -45,13 +45,12 @@ class imap_range {
       return *this;
     }
     void operator++(int) { ++*this; }
-    friend bool operator==(const iterator& it, std::default_sentinel_t) {
-      return it.range_->finished_;
-    }
+    friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.at_end(); }
 
    private:
     friend class imap_range;
     explicit iterator(imap_range* range) : range_(range) {}
+    bool at_end() const { return range_->finished_; }
     imap_range* range_ = nullptr;
   };
 

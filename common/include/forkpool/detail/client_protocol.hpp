@@ -100,14 +100,15 @@ void save(Archive& a, const pool_stats& s) {
   a(s.workers_alive, s.submitted, s.completed, s.failed, s.cancelled, s.queue_depth,
     s.restarts_task_count, s.restarts_memory, s.restarts_timeout, s.restarts_crash,
     s.restarts_requested, s.initializer_failures, s.result_bytes_read_in_place, s.workers_retiring,
-    s.per_worker);
+    s.retries, s.per_worker);
 }
 
 template <class Archive>
 void load(Archive& a, pool_stats& s) {
   a(s.workers_alive, s.submitted, s.completed, s.failed, s.cancelled, s.queue_depth,
     s.restarts_task_count, s.restarts_memory, s.restarts_timeout, s.restarts_crash,
-    s.restarts_requested, s.initializer_failures, s.result_bytes_read_in_place, s.workers_retiring);
+    s.restarts_requested, s.initializer_failures, s.result_bytes_read_in_place, s.workers_retiring,
+    s.retries);
   s.per_worker.resize(detail::checked_size(a, 4 + 8 + 8 + 8));
   for (auto& w : s.per_worker) a(w);
 }

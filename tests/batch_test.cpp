@@ -1,0 +1,222 @@
+// Batches on both pools, through the same calls: map, imap and imap_unordered with their
+// options (chunksize, window, timeout, on_progress), tuples for tasks with several parameters,
+// errors in the middle, leaving early, bad options and inputs that throw.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <numeric>
+#include <ranges>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "eventually.hpp"
+#include "test_tasks.hpp"
+
+using namespace forkpool;
+using namespace test_tasks;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Every call submitted has finished or was cancelled: nothing is left queued or running.
+template <class Pool>
+bool settles(const Pool& pool) {
+  return eventually([&] {
+    const pool_stats s = pool.stats();
+    return s.completed + s.failed + s.cancelled == s.submitted;
+  });
+}
+
+std::vector<int> iota_vector(int n) {
+  std::vector<int> v(static_cast<std::size_t>(n));
+  std::iota(v.begin(), v.end(), 0);
+  return v;
+}
+
+}  // namespace
+
+TEST_SUITE_BEGIN("batch");
+
+TEST_CASE_TEMPLATE("batch: imap yields map's results in input order and imap_unordered the same ones"
+                   " in some order", Pool, process_pool, thread_pool) {
+  static_assert(executor<Pool>);
+  Pool pool(options(2));
+  const std::vector<int> inputs = iota_vector(500);
+  const std::vector<int> mapped = pool.map(square, inputs, {.chunksize = 7});
+  REQUIRE(mapped.size() == 500);
+  for (int i = 0; i < 500; ++i) CHECK(mapped[static_cast<std::size_t>(i)] == i * i);
+
+  std::vector<int> ordered;
+  for (int r : pool.imap(square, inputs, {.chunksize = 7, .window = 3})) ordered.push_back(r);
+  CHECK(ordered == mapped);
+
+  std::vector<int> unordered;
+  for (int r : pool.imap_unordered(square, inputs, {.chunksize = 7, .window = 3}))
+    unordered.push_back(r);
+  std::sort(unordered.begin(), unordered.end());
+  CHECK(unordered == mapped);
+
+  // An rvalue range is kept by the range object for the whole loop.
+  int sum = 0;
+  for (int r : pool.imap(square, iota_vector(10))) sum += r;
+  CHECK(sum == 285);
+  CHECK(settles(pool));
+}
+
+TEST_CASE_TEMPLATE("batch: tasks with several parameters take tuples on both pools", Pool,
+                   process_pool, thread_pool) {
+  Pool pool(options(2));
+  const std::vector<std::tuple<int, int>> pairs{{1, 2}, {3, 4}, {5, 6}};
+  CHECK(pool.map(add, pairs) == std::vector<int>{3, 7, 11});
+  std::vector<int> lazy;
+  for (int r : pool.imap(add, pairs, {.chunksize = 2})) lazy.push_back(r);
+  CHECK(lazy == std::vector<int>{3, 7, 11});
+}
+
+TEST_CASE_TEMPLATE("batch: leaving imap early reads little of a million-item generator and "
+                   "cancels what is queued", Pool, process_pool, thread_pool) {
+  Pool pool(options(2));
+  std::atomic<int> read{0};
+  auto generator = std::views::iota(0, 1'000'000) | std::views::transform([&](int i) {
+                     read.fetch_add(1);
+                     return i;
+                   });
+  constexpr std::size_t chunksize = 10, window = 4;
+  int seen = 0;
+  {
+    auto results = pool.imap(square, generator, {.chunksize = chunksize, .window = window});
+    for (int r : results) {
+      CHECK(r == seen * seen);
+      if (++seen == 15) break;  // in the second chunk
+    }
+  }
+  // The window, and the chunk read as the loop moved past the first: nothing more.
+  CHECK(read.load() <= static_cast<int>((window + 2) * chunksize));
+  CHECK(settles(pool));
+  // The pool goes on serving.
+  CHECK(pool.submit(square, 12).get() == 144);
+}
+
+TEST_CASE_TEMPLATE("batch: an error in the middle of imap is thrown at the item that failed and "
+                   "the rest is cancelled", Pool, process_pool, thread_pool) {
+  Pool pool(options(2));
+  std::vector<int> before;
+  std::string message;
+  try {
+    for (int r : pool.imap(fails_at_fifty, iota_vector(1000), {.chunksize = 1, .window = 8}))
+      before.push_back(r);
+  } catch (const std::exception& e) {
+    message = e.what();
+  }
+  CHECK(message.find("input fifty is refused") != std::string::npos);
+  CHECK(before == iota_vector(50));
+  CHECK(settles(pool));
+  const pool_stats s = pool.stats();
+  CHECK(s.submitted < 1000);  // the window bounded what was sent
+
+  // map: the first error in input order, the same message.
+  CHECK_THROWS_WITH(pool.map(fails_at_fifty, iota_vector(200), {.chunksize = 10}),
+                    doctest::Contains("input fifty is refused"));
+  CHECK(settles(pool));
+}
+
+TEST_CASE_TEMPLATE("batch: map and imap past their timeout throw timeout_error and cancel the "
+                   "calls not started", Pool, process_pool, thread_pool) {
+  Pool pool(options(2));
+  const std::vector<int> slow(20, 300);  // 20 calls of 300 ms on 2 workers: 3 s at best
+  CHECK_THROWS_AS(pool.map(sleep_ms, slow, {.timeout = 200ms}), timeout_error);
+  CHECK(settles(pool));
+  CHECK(pool.stats().cancelled >= 1);
+
+  std::size_t yielded = 0;
+  CHECK_THROWS_AS(
+      [&] {
+        for ([[maybe_unused]] auto pid : pool.imap_unordered(sleep_ms, slow, {.timeout = 200ms}))
+          ++yielded;
+      }(),
+      timeout_error);
+  CHECK(yielded < slow.size());
+  CHECK(settles(pool));
+  // A timeout long enough changes nothing.
+  CHECK(pool.map(square, iota_vector(10), {.timeout = 60s}).size() == 10);
+}
+
+TEST_CASE_TEMPLATE("batch: progress is reported on the calling thread and grows to the total",
+                   Pool, process_pool, thread_pool) {
+  Pool pool(options(2));
+  const auto caller = std::this_thread::get_id();
+  std::vector<progress> seen;
+  bool on_caller = true;
+  auto record = [&](const progress& p) {
+    on_caller = on_caller && std::this_thread::get_id() == caller;
+    seen.push_back(p);
+  };
+  CHECK(pool.map(square, iota_vector(100), {.chunksize = 7, .on_progress = record}).size() == 100);
+  CHECK(on_caller);
+  REQUIRE(!seen.empty());
+  for (std::size_t i = 1; i < seen.size(); ++i) {
+    CHECK(seen[i].done > seen[i - 1].done);
+    CHECK(seen[i].elapsed >= seen[i - 1].elapsed);
+  }
+  for (const progress& p : seen) CHECK(p.total == std::optional<std::size_t>(100));
+  CHECK(seen.back().done == 100);
+  CHECK(seen.back().failed == 0);
+  CHECK(seen.size() == 15);  // one report per chunk
+
+  // An unsized input (a generator that ends when a condition fails): the total is empty until
+  // the input's end has been read, and known by the last report.
+  seen.clear();
+  auto below_64 = std::views::iota(0) | std::views::take_while([](int i) { return i < 64; });
+  int count = 0;
+  for ([[maybe_unused]] int r :
+       pool.imap(square, below_64, {.chunksize = 4, .window = 2, .on_progress = record}))
+    ++count;
+  CHECK(count == 64);
+  REQUIRE(!seen.empty());
+  CHECK(seen.front().total == std::nullopt);
+  CHECK(seen.back().total == std::optional<std::size_t>(64));
+  CHECK(seen.back().done == 64);
+
+  // Failed inputs are counted as failed.
+  seen.clear();
+  CHECK_THROWS(pool.map(fails_at_fifty, std::vector<int>{1, 50, 2}, {.on_progress = record}));
+  REQUIRE(!seen.empty());
+  CHECK(std::any_of(seen.begin(), seen.end(), [](const progress& p) { return p.failed == 1; }));
+}
+
+TEST_CASE_TEMPLATE("batch: a chunksize or window of 0 and a negative timeout are "
+                   "std::invalid_argument", Pool, process_pool, thread_pool) {
+  Pool pool(options(2));
+  const std::vector<int> inputs = iota_vector(10);
+  CHECK_THROWS_AS(pool.map(square, inputs, {.chunksize = 0}), std::invalid_argument);
+  CHECK_THROWS_AS(pool.imap(square, inputs, {.chunksize = 0}), std::invalid_argument);
+  CHECK_THROWS_AS(pool.imap(square, inputs, {.window = 0}), std::invalid_argument);
+  CHECK_THROWS_AS(pool.imap_unordered(square, inputs, {.window = 0}), std::invalid_argument);
+  CHECK_THROWS_AS(pool.map(square, inputs, {.timeout = -1s}), std::invalid_argument);
+  CHECK(pool.stats().submitted == 0);
+}
+
+TEST_CASE_TEMPLATE("batch: an input range that throws ends the batch with its exception and "
+                   "cancels what was queued", Pool, process_pool, thread_pool) {
+  Pool pool(options(2));
+  auto breaks_at_30 = std::views::iota(0, 1000) | std::views::transform([](int i) {
+                        if (i == 30) throw std::domain_error("input 30 is unreadable");
+                        return i;
+                      });
+  int seen = 0;
+  CHECK_THROWS_AS(
+      [&] {
+        for ([[maybe_unused]] int r : pool.imap(square, breaks_at_30, {.chunksize = 4}))
+          ++seen;
+      }(),
+      std::domain_error);
+  CHECK(seen <= 30);
+  CHECK_THROWS_AS(pool.map(square, breaks_at_30), std::domain_error);
+  CHECK(settles(pool));
+  CHECK(pool.submit(square, 3).get() == 9);
+}
+
+TEST_SUITE_END();
