@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <boost/asio/use_future.hpp>
 #include <fstream>
+#include <numeric>
 #include <future>
 #include <random>
 #include <thread>
@@ -64,6 +65,25 @@ TEST_CASE("master: --max-retries runs a job again after its worker dies and stat
                             FORKPOOL_TEST_PLUGIN + " --max-retries many");
   CHECK(bad != 0);
   CHECK(message.find("--max-retries needs a whole number") != std::string::npos);
+}
+
+TEST_CASE("master: client::map runs a batch by name with progress and the first error" *
+          doctest::timeout(60)) {
+  master_process master;
+  client c(master.socket);
+  std::vector<int> inputs(20);
+  std::iota(inputs.begin(), inputs.end(), 0);
+  std::vector<progress> seen;
+  const std::vector<int> squares = c.map<int>(
+      "square", inputs, {.chunksize = 3, .on_progress = [&](const progress& p) { seen.push_back(p); }});
+  REQUIRE(squares.size() == 20);
+  for (int i = 0; i < 20; ++i) CHECK(squares[static_cast<std::size_t>(i)] == i * i);
+  REQUIRE(seen.size() == 7);  // 20 jobs in groups of 3
+  CHECK(seen.back().done == 20);
+  CHECK(seen.back().total == std::optional<std::size_t>(20));
+  CHECK_THROWS_AS(c.map<int>("fail", std::vector<int>{1, 2}), remote_error);
+  CHECK_THROWS_AS(c.map<int>("square", inputs, {.chunksize = 0}), std::invalid_argument);
+  CHECK(c.submit<int>("square", 4).get() == 16);
 }
 
 TEST_CASE("master: thousands of jobs in flight on one connection" * doctest::timeout(60)) {

@@ -4,11 +4,16 @@
 #pragma once
 
 #include <memory>
+#include <ranges>
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <type_traits>
+#include <vector>
 
+#include "forkpool/detail/all_of.hpp"
 #include "forkpool/detail/make_call.hpp"
+#include "forkpool/detail/windowed_chunks.hpp"
 #include "forkpool/future.hpp"
 #include "forkpool/options.hpp"
 
@@ -37,6 +42,13 @@ class client {
   template <class R, class... A>
   future<R> submit(std::string_view name, A&&... args);
 
+  /// Runs `name` on every input, one job each (an input that is a std::tuple is unpacked into
+  /// several arguments), results in input order. map_options as for the pools: `timeout`,
+  /// `on_progress` (reported every `chunksize` jobs). Throws the first error in input order;
+  /// jobs the master has already received still run there.
+  template <class R, class Range>
+  std::vector<R> map(std::string_view name, const Range& inputs, map_options options = {});
+
   /// The master's pool statistics.
   pool_stats stats();
   /// Rolling restart of the master's workers.
@@ -57,6 +69,35 @@ future<R> client::submit(std::string_view name, A&&... args) {
   auto state = detail::new_named_call<R>(link(), name, std::forward<A>(args)...);
   if (!state->done()) send_call(state);
   return future<R>(std::move(state));
+}
+
+namespace detail {
+template <class T>
+inline constexpr bool is_tuple_v = false;
+template <class... T>
+inline constexpr bool is_tuple_v<std::tuple<T...>> = true;
+}  // namespace detail
+
+template <class R, class Range>
+std::vector<R> client::map(std::string_view name, const Range& inputs, map_options options) {
+  using input = std::ranges::range_value_t<const Range>;
+  detail::check_map_options(options, "client::map");
+  auto copy = [](const auto& x) { return input(x); };
+  auto submit_group = [this, task = std::string(name)](std::vector<input>&& group) {
+    std::vector<future<R>> jobs;
+    jobs.reserve(group.size());
+    for (auto& arguments : group) {
+      if constexpr (detail::is_tuple_v<input>)
+        jobs.push_back(std::apply([&](auto&&... a) { return submit<R>(task, std::move(a)...); },
+                                  std::move(arguments)));
+      else
+        jobs.push_back(submit<R>(task, std::move(arguments)));
+    }
+    return detail::all_of(std::move(jobs), link());
+  };
+  return detail::make_windowed_chunks<R>(inputs, std::move(copy), std::move(submit_group), options,
+                                         detail::kUnboundedWindow, detail::result_order::input)
+      ->collect();
 }
 
 }  // namespace forkpool
