@@ -1,6 +1,7 @@
 // workloads: the forkpool side of bench/compare. Runs one workload and prints one JSON line.
 //
 //   ./workloads map        [--workers 2] [--items 200000] [--chunksize 1000]
+//   ./workloads imap       [--workers 2] [--items 200000] [--chunksize 1000] [--big-items 10000000]
 //   ./workloads payload    [--workers 2] [--mib 64] [--repeat 3] [--argument 1]
 //   ./workloads startup    [--workers 2] [--repeat 5]
 //   ./workloads scaling    [--workers 2] [--tasks 8] [--limit 2000000]
@@ -17,6 +18,7 @@
 #include <cstring>
 #include <forkpool/forkpool.hpp>
 #include <map>
+#include <ranges>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -151,6 +153,77 @@ int run_map(unsigned workers, long items, long chunksize) {
   return 0;
 }
 
+// The master's peak resident memory so far (VmHWM), in KiB.
+long peak_rss_kib() {
+  std::FILE* status = std::fopen("/proc/self/status", "r");
+  if (status == nullptr) return -1;
+  char line[256];
+  long kib = -1;
+  while (std::fgets(line, sizeof line, status) != nullptr)
+    if (std::sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
+  std::fclose(status);
+  return kib;
+}
+
+// imap against map in one run: 15 pairs run back to back, the median of each and of the pairs'
+// ratios, then what each costs in the
+// master's peak memory over a large input: imap over a generator that is never stored, map over
+// the same inputs in a vector.
+int run_imap(unsigned workers, long items, long chunksize, long big_items) {
+  forkpool::process_pool pool(with_workers(workers));
+  pool.submit(noop, 0).get();
+  std::vector<int> inputs(static_cast<std::size_t>(items));
+  for (long i = 0; i < items; ++i) inputs[static_cast<std::size_t>(i)] = static_cast<int>(i);
+  const forkpool::map_options options{.chunksize = static_cast<std::size_t>(chunksize)};
+  const long long expected = static_cast<long long>(items) * (items - 1);  // sum of twice(i)
+  std::vector<double> map_rates, imap_rates, ratios;
+  const auto time_map = [&] {
+    const auto start = clock_type::now();
+    const std::vector<int> out = pool.map(twice, inputs, options);
+    const double rate = static_cast<double>(items) / seconds_since(start);
+    long long sum = 0;
+    for (int r : out) sum += r;
+    return sum == expected ? rate : -1.0;
+  };
+  const auto time_imap = [&] {
+    const auto start = clock_type::now();
+    long long sum = 0;
+    for (int r : pool.imap(twice, inputs, options)) sum += r;
+    const double rate = static_cast<double>(items) / seconds_since(start);
+    return sum == expected ? rate : -1.0;
+  };
+  for (int rep = 0; rep < 15; ++rep) {
+    // Which goes first alternates: neither always inherits the other's freed memory.
+    if (rep % 2 == 0) {
+      map_rates.push_back(time_map());
+      imap_rates.push_back(time_imap());
+    } else {
+      imap_rates.push_back(time_imap());
+      map_rates.push_back(time_map());
+    }
+    if (map_rates.back() < 0 || imap_rates.back() < 0) return 1;
+    ratios.push_back(imap_rates.back() / map_rates.back());  // a pair run back to back
+  }
+  const long before = peak_rss_kib();
+  long long lazy_sum = 0;
+  for (int r : pool.imap(twice, std::views::iota(0, static_cast<int>(big_items)), options))
+    lazy_sum += r % 7;
+  const long after_imap = peak_rss_kib();
+  std::vector<int> big(static_cast<std::size_t>(big_items));
+  for (long i = 0; i < big_items; ++i) big[static_cast<std::size_t>(i)] = static_cast<int>(i);
+  const std::vector<int> big_out = pool.map(twice, big, options);
+  const long after_map = peak_rss_kib();
+  if (big_out.size() != big.size() || lazy_sum < 0) return 1;
+  std::printf("{\"bench\":\"imap\",\"workers\":%u,\"items\":%ld,\"chunksize\":%ld,"
+              "\"map_items_per_s\":%.0f,\"imap_items_per_s\":%.0f,\"imap_to_map\":%.3f,"
+              "\"big_items\":%ld,\"imap_generator_peak_growth_kib\":%ld,"
+              "\"map_vector_peak_growth_kib\":%ld}\n",
+              workers, items, chunksize, median(map_rates), median(imap_rates),
+              median(ratios), big_items, after_imap - before,
+              after_map - after_imap);
+  return 0;
+}
+
 int run_payload(unsigned workers, long mib, int repeat, bool argument) {
   forkpool::process_pool pool(with_workers(workers));
   pool.submit(noop, 0).get();
@@ -272,6 +345,9 @@ int main(int argc, char** argv) {
   const auto workers = static_cast<unsigned>(option(argc, argv, "--workers", 2));
   if (workload == "map")
     return run_map(workers, option(argc, argv, "--items", 200000), option(argc, argv, "--chunksize", 1000));
+  if (workload == "imap")
+    return run_imap(workers, option(argc, argv, "--items", 200000), option(argc, argv, "--chunksize", 1000),
+                    option(argc, argv, "--big-items", 10000000));
   if (workload == "payload")
     return run_payload(workers, option(argc, argv, "--mib", 64), static_cast<int>(option(argc, argv, "--repeat", 3)),
                        option(argc, argv, "--argument", 1) != 0);
@@ -281,6 +357,6 @@ int main(int argc, char** argv) {
   if (workload == "contention")
     return run_contention(workers, option(argc, argv, "--tasks", 8), option(argc, argv, "--rounds", 20000));
   if (workload == "noops") return run_noops(static_cast<unsigned>(option(argc, argv, "--workers", 1)), option(argc, argv, "--tasks", 1000));
-  std::fprintf(stderr, "usage: workloads map|payload|startup|scaling|contention|noops [--option value]...\n");
+  std::fprintf(stderr, "usage: workloads map|imap|payload|startup|scaling|contention|noops [--option value]...\n");
   return 2;
 }
