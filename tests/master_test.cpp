@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -21,6 +22,7 @@
 #include <thread>
 
 #include "forkpool/detail/client_protocol.hpp"
+#include "forkpool/version.hpp"
 #include "master_process.hpp"
 #include "test_tasks.hpp"
 
@@ -203,6 +205,57 @@ TEST_CASE("master: status and restart from the shell and SIGHUP" * doctest::time
   CHECK(message.find("cannot connect") != std::string::npos);
 }
 
+TEST_CASE("master: status shows pid and version and uptime and --json and tasks and stop work" *
+          doctest::timeout(60)) {
+  master_process master;
+  {
+    client c(master.socket);
+    CHECK(c.submit<int>("square", 2).get() == 4);
+    const master_info info = c.info();
+    CHECK(info.pid == master.pid);
+    CHECK(info.version == FORKPOOL_VERSION_STRING);
+    CHECK(std::find(info.tasks.begin(), info.tasks.end(), "square") != info.tasks.end());
+    CHECK(std::is_sorted(info.tasks.begin(), info.tasks.end()));
+    CHECK(info.started <= std::chrono::system_clock::now());
+  }
+  const std::string binary = FORKPOOL_MASTER_BINARY;
+  const std::string pid = std::to_string(master.pid);
+  auto [status, text] = run(binary + " status --socket " + master.socket);
+  CHECK(status == 0);
+  CHECK(text.find("pid " + pid + ", up ") != std::string::npos);
+  CHECK(text.find(std::string("forkpool-master ") + FORKPOOL_VERSION_STRING) != std::string::npos);
+
+  auto [json_status, json] = run(binary + " status --json --socket " + master.socket);
+  CHECK(json_status == 0);
+  CHECK(json.front() == '{');
+  CHECK(json.find("}\n") == json.size() - 2);  // one object, one line
+  CHECK(json.find("\"pid\":" + pid + ",") != std::string::npos);
+  CHECK(json.find(std::string("\"version\":\"") + FORKPOOL_VERSION_STRING + "\"") != std::string::npos);
+  CHECK(json.find("\"square\"") != std::string::npos);
+  CHECK(json.find("\"completed\":1,") != std::string::npos);
+  CHECK(json.find("\"workers\":[{\"pid\":") != std::string::npos);
+  CHECK(json.find("\"restarts\":{\"task_count\":0,") != std::string::npos);
+
+  auto [tasks_status, tasks] = run(binary + " tasks --socket " + master.socket);
+  CHECK(tasks_status == 0);
+  CHECK(tasks.find("square\n") != std::string::npos);
+  CHECK(tasks.find("shout\n") != std::string::npos);
+
+  auto [stop_status, stopped] = run(binary + " stop --socket " + master.socket);
+  CHECK(stop_status == 0);
+  CHECK(stopped.find("stopped") != std::string::npos);
+  // stop returned once the master had exited: it is a zombie waiting for this test, already.
+  int exit_status = 0;
+  CHECK(::waitpid(master.pid, &exit_status, WNOHANG) == master.pid);
+  CHECK(WIFEXITED(exit_status));
+  CHECK(WEXITSTATUS(exit_status) == 0);
+  master.pid = -1;
+  CHECK_FALSE(fs::exists(master.socket));
+  auto [no_master, message] = run(binary + " stop --socket " + master.socket);
+  CHECK(no_master != 0);
+  CHECK(message.find("cannot connect") != std::string::npos);
+}
+
 TEST_CASE("master: SIGTERM finishes running jobs and exits 0 and removes the socket" *
           doctest::timeout(60)) {
   master_process master;
@@ -227,6 +280,25 @@ TEST_CASE("master: a master that dies mid-job fails the client's futures and not
   for (auto& f : fs) CHECK_THROWS_AS(f.get(), connection_error);
   CHECK_THROWS_AS(c.submit<int>("square", 1), connection_error);
   CHECK_THROWS_AS(c.stats(), connection_error);
+}
+
+TEST_CASE("master: a client reconnects to a master restarted on the same socket" *
+          doctest::timeout(60)) {
+  master_process first;
+  client c(first.socket);
+  CHECK(c.submit<int>("square", 2).get() == 4);
+  future<int> in_flight = c.submit<int>("nap", 5000);  // sent when submit returns
+  first.stop(SIGKILL);
+  CHECK_THROWS_AS(in_flight.get(), connection_error);
+  // No master: each try fails at once, and the client stays usable.
+  CHECK_THROWS_AS(c.submit<int>("square", 1), connection_error);
+  CHECK_THROWS_AS(c.stats(), connection_error);
+  master_process second({"--socket", first.socket});
+  CHECK(c.submit<int>("square", 3).get() == 9);
+  CHECK(c.info().pid == second.pid);
+  std::vector<future<int>> many;
+  for (int i = 0; i < 100; ++i) many.push_back(c.submit<int>("square", i));
+  for (int i = 0; i < 100; ++i) CHECK(many[static_cast<std::size_t>(i)].get() == i * i);
 }
 
 TEST_CASE("master: a result too large to send fails only its own job" * doctest::timeout(60)) {

@@ -3,9 +3,12 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <fstream>
+#include <string>
 #include <set>
 #include <thread>
 
+#include "proc_status.hpp"
 #include "test_tasks.hpp"
 
 using namespace forkpool;
@@ -26,6 +29,32 @@ TEST_CASE("pool: the task runs in another process" * doctest::timeout(30)) {
   const int pid = pool.submit(pid_of_worker).get();
   CHECK(pid != ::getpid());
   CHECK(pid > 0);
+}
+
+namespace {
+std::string comm_of(int pid) {
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(comm, name);
+  return name;
+}
+}  // namespace
+
+TEST_CASE("pool: workers show as forkpool-worker in ps and the fork server as forkpool-forker" *
+          doctest::timeout(30)) {
+  process_pool pool(options(2));
+  const int pid = pool.submit(pid_of_worker).get();
+  CHECK(comm_of(pid) == "forkpool-worker");
+  for (const auto& w : wait_for_workers(pool, 2).per_worker) CHECK(comm_of(w.pid) == "forkpool-worker");
+  // The fork server is this process's child (a worker's parent): only under forkserver.
+  const long long parent = status_field(pid, "PPid:");
+  if (start_method_under_test() == start_method::forkserver) {
+    CHECK(parent != ::getpid());
+    CHECK(status_field(static_cast<int>(parent), "PPid:") == ::getpid());
+    CHECK(comm_of(static_cast<int>(parent)) == "forkpool-forker");
+  } else {
+    CHECK(parent == ::getpid());
+  }
 }
 
 TEST_CASE("pool: arguments are converted to the parameter types" * doctest::timeout(30)) {

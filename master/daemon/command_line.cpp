@@ -12,7 +12,9 @@ const char* const kUsage =
     "                       [--drain-timeout DURATION]\n"
     "                       [--max-message SIZE] [--message-timeout DURATION]\n"
     "                       [--max-connections-per-user N]\n"
-    "       forkpool-master status [--socket PATH]\n"
+    "       forkpool-master status [--json] [--socket PATH]\n"
+    "       forkpool-master tasks [--socket PATH]\n"
+    "       forkpool-master stop [--timeout DURATION] [--socket PATH]\n"
     "       forkpool-master restart [--socket PATH]\n"
     "       forkpool-master --help | --version\n"
     "\n"
@@ -20,6 +22,9 @@ const char* const kUsage =
     "forkpool::client programs, over a Unix socket (mode 0600; default $XDG_RUNTIME_DIR/forkpool.sock\n"
     "or /tmp/forkpool-<uid>/forkpool.sock). SIGTERM or SIGINT: finish running jobs (at most\n"
     "--drain-timeout, default 30s) and exit. SIGHUP: restart every worker, rolling.\n"
+    "status: the master's pid, version, uptime, workers and totals (--json: one JSON object).\n"
+    "tasks: the task names it serves, one a line. stop: as SIGTERM, then waits until the\n"
+    "master has exited (at most --timeout, default 60s; else exit code 1).\n"
     "A connection that starts a message must finish it within --message-timeout (default 30s);\n"
     "one uid may hold --max-connections-per-user connections (default 256).\n"
     "SIZE: bytes, or with k, M, G. DURATION: seconds, or with ms, s, m, h.\n";
@@ -76,10 +81,11 @@ command_line parse_command_line(int argc, char** argv) {
   int i = 1;
   if (argc > 1) {
     const std::string first = argv[1];
-    if (first == "status" || first == "restart") {
-      c.command = first == "status" ? command_line::command_t::status : command_line::command_t::restart;
-      i = 2;
-    }
+    if (first == "status") c.command = command_line::command_t::status;
+    if (first == "tasks") c.command = command_line::command_t::tasks;
+    if (first == "stop") c.command = command_line::command_t::stop;
+    if (first == "restart") c.command = command_line::command_t::restart;
+    if (c.command != command_line::command_t::serve) i = 2;
   }
   auto value = [&](const std::string& flag) -> std::string {
     if (i + 1 >= argc) throw std::invalid_argument(flag + " needs a value");
@@ -93,6 +99,10 @@ command_line parse_command_line(int argc, char** argv) {
       c.command = command_line::command_t::version;
     } else if (flag == "--socket") {
       c.socket = value(flag);
+    } else if (flag == "--json" && c.command == command_line::command_t::status) {
+      c.json = true;
+    } else if (flag == "--timeout" && c.command == command_line::command_t::stop) {
+      c.stop_timeout = parse_duration(value(flag));
     } else if (c.command != command_line::command_t::serve) {
       throw std::invalid_argument("unknown option for this command: " + flag);
     } else if (flag == "--workers") {

@@ -1,4 +1,5 @@
-// forkpool-master's command line: `serve` (the default), `status` and `restart`.
+// forkpool-master's command line: `serve` (the default), `status`, `tasks`, `stop` and
+// `restart`.
 #pragma once
 
 #include <chrono>
@@ -10,7 +11,9 @@
 namespace forkpool::daemon {
 
 struct command_line {
-  enum class command_t { serve, status, restart, help, version } command = command_t::serve;
+  enum class command_t { serve, status, tasks, stop, restart, help, version } command = command_t::serve;
+  bool json = false;  ///< status --json
+  std::chrono::milliseconds stop_timeout{60000};  ///< stop --timeout: how long to wait for the exit
   unsigned workers = 0;
   std::vector<std::string> task_libraries;
   std::string socket;  ///< empty: the default path

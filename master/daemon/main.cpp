@@ -1,16 +1,20 @@
 // forkpool-master: a worker farm that client programs submit jobs to.
 //
 //   forkpool-master --workers 4 --tasks ./libmytasks.so [--socket PATH] ...
-//   forkpool-master status | restart [--socket PATH]
+//   forkpool-master status [--json] | tasks | stop | restart [--socket PATH]
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <forkpool/forkpool.hpp>
 #include <forkpool/version.hpp>
 #include <stdexcept>
 
 #include "command_line.hpp"
+#include "commands.hpp"
 #include "forkpool/detail/client_protocol.hpp"
 #include "forkpool/detail/registry.hpp"
 #include "plugins.hpp"
@@ -22,27 +26,8 @@ using namespace forkpool;
 
 namespace {
 
-int print_status(const std::string& socket) {
-  client c(socket);
-  const pool_stats s = c.stats();
-  std::printf("forkpool-master at %s\n", c.socket_path().c_str());
-  std::printf("workers: %zu alive, %zu retiring\n", s.workers_alive, s.workers_retiring);
-  std::printf("%8s %10s %10s\n", "pid", "tasks", "rss MiB");
-  for (const auto& w : s.per_worker)
-    std::printf("%8d %10llu %10.1f\n", w.pid, static_cast<unsigned long long>(w.tasks_run),
-                w.rss_bytes / 1048576.0);
-  std::printf("jobs: %llu submitted, %llu completed, %llu failed, %llu cancelled, %zu queued\n",
-              static_cast<unsigned long long>(s.submitted),
-              static_cast<unsigned long long>(s.completed), static_cast<unsigned long long>(s.failed),
-              static_cast<unsigned long long>(s.cancelled), s.queue_depth);
-  std::printf("restarts: %llu task count, %llu memory, %llu timeout, %llu crash, %llu requested\n",
-              static_cast<unsigned long long>(s.restarts_task_count),
-              static_cast<unsigned long long>(s.restarts_memory),
-              static_cast<unsigned long long>(s.restarts_timeout),
-              static_cast<unsigned long long>(s.restarts_crash),
-              static_cast<unsigned long long>(s.restarts_requested));
-  std::printf("retries: %llu\n", static_cast<unsigned long long>(s.retries));
-  return 0;
+std::string socket_of(const daemon::command_line& options) {
+  return options.socket.empty() ? default_socket_path() : options.socket;
 }
 
 int serve(const daemon::command_line& options) {
@@ -71,10 +56,14 @@ int serve(const daemon::command_line& options) {
   process_pool pool(pool_settings);
 
   asio::io_context io;
+  master_info info{::getpid(), FORKPOOL_VERSION_STRING, std::chrono::system_clock::now(),
+                   detail::registered_task_names()};
+  std::sort(info.tasks.begin(), info.tasks.end());
   daemon::server server(io, pool, socket,
                         {.max_message_bytes = options.max_message_bytes,
                          .message_timeout = options.message_timeout,
-                         .max_connections_per_uid = options.max_connections_per_user});
+                         .max_connections_per_uid = options.max_connections_per_user},
+                        std::move(info));
   daemon::restrict_socket(socket);
   server.start();
   std::fprintf(stderr, "forkpool-master: %zu workers, listening on %s\n",
@@ -140,9 +129,13 @@ int main(int argc, char** argv) {
         std::printf("forkpool-master %s\n", FORKPOOL_VERSION_STRING);
         return 0;
       case daemon::command_line::command_t::status:
-        return print_status(options.socket.empty() ? default_socket_path() : options.socket);
+        return daemon::print_status(socket_of(options), options.json);
+      case daemon::command_line::command_t::tasks:
+        return daemon::print_tasks(socket_of(options));
+      case daemon::command_line::command_t::stop:
+        return daemon::stop_master(socket_of(options), options.stop_timeout);
       case daemon::command_line::command_t::restart: {
-        client c(options.socket.empty() ? default_socket_path() : options.socket);
+        client c(socket_of(options));
         c.restart_workers();
         std::printf("restarting the workers of the forkpool-master at %s\n", c.socket_path().c_str());
         return 0;

@@ -153,6 +153,10 @@ class session : public std::enable_shared_from_this<session> {
         reply.kind = master_reply::kind_t::stats;
         reply.stats = owner_.pool_.stats();
         return send(reply);
+      case client_request::kind_t::info:
+        reply.kind = master_reply::kind_t::info;
+        reply.info = owner_.info_;
+        return send(reply);
       case client_request::kind_t::restart_workers:
         reply.kind = master_reply::kind_t::restarted;
         try {
@@ -270,8 +274,13 @@ class session : public std::enable_shared_from_this<session> {
 };
 
 server::server(asio::io_context& io, process_pool& pool, const std::string& socket_path,
-               server_limits limits)
-    : io_(io), pool_(pool), limits_(limits), acceptor_(io), accept_retry_(io) {
+               server_limits limits, master_info info)
+    : io_(io),
+      pool_(pool),
+      limits_(limits),
+      info_(std::move(info)),
+      acceptor_(io),
+      accept_retry_(io) {
   const asio::local::stream_protocol::endpoint endpoint(socket_path);
   acceptor_.open(endpoint.protocol());
   acceptor_.bind(endpoint);

@@ -42,7 +42,7 @@ class session;
 class server {
  public:
   server(boost::asio::io_context& io, process_pool& pool, const std::string& socket_path,
-         server_limits limits);
+         server_limits limits, master_info info);
   void start();
   /// Stops accepting and reading new requests; jobs already submitted finish and are answered.
   void stop_accepting();
@@ -60,6 +60,7 @@ class server {
   boost::asio::io_context& io_;
   process_pool& pool_;
   server_limits limits_;
+  const master_info info_;  ///< what an info request is answered with
   boost::asio::local::stream_protocol::acceptor acceptor_;
   boost::asio::steady_timer accept_retry_;
   bool out_of_descriptors_ = false;  ///< said so once; said again when accepting resumes

@@ -87,6 +87,28 @@ struct client::impl {
   std::string lost;  ///< why the connection is gone; empty while it is up (pending_mutex)
   std::condition_variable connection_lost;  ///< `lost` was set
   std::thread reader;
+  std::mutex connect_mutex;  ///< one thread at a time makes a new connection
+
+  /// A connection that was lost is made again (a master serves the socket again after a
+  /// restart); throws connection_error while none does. The calls the old one held have failed.
+  void ensure_connected() {
+    std::lock_guard connecting(connect_mutex);
+    {
+      std::lock_guard lock(pending_mutex);
+      if (lost.empty()) return;
+    }
+    if (reader.joinable()) reader.join();  // it has failed what the old connection held
+    detail::unique_fd fresh = connect_to(path);
+    {
+      std::lock_guard lock(write_mutex);
+      socket = std::move(fresh);
+    }
+    {
+      std::lock_guard lock(pending_mutex);
+      lost.clear();
+    }
+    reader = std::thread([this] { read_replies(); });
+  }
 
   void send(const client_request& request) {
     detail::byte_buffer bytes;
@@ -164,6 +186,7 @@ struct client::impl {
   }
 
   master_reply control(client_request::kind_t kind) {
+    ensure_connected();
     client_request request;
     request.kind = kind;
     request.id = next_id++;
@@ -193,11 +216,13 @@ client::client(std::string socket_path) : impl_(std::make_unique<impl>()) {
 }
 
 client::~client() {
+  std::lock_guard connecting(impl_->connect_mutex);
   ::shutdown(impl_->socket.get(), SHUT_RDWR);  // the reader sees EOF and fails what is left
-  impl_->reader.join();
+  if (impl_->reader.joinable()) impl_->reader.join();  // not after a failed reconnection
 }
 
 void client::send_call(const std::shared_ptr<detail::task_state>& task) {
+  impl_->ensure_connected();
   client_request request;
   request.kind = client_request::kind_t::submit;
   request.id = impl_->next_id++;
@@ -225,6 +250,8 @@ void client::send_call(const std::shared_ptr<detail::task_state>& task) {
 }
 
 pool_stats client::stats() { return impl_->control(client_request::kind_t::stats).stats; }
+
+master_info client::info() { return impl_->control(client_request::kind_t::info).info; }
 
 void client::restart_workers() { impl_->control(client_request::kind_t::restart_workers); }
 

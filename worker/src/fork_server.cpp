@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -77,6 +78,7 @@ int receive_request(int socket, spawn_request& request, int (&fds)[kDescriptorsP
 }
 
 [[noreturn]] void serve(unique_fd socket, const worker_config& config) {
+  ::prctl(PR_SET_NAME, kForkServerTitle);  // what ps -o comm shows
   // SIGCHLD arrives through a signalfd so that one poll() waits for requests and exits alike.
   sigset_t chld;
   sigemptyset(&chld);

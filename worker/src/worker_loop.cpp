@@ -266,6 +266,7 @@ void prepare_forked_child(int* keep, int count, bool die_with_parent) {
 
 void run_worker(worker_endpoints endpoints, const worker_config& config) {
   ::signal(SIGPIPE, SIG_IGN);
+  ::prctl(PR_SET_NAME, kWorkerTitle);  // what ps -o comm shows, as for gunicorn's workers
   try {
     // A worker whose bells a task took away can neither wake the master nor be woken: it
     // leaves, its call fails (or its published reply is read) and a replacement starts.

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace forkpool {
@@ -134,6 +135,14 @@ struct pool_stats {
     return restarts_task_count + restarts_memory + restarts_timeout + restarts_crash +
            restarts_requested;
   }
+};
+
+/// What a running forkpool-master is (client::info(), `forkpool-master status`).
+struct master_info {
+  int pid = 0;
+  std::string version;  ///< FORKPOOL_VERSION_STRING of the master binary
+  std::chrono::system_clock::time_point started;
+  std::vector<std::string> tasks;  ///< the task names it serves, sorted
 };
 
 }  // namespace forkpool

@@ -1,6 +1,7 @@
 // forkpool::client: submits jobs to a running forkpool-master over its Unix socket. Its futures
 // are the pools' futures (async_get included). Thread-safe; thousands of jobs may be in flight on
-// one connection. If the master goes away, every waiting future fails with connection_error.
+// one connection. If the master goes away, every waiting future fails with connection_error;
+// the next submission connects again, and succeeds once a master serves the socket again.
 #pragma once
 
 #include <memory>
@@ -38,7 +39,8 @@ class client {
   client& operator=(const client&) = delete;
 
   /// Runs the task registered as `name` in the master's workers (argument and result types as for
-  /// process_pool::submit<R>(name, ...)). Throws connection_error if the connection is gone.
+  /// process_pool::submit<R>(name, ...)). A connection that was lost is made again first;
+  /// throws connection_error when no master serves the socket.
   template <class R, class... A>
   future<R> submit(std::string_view name, A&&... args);
 
@@ -51,6 +53,8 @@ class client {
 
   /// The master's pool statistics.
   pool_stats stats();
+  /// The master's pid, version, start time and the task names it serves.
+  master_info info();
   /// Rolling restart of the master's workers.
   void restart_workers();
 

@@ -24,7 +24,7 @@ inline constexpr std::size_t kLengthPrefix = 4;
 inline constexpr std::uint32_t kDefaultMaxMessage = 64u << 20;
 
 struct client_request {
-  enum class kind_t : std::uint8_t { submit = 1, stats = 2, restart_workers = 3 };
+  enum class kind_t : std::uint8_t { submit = 1, stats = 2, restart_workers = 3, info = 4 };
   kind_t kind = kind_t::submit;
   std::uint64_t id = 0;  ///< chosen by the client; echoed in the reply
   std::string task;
@@ -39,16 +39,17 @@ struct client_request {
 };
 
 struct master_reply {
-  enum class kind_t : std::uint8_t { result = 1, error = 2, stats = 3, restarted = 4 };
+  enum class kind_t : std::uint8_t { result = 1, error = 2, stats = 3, restarted = 4, info = 5 };
   kind_t kind = kind_t::result;
   std::uint64_t id = 0;
   std::string result;  ///< cereal-encoded result
   wire_error error;
   pool_stats stats;
+  master_info info;
 
   template <class Archive>
   void serialize(Archive& a) {
-    a(kind, id, result, error.code, error.type_name, error.message, stats);
+    a(kind, id, result, error.code, error.type_name, error.message, stats, info);
   }
 };
 
@@ -93,6 +94,14 @@ void serialize(Archive& a, worker_stats& w) {
                              w.started.time_since_epoch()).count();
   a(w.pid, w.tasks_run, w.rss_bytes, started);
   w.started = std::chrono::system_clock::time_point(std::chrono::microseconds(started));
+}
+
+template <class Archive>
+void serialize(Archive& a, master_info& m) {
+  std::int64_t started = std::chrono::duration_cast<std::chrono::microseconds>(
+                             m.started.time_since_epoch()).count();
+  a(m.pid, m.version, started, m.tasks);
+  m.started = std::chrono::system_clock::time_point(std::chrono::microseconds(started));
 }
 
 template <class Archive>

@@ -25,6 +25,10 @@ struct worker_config {
   bool fresh_run = false;
 };
 
+/// Process names (ps -o comm, at most 15 characters) of workers and of the fork server.
+inline constexpr char kWorkerTitle[] = "forkpool-worker";
+inline constexpr char kForkServerTitle[] = "forkpool-forker";
+
 /// Exit codes a worker uses to say why it stopped on its own.
 enum worker_exit : int {
   worker_exit_stopped = 0,         ///< asked to stop
