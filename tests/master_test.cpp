@@ -88,6 +88,46 @@ TEST_CASE("master: client::map runs a batch by name with progress and the first 
   CHECK(c.submit<int>("square", 4).get() == 16);
 }
 
+TEST_CASE("master: logs one line per worker event with a level and --log-level filters them" *
+          doctest::timeout(60)) {
+  {
+    master_process master({"--task-timeout", "300ms", "--max-tasks-per-worker", "50"},
+                          {.capture_log = true});
+    client c(master.socket);
+    CHECK_THROWS_AS(c.submit<int>("crash", 1).get(), worker_died);
+    CHECK_THROWS_AS(c.submit<int>("nap", 5000).get(), task_timeout);
+    c.restart_workers();
+    const auto has = [&](const std::string& text) {
+      return eventually([&] { return master.log().find(text) != std::string::npos; });
+    };
+    CHECK(has("forkpool-master: loaded task library "));
+    CHECK(has(": blob, crash, fail, nap, shout, square\n"));
+    CHECK(has(" started\n"));
+    CHECK(has("forkpool-master: warning: worker "));
+    CHECK(has(" was killed by signal 9 (Killed) while running task 'crash'\n"));
+    CHECK(has("' ran longer than its timeout (300 ms)\n"));
+    CHECK(has("killed: task 'nap'"));
+    CHECK(has(" replaced: restart requested\n"));
+    CHECK(master.stop() == 0);
+    CHECK(master.log().find("forkpool-master: signal 15: draining, finishing 0 jobs\n") !=
+          std::string::npos);
+    CHECK(master.log().find("forkpool-master: drain finished: every job answered\n") !=
+          std::string::npos);
+  }
+  {
+    master_process quiet({"--log-level", "warning"}, {.capture_log = true});
+    client c(quiet.socket);
+    CHECK_THROWS_AS(c.submit<int>("crash", 1).get(), worker_died);
+    CHECK(eventually([&] { return quiet.log().find(" while running task 'crash'") != std::string::npos; }));
+    CHECK(quiet.log().find(" started\n") == std::string::npos);
+    CHECK(quiet.log().find("loaded task library") == std::string::npos);
+  }
+  auto [bad, message] = run(std::string(FORKPOOL_MASTER_BINARY) + " --workers 1 --tasks " +
+                            FORKPOOL_TEST_PLUGIN + " --log-level loud");
+  CHECK(bad != 0);
+  CHECK(message.find("--log-level: 'loud' is not debug, info, warning or error") != std::string::npos);
+}
+
 TEST_CASE("master: thousands of jobs in flight on one connection" * doctest::timeout(60)) {
   master_process master;
   client c(master.socket);

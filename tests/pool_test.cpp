@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "eventually.hpp"
 #include "proc_status.hpp"
 #include "test_tasks.hpp"
 
@@ -45,7 +46,9 @@ TEST_CASE("pool: workers show as forkpool-worker in ps and the fork server as fo
   process_pool pool(options(2));
   const int pid = pool.submit(pid_of_worker).get();
   CHECK(comm_of(pid) == "forkpool-worker");
-  for (const auto& w : wait_for_workers(pool, 2).per_worker) CHECK(comm_of(w.pid) == "forkpool-worker");
+  // A worker's pid may be known a moment before the new process has named itself.
+  for (const auto& w : wait_for_workers(pool, 2).per_worker)
+    CHECK(eventually([&] { return comm_of(w.pid) == "forkpool-worker"; }));
   // The fork server is this process's child (a worker's parent): only under forkserver.
   const long long parent = status_field(pid, "PPid:");
   if (start_method_under_test() == start_method::forkserver) {

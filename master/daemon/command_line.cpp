@@ -11,7 +11,7 @@ const char* const kUsage =
     "                       [--task-timeout DURATION] [--max-retries N]\n"
     "                       [--drain-timeout DURATION]\n"
     "                       [--max-message SIZE] [--message-timeout DURATION]\n"
-    "                       [--max-connections-per-user N]\n"
+    "                       [--max-connections-per-user N] [--log-level LEVEL]\n"
     "       forkpool-master status [--json] [--socket PATH]\n"
     "       forkpool-master tasks [--socket PATH]\n"
     "       forkpool-master stop [--timeout DURATION] [--socket PATH]\n"
@@ -27,6 +27,9 @@ const char* const kUsage =
     "master has exited (at most --timeout, default 60s; else exit code 1).\n"
     "A connection that starts a message must finish it within --message-timeout (default 30s);\n"
     "one uid may hold --max-connections-per-user connections (default 256).\n"
+    "Logs one line per event on stderr: workers started, exited (and what they ran), replaced\n"
+    "and why, drains, refused clients, loaded plugins. LEVEL: debug, info (default), warning,\n"
+    "error.\n"
     "SIZE: bytes, or with k, M, G. DURATION: seconds, or with ms, s, m, h.\n";
 
 namespace {
@@ -124,6 +127,12 @@ command_line parse_command_line(int argc, char** argv) {
     } else if (flag == "--max-retries") {
       // Jobs whose worker died or timed out run again: only for idempotent tasks.
       c.max_retries = static_cast<unsigned>(std::min<std::uint64_t>(parse_count(flag, value(flag)), 1000));
+    } else if (flag == "--log-level") {
+      const std::string name = value(flag);
+      const std::optional<log_level> level = log_level_named(name);
+      if (!level)
+        throw std::invalid_argument("--log-level: '" + name + "' is not debug, info, warning or error");
+      c.log = *level;
     } else if (flag == "--drain-timeout") {
       c.drain_timeout = parse_duration(value(flag));
     } else if (flag == "--message-timeout") {

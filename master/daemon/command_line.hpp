@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "forkpool/log.hpp"
+
 namespace forkpool::daemon {
 
 struct command_line {
@@ -21,6 +23,7 @@ struct command_line {
   std::uint64_t max_worker_rss_bytes = 0;
   std::chrono::milliseconds task_timeout{0};
   unsigned max_retries = 0;
+  log_level log = log_level::info;  ///< --log-level
   std::chrono::milliseconds drain_timeout{30000};
   std::uint32_t max_message_bytes = 64u << 20;
   std::chrono::milliseconds message_timeout{30000};

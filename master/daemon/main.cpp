@@ -15,6 +15,7 @@
 
 #include "command_line.hpp"
 #include "commands.hpp"
+#include "master_log.hpp"
 #include "forkpool/detail/client_protocol.hpp"
 #include "forkpool/detail/registry.hpp"
 #include "plugins.hpp"
@@ -32,13 +33,14 @@ std::string socket_of(const daemon::command_line& options) {
 
 int serve(const daemon::command_line& options) {
   const std::string socket = options.socket.empty() ? default_socket_path() : options.socket;
+  daemon::start_master_log(options.log);
   // Everything that can be wrong is checked before anything is forked.
   daemon::load_task_libraries(options.task_libraries);
   // What clients may call, where an operator looks first when one gets unknown_task.
   std::string names;
   for (const std::string& name : detail::registered_task_names())
     names += (names.empty() ? "" : ", ") + name;
-  std::fprintf(stderr, "forkpool-master: tasks: %s\n", names.c_str());
+  daemon::say(log_level::info, "tasks: " + names);
   daemon::prepare_socket_path(socket, options.socket.empty());
 
   pool_options pool_settings;
@@ -66,9 +68,10 @@ int serve(const daemon::command_line& options) {
                         std::move(info));
   daemon::restrict_socket(socket);
   server.start();
-  std::fprintf(stderr, "forkpool-master: %zu workers, listening on %s\n",
-               static_cast<std::size_t>(pool_settings.workers ? pool_settings.workers : std::thread::hardware_concurrency()),
-               socket.c_str());
+  daemon::say(log_level::info,
+              std::to_string(pool_settings.workers ? pool_settings.workers
+                                                   : std::thread::hardware_concurrency()) +
+                  " workers, listening on " + socket);
 
   asio::signal_set stop_signals(io, SIGTERM, SIGINT);
   asio::signal_set hangup(io, SIGHUP);
@@ -76,7 +79,7 @@ int serve(const daemon::command_line& options) {
   std::function<void()> watch_hangup = [&] {
     hangup.async_wait([&](boost::system::error_code ec, int) {
       if (ec) return;
-      std::fprintf(stderr, "forkpool-master: SIGHUP, restarting workers\n");
+      daemon::say(log_level::info, "SIGHUP: restarting the workers, rolling");
       pool.restart_workers();
       watch_hangup();
     });
@@ -86,6 +89,12 @@ int serve(const daemon::command_line& options) {
   std::chrono::steady_clock::time_point drain_until;
   std::function<void()> check_drained = [&] {
     if (server.jobs_in_flight() == 0 || std::chrono::steady_clock::now() >= drain_until) {
+      if (server.jobs_in_flight() == 0)
+        daemon::say(log_level::info, "drain finished: every job answered");
+      else
+        daemon::say(log_level::warning, "drain timed out with " +
+                                            std::to_string(server.jobs_in_flight()) +
+                                            " jobs unanswered (--drain-timeout)");
       // Let the last replies leave the sockets, then stop.
       drain_timer.expires_after(std::chrono::milliseconds(50));
       drain_timer.async_wait([&](boost::system::error_code) {
@@ -101,8 +110,8 @@ int serve(const daemon::command_line& options) {
   };
   stop_signals.async_wait([&](boost::system::error_code ec, int signal) {
     if (ec) return;
-    std::fprintf(stderr, "forkpool-master: signal %d, finishing %zu jobs\n", signal,
-                 server.jobs_in_flight());
+    daemon::say(log_level::info, "signal " + std::to_string(signal) + ": draining, finishing " +
+                                     std::to_string(server.jobs_in_flight()) + " jobs");
     server.stop_accepting();
     hangup.cancel();
     drain_until = std::chrono::steady_clock::now() + options.drain_timeout;
@@ -111,7 +120,7 @@ int serve(const daemon::command_line& options) {
   io.run();
   daemon::remove_socket(socket);
   pool.shutdown({.wait = true, .cancel_pending = true});
-  std::fprintf(stderr, "forkpool-master: stopped\n");
+  daemon::say(log_level::info, "stopped");
   return 0;
 }
 

@@ -3,13 +3,16 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <string>
 #include <exception>
 #include <stdexcept>
 #include <typeinfo>
 
 #include "forkpool/detail/registry.hpp"
 #include "forkpool/detail/type_name.hpp"
+#include "master_log.hpp"
 
 namespace forkpool::daemon {
 namespace {
@@ -40,6 +43,7 @@ const char* loading = nullptr;
 }  // namespace
 
 void load_task_libraries(const std::vector<std::string>& paths) {
+  std::vector<std::string> known = detail::registered_task_names();
   for (const std::string& path : paths) {
     const std::size_t before = detail::registered_task_count();
     // A path without a slash would be looked up in the library path, not the current directory.
@@ -53,6 +57,12 @@ void load_task_libraries(const std::vector<std::string>& paths) {
       throw std::runtime_error("cannot load task library " + path + ": " + ::dlerror());
     if (detail::registered_task_count() == before)
       throw std::runtime_error("task library " + path + " registers no task (FORKPOOL_TASK)");
+    std::string names;  // the ones this library added
+    for (const std::string& name : detail::registered_task_names())
+      if (std::find(known.begin(), known.end(), name) == known.end())
+        names += (names.empty() ? "" : ", ") + name;
+    say(log_level::info, "loaded task library " + path + ": " + names);
+    known = detail::registered_task_names();
   }
 }
 

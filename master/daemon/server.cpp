@@ -15,6 +15,7 @@
 
 #include "forkpool/detail/client_protocol.hpp"
 #include "forkpool/detail/wire_exception.hpp"
+#include "master_log.hpp"
 
 namespace forkpool::daemon {
 
@@ -35,16 +36,17 @@ class session : public std::enable_shared_from_this<session> {
     socklen_t size = sizeof peer;
     if (::getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0 ||
         peer.uid != ::getuid()) {
-      std::fprintf(stderr, "forkpool-master: refused a connection from uid %u (pid %d): not this user\n",
-                   static_cast<unsigned>(peer.uid), static_cast<int>(peer.pid));
+      say(log_level::warning, "refused a connection from uid " + std::to_string(peer.uid) +
+                                  " (pid " + std::to_string(peer.pid) + "): not this user");
       close();
       return;
     }
     uid_ = peer.uid;
     std::size_t& connections = owner_.connections_per_uid_[uid_];
     if (connections >= owner_.limits_.max_connections_per_uid) {
-      std::fprintf(stderr, "forkpool-master: refused a connection from uid %u (pid %d): it has %zu open, the limit\n",
-                   static_cast<unsigned>(peer.uid), static_cast<int>(peer.pid), connections);
+      say(log_level::warning, "refused a connection from uid " + std::to_string(peer.uid) +
+                                  " (pid " + std::to_string(peer.pid) + "): it has " +
+                                  std::to_string(connections) + " open, the limit");
       return refuse("too many connections from uid " + std::to_string(uid_) + " (the limit is " +
                     std::to_string(owner_.limits_.max_connections_per_uid) + ")");
     }
@@ -99,11 +101,10 @@ class session : public std::enable_shared_from_this<session> {
     message_deadline_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
       auto self = weak.lock();
       if (ec || !self || self->closed_) return;
-      std::fprintf(stderr,
-                   "forkpool-master: closed a connection from uid %u that sent part of a message "
-                   "and did not finish it within %lld ms\n",
-                   static_cast<unsigned>(self->uid_),
-                   static_cast<long long>(self->owner_.limits_.message_timeout.count()));
+      say(log_level::warning,
+          "closed a connection from uid " + std::to_string(self->uid_) +
+              " that sent part of a message and did not finish it within " +
+              std::to_string(self->owner_.limits_.message_timeout.count()) + " ms");
       self->close();
     });
   }
@@ -295,7 +296,7 @@ void server::accept() {
     if (!accepting_ || ec == asio::error::operation_aborted) return;
     if (ec) return accept_failed(ec);
     if (out_of_descriptors_) {
-      std::fprintf(stderr, "forkpool-master: accepting connections again\n");
+      say(log_level::info, "accepting connections again");
       out_of_descriptors_ = false;
     }
     auto s = std::make_shared<session>(*this, std::move(socket));
@@ -314,8 +315,8 @@ void server::accept_failed(const boost::system::error_code& ec) {
                          ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
   if (!exhausted) return accept();
   if (!out_of_descriptors_) {
-    std::fprintf(stderr, "forkpool-master: cannot accept connections: %s; retrying every %lld ms\n",
-                 ec.message().c_str(), static_cast<long long>(kAcceptRetry.count()));
+    say(log_level::warning, "cannot accept connections: " + ec.message() + "; retrying every " +
+                                std::to_string(kAcceptRetry.count()) + " ms");
     out_of_descriptors_ = true;
   }
   accept_retry_.expires_after(kAcceptRetry);

@@ -172,6 +172,9 @@ class pool_core final : public launch_events, public pool_helper {
   /// Starts the stop grace of a retiring worker that holds no call (see stop_timer).
   void arm_stop_grace(worker_record& worker);
   void bury(worker_record& worker, int wait_status);
+  /// The log line for a worker that has exited: how, and what it was running.
+  void report_exit(const worker_record& worker, int wait_status, bool expected,
+                   bool initializer_failed);
   void check_limits(worker_record& worker);
   void on_spawned(std::uint64_t worker_id, pid_t pid) override;
   void on_spawn_failed(std::uint64_t worker_id, int error) override;

@@ -12,6 +12,7 @@
 
 #include "forkpool/errors.hpp"
 #include "pool_core.hpp"
+#include "pool_log.hpp"
 
 namespace forkpool::detail {
 namespace {
@@ -56,7 +57,7 @@ bool pool_core::launch_worker() {
 void pool_core::launch_failed(const std::string& why) {
   ++consecutive_failures_;
   if (launch_failures_++ == 0)  // once per episode, not once per attempt
-    std::fprintf(stderr, "forkpool: could not start a worker (%s); retrying\n", why.c_str());
+    report(log_level::warning, [&] { return "could not start a worker (" + why + "); retrying"; });
   const bool none_serving = std::none_of(workers_.begin(), workers_.end(), [](const auto& w) {
     return w->state == worker_record::phase::running;
   });
@@ -142,9 +143,12 @@ void pool_core::on_spawned(std::uint64_t worker_id, pid_t pid) {
   launch_failures_ = 0;
   worker_record* worker = find_worker_by_id(worker_id);
   if (worker == nullptr) return;
-  std::lock_guard lock(stats_mutex_);
-  worker->pid = pid;
-  worker->started = std::chrono::system_clock::now();
+  {
+    std::lock_guard lock(stats_mutex_);
+    worker->pid = pid;
+    worker->started = std::chrono::system_clock::now();
+  }
+  report(log_level::info, [&] { return "worker " + std::to_string(pid) + " started"; });
 }
 
 void pool_core::on_spawn_failed(std::uint64_t worker_id, int error) {
@@ -185,6 +189,18 @@ void pool_core::retire(worker_record& worker, restart_reason reason) {
   worker.state = worker_record::phase::retiring;
   worker.retire_reason = reason;
   count_restart(reason);
+  report(log_level::info, [&] {
+    std::string why = "restart requested";
+    if (reason == restart_reason::task_count)
+      why = "ran " + std::to_string(worker.tasks_run.load(std::memory_order_relaxed)) +
+            " tasks (max_tasks_per_worker " + std::to_string(options_.max_tasks_per_worker) + ")";
+    if (reason == restart_reason::memory)
+      why = "private memory " +
+            std::to_string(worker.rss_bytes.load(std::memory_order_relaxed) >> 20) +
+            " MiB above max_worker_rss_bytes (" +
+            std::to_string(options_.max_worker_rss_bytes >> 20) + " MiB)";
+    return "worker " + std::to_string(worker.pid) + " replaced: " + why;
+  });
   revoke_queued(worker);  // the replacement runs them
   send_stop(worker);
   replenish();
@@ -214,8 +230,10 @@ void pool_core::arm_stop_grace(worker_record& worker) {
     const scheduler_lock lock(*link_);
     worker_record* w = find_worker_by_id(id);
     if (w == nullptr || w->pid <= 0) return;
-    std::fprintf(stderr, "forkpool: worker %d did not stop within %lld ms; killing it\n", w->pid,
-                 static_cast<long long>(kStopGrace.count()));
+    report(log_level::warning, [&] {
+      return "worker " + std::to_string(w->pid) + " did not stop within " +
+             std::to_string(kStopGrace.count()) + " ms; killing it";
+    });
     ::kill(w->pid, SIGKILL);
   });
 }
@@ -234,7 +252,7 @@ void pool_core::check_limits(worker_record& worker) {
 }
 
 void pool_core::fail_everything(const std::string& reason) {
-  if (broken_.empty()) std::fprintf(stderr, "forkpool: the pool is broken: %s\n", reason.c_str());
+  if (broken_.empty()) report(log_level::error, [&] { return "the pool is broken: " + reason; });
   broken_ = reason;
   take_incoming();
   const auto error = std::make_exception_ptr(broken_pool("forkpool: the pool is broken: " + reason));
@@ -258,6 +276,7 @@ void pool_core::bury(worker_record& worker, int wait_status) {
     if (!timed_out) ++consecutive_failures_;
   }
   if (initializer_failed) initializer_failures_.fetch_add(1, std::memory_order_relaxed);
+  if (!stopped_) report_exit(worker, wait_status, expected, initializer_failed);
   worker.state = worker_record::phase::exited;
   boost::system::error_code ignored;
   worker.bell->close(ignored);
@@ -317,6 +336,33 @@ void pool_core::retry_or_fail(std::shared_ptr<task_state> task, std::exception_p
     return;
   }
   task->fail(std::move(error));
+}
+
+void pool_core::report_exit(const worker_record& worker, int wait_status, bool expected,
+                            bool initializer_failed) {
+  const log_level level = expected ? log_level::info : log_level::warning;
+  report(level, [&] {
+    std::string line = "worker " + std::to_string(worker.pid) + " " + describe_exit(wait_status);
+    if (initializer_failed) return line + ": its initializer threw";
+    if (worker.timed_out_task != 0) return line + " after its task ran past its timeout";
+    std::string running;  // the calls it had started: they fail, or are retried
+    for (std::uint32_t slot = 0; slot < worker_channel::kSlots; ++slot) {
+      const auto& task = worker.slots[slot];
+      if (task && worker.channel->slot(slot).load(std::memory_order_acquire) ==
+                      slot_word(task->id, slot_state::running))
+        running += (running.empty() ? "'" : ", '") + task->name + "'";
+    }
+    if (!running.empty()) return line + " while running task " + running;
+    return line + (expected ? "" : " while idle");
+  });
+}
+
+std::string describe_exit(int wait_status) {
+  if (WIFSIGNALED(wait_status))
+    return "was killed by signal " + std::to_string(WTERMSIG(wait_status)) + " (" +
+           ::strsignal(WTERMSIG(wait_status)) + ")";
+  if (WIFEXITED(wait_status)) return "exited with status " + std::to_string(WEXITSTATUS(wait_status));
+  return "ended (wait status " + std::to_string(wait_status) + ")";
 }
 
 // ---- task_timeout ----------------------------------------------------------------------------
@@ -383,6 +429,11 @@ void pool_core::scan_timeouts() {
 
 void pool_core::kill_for_timeout(worker_record& worker, std::uint32_t slot) {
   worker.timed_out_task = worker.slots[slot]->id;
+  report(log_level::warning, [&] {
+    return "worker " + std::to_string(worker.pid) + " killed: task '" + worker.slots[slot]->name +
+           "' ran longer than its timeout (" + std::to_string(timeout_of(*worker.slots[slot]).count()) +
+           " ms)";
+  });
   if (worker.state == worker_record::phase::running) worker.state = worker_record::phase::retiring;
   revoke_queued(worker);
   const pid_t pid = worker.pid;
