@@ -2,6 +2,8 @@
 // socket's rules, signals, bad input of every kind, a master that goes away, and load.
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -126,6 +128,72 @@ TEST_CASE("master: logs one line per worker event with a level and --log-level f
                             FORKPOOL_TEST_PLUGIN + " --log-level loud");
   CHECK(bad != 0);
   CHECK(message.find("--log-level: 'loud' is not debug, info, warning or error") != std::string::npos);
+}
+
+namespace {
+// A TCP connection to 127.0.0.1:port, for speaking raw bytes to the metrics endpoint.
+int tcp_connect(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  return fd;
+}
+std::string read_until_closed(int fd) {
+  std::string all;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) all.append(buffer, static_cast<std::size_t>(n));
+  return all;
+}
+}  // namespace
+
+TEST_CASE("master: --metrics serves Prometheus text at /metrics and refuses bad requests" *
+          doctest::timeout(60)) {
+  master_process master({"--metrics", "127.0.0.1:0"}, {.capture_log = true});
+  std::string url;
+  REQUIRE(eventually([&] {
+    const std::string log = master.log();
+    const std::size_t at = log.find("metrics at http://127.0.0.1:");
+    if (at == std::string::npos) return false;
+    url = log.substr(at + 11, log.find('\n', at) - at - 11);
+    return true;
+  }));
+  const int port = std::stoi(url.substr(url.rfind(':') + 1));
+  {
+    client c(master.socket);
+    CHECK(c.submit<int>("square", 3).get() == 9);
+    CHECK_THROWS_AS(c.submit<int>("crash", 1).get(), worker_died);
+  }
+  // A client that connects and says nothing holds no one up.
+  const int silent = tcp_connect(port);
+  auto [status, page] = run("curl -s -S --max-time 20 " + url);
+  CHECK(status == 0);
+  for (const char* line : {"# TYPE forkpool_workers_alive gauge\n", "# TYPE forkpool_queue_depth gauge\n",
+                           "# HELP forkpool_tasks_submitted_total ", "forkpool_tasks_submitted_total 2\n",
+                           "forkpool_tasks_completed_total 1\n", "forkpool_tasks_failed_total 1\n",
+                           "forkpool_tasks_cancelled_total 0\n",
+                           "# TYPE forkpool_worker_restarts_total counter\n",
+                           "forkpool_worker_restarts_total{reason=\"crash\"} 1\n",
+                           "forkpool_worker_restarts_total{reason=\"task_count\"} 0\n",
+                           "forkpool_worker_restarts_total{reason=\"requested\"} 0\n",
+                           "# TYPE forkpool_worker_rss_bytes gauge\n", "forkpool_worker_rss_bytes{pid=\""})
+    CHECK_MESSAGE(page.find(line) != std::string::npos, line);
+  auto [post_status, post] = run("curl -s -o /dev/null -w '%{http_code}' -X POST " + url);
+  CHECK(post == "405");
+  auto [other_status, other] = run("curl -s -o /dev/null -w '%{http_code}' " + url.substr(0, url.rfind('/')) + "/other");
+  CHECK(other == "404");
+  const int garbage = tcp_connect(port);
+  const std::string nonsense = "\x01\x02 not http at all\r\n\r\n";
+  CHECK(::write(garbage, nonsense.data(), nonsense.size()) == static_cast<ssize_t>(nonsense.size()));
+  CHECK(read_until_closed(garbage).rfind("HTTP/1.1 400", 0) == 0);
+  ::close(garbage);
+  ::close(silent);
+  auto [bad, message] = run(std::string(FORKPOOL_MASTER_BINARY) + " --workers 1 --tasks " +
+                            FORKPOOL_TEST_PLUGIN + " --metrics localhost:http");
+  CHECK(bad != 0);
+  CHECK(message.find("--metrics: 'localhost:http' needs a port") != std::string::npos);
 }
 
 TEST_CASE("master: thousands of jobs in flight on one connection" * doctest::timeout(60)) {

@@ -12,6 +12,7 @@ const char* const kUsage =
     "                       [--drain-timeout DURATION]\n"
     "                       [--max-message SIZE] [--message-timeout DURATION]\n"
     "                       [--max-connections-per-user N] [--log-level LEVEL]\n"
+    "                       [--metrics HOST:PORT]\n"
     "       forkpool-master status [--json] [--socket PATH]\n"
     "       forkpool-master tasks [--socket PATH]\n"
     "       forkpool-master stop [--timeout DURATION] [--socket PATH]\n"
@@ -29,7 +30,8 @@ const char* const kUsage =
     "one uid may hold --max-connections-per-user connections (default 256).\n"
     "Logs one line per event on stderr: workers started, exited (and what they ran), replaced\n"
     "and why, drains, refused clients, loaded plugins. LEVEL: debug, info (default), warning,\n"
-    "error.\n"
+    "error. --metrics serves Prometheus' text format at http://HOST:PORT/metrics (off by\n"
+    "default; HOST defaults to 127.0.0.1; port 0 picks a free one, logged at start).\n"
     "SIZE: bytes, or with k, M, G. DURATION: seconds, or with ms, s, m, h.\n";
 
 namespace {
@@ -127,6 +129,8 @@ command_line parse_command_line(int argc, char** argv) {
     } else if (flag == "--max-retries") {
       // Jobs whose worker died or timed out run again: only for idempotent tasks.
       c.max_retries = static_cast<unsigned>(std::min<std::uint64_t>(parse_count(flag, value(flag)), 1000));
+    } else if (flag == "--metrics") {
+      c.metrics = value(flag);
     } else if (flag == "--log-level") {
       const std::string name = value(flag);
       const std::optional<log_level> level = log_level_named(name);

@@ -24,6 +24,7 @@ struct command_line {
   std::chrono::milliseconds task_timeout{0};
   unsigned max_retries = 0;
   log_level log = log_level::info;  ///< --log-level
+  std::string metrics;  ///< --metrics HOST:PORT; empty: off
   std::chrono::milliseconds drain_timeout{30000};
   std::uint32_t max_message_bytes = 64u << 20;
   std::chrono::milliseconds message_timeout{30000};

@@ -11,11 +11,14 @@
 #include <cstdio>
 #include <forkpool/forkpool.hpp>
 #include <forkpool/version.hpp>
+#include <optional>
 #include <stdexcept>
 
 #include "command_line.hpp"
 #include "commands.hpp"
 #include "master_log.hpp"
+#include "metrics_server.hpp"
+#include "metrics_text.hpp"
 #include "forkpool/detail/client_protocol.hpp"
 #include "forkpool/detail/registry.hpp"
 #include "plugins.hpp"
@@ -35,6 +38,8 @@ int serve(const daemon::command_line& options) {
   const std::string socket = options.socket.empty() ? default_socket_path() : options.socket;
   daemon::start_master_log(options.log);
   // Everything that can be wrong is checked before anything is forked.
+  std::optional<asio::ip::tcp::endpoint> metrics_address;
+  if (!options.metrics.empty()) metrics_address = daemon::parse_metrics_address(options.metrics);
   daemon::load_task_libraries(options.task_libraries);
   // What clients may call, where an operator looks first when one gets unknown_task.
   std::string names;
@@ -67,6 +72,15 @@ int serve(const daemon::command_line& options) {
                          .max_connections_per_uid = options.max_connections_per_user},
                         std::move(info));
   daemon::restrict_socket(socket);
+  std::optional<daemon::metrics_server> metrics;
+  if (metrics_address) {
+    metrics.emplace(io, *metrics_address, [&pool] { return daemon::metrics_text(pool.stats()); });
+    const auto where = metrics->local_endpoint();
+    daemon::say(log_level::info, "metrics at http://" +
+                                     (where.address().is_v6() ? "[" + where.address().to_string() + "]"
+                                                              : where.address().to_string()) +
+                                     ":" + std::to_string(where.port()) + "/metrics");
+  }
   server.start();
   daemon::say(log_level::info,
               std::to_string(pool_settings.workers ? pool_settings.workers
@@ -113,6 +127,7 @@ int serve(const daemon::command_line& options) {
     daemon::say(log_level::info, "signal " + std::to_string(signal) + ": draining, finishing " +
                                      std::to_string(server.jobs_in_flight()) + " jobs");
     server.stop_accepting();
+    if (metrics) metrics->stop();
     hangup.cancel();
     drain_until = std::chrono::steady_clock::now() + options.drain_timeout;
     check_drained();
