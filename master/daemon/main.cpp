@@ -5,9 +5,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdio>
 #include <forkpool/forkpool.hpp>
 #include <forkpool/version.hpp>
@@ -24,6 +28,7 @@
 #include "plugins.hpp"
 #include "server.hpp"
 #include "socket_file.hpp"
+#include "systemd.hpp"
 
 namespace asio = boost::asio;
 using namespace forkpool;
@@ -34,8 +39,21 @@ std::string socket_of(const daemon::command_line& options) {
   return options.socket.empty() ? default_socket_path() : options.socket;
 }
 
+// The path a listening Unix socket is bound to ("" if it has none).
+std::string bound_path(int fd) {
+  sockaddr_un address{};
+  socklen_t size = sizeof address;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0 ||
+      size <= offsetof(sockaddr_un, sun_path) || address.sun_path[0] == '\0')
+    return "";
+  return std::string(address.sun_path);
+}
+
 int serve(const daemon::command_line& options) {
-  const std::string socket = options.socket.empty() ? default_socket_path() : options.socket;
+  // Socket activation: systemd (or systemd-socket-activate) made the socket and owns its file.
+  const std::optional<int> activated = daemon::activated_socket();
+  if (activated) ::fcntl(*activated, F_SETFD, FD_CLOEXEC);
+  const std::string socket = activated ? bound_path(*activated) : socket_of(options);
   daemon::start_master_log(options.log);
   // Everything that can be wrong is checked before anything is forked.
   std::optional<asio::ip::tcp::endpoint> metrics_address;
@@ -46,7 +64,7 @@ int serve(const daemon::command_line& options) {
   for (const std::string& name : detail::registered_task_names())
     names += (names.empty() ? "" : ", ") + name;
   daemon::say(log_level::info, "tasks: " + names);
-  daemon::prepare_socket_path(socket, options.socket.empty());
+  if (!activated) daemon::prepare_socket_path(socket, options.socket.empty());
 
   pool_options pool_settings;
   pool_settings.workers = options.workers;
@@ -66,12 +84,12 @@ int serve(const daemon::command_line& options) {
   master_info info{::getpid(), FORKPOOL_VERSION_STRING, std::chrono::system_clock::now(),
                    detail::registered_task_names()};
   std::sort(info.tasks.begin(), info.tasks.end());
-  daemon::server server(io, pool, socket,
-                        {.max_message_bytes = options.max_message_bytes,
-                         .message_timeout = options.message_timeout,
-                         .max_connections_per_uid = options.max_connections_per_user},
-                        std::move(info));
-  daemon::restrict_socket(socket);
+  const daemon::server_limits limits{.max_message_bytes = options.max_message_bytes,
+                                     .message_timeout = options.message_timeout,
+                                     .max_connections_per_uid = options.max_connections_per_user};
+  daemon::server server = activated ? daemon::server(io, pool, *activated, limits, std::move(info))
+                                    : daemon::server(io, pool, socket, limits, std::move(info));
+  if (!activated) daemon::restrict_socket(socket);
   std::optional<daemon::metrics_server> metrics;
   if (metrics_address) {
     metrics.emplace(io, *metrics_address, [&pool] { return daemon::metrics_text(pool.stats()); });
@@ -82,10 +100,13 @@ int serve(const daemon::command_line& options) {
                                      ":" + std::to_string(where.port()) + "/metrics");
   }
   server.start();
-  daemon::say(log_level::info,
-              std::to_string(pool_settings.workers ? pool_settings.workers
-                                                   : std::thread::hardware_concurrency()) +
-                  " workers, listening on " + socket);
+  const std::string serving =
+      std::to_string(pool_settings.workers ? pool_settings.workers
+                                           : std::thread::hardware_concurrency()) +
+      " workers, listening on " + socket + (activated ? " (socket activation)" : "");
+  daemon::say(log_level::info, serving);
+  daemon::notify_ready(serving);
+  daemon::watchdog watchdog(io);
 
   asio::signal_set stop_signals(io, SIGTERM, SIGINT);
   asio::signal_set hangup(io, SIGHUP);
@@ -126,6 +147,7 @@ int serve(const daemon::command_line& options) {
     if (ec) return;
     daemon::say(log_level::info, "signal " + std::to_string(signal) + ": draining, finishing " +
                                      std::to_string(server.jobs_in_flight()) + " jobs");
+    daemon::notify_stopping();
     server.stop_accepting();
     if (metrics) metrics->stop();
     hangup.cancel();
@@ -133,7 +155,8 @@ int serve(const daemon::command_line& options) {
     check_drained();
   });
   io.run();
-  daemon::remove_socket(socket);
+  watchdog.stop();
+  if (!activated) daemon::remove_socket(socket);
   pool.shutdown({.wait = true, .cancel_pending = true});
   daemon::say(log_level::info, "stopped");
   return 0;

@@ -288,6 +288,17 @@ server::server(asio::io_context& io, process_pool& pool, const std::string& sock
   acceptor_.listen();
 }
 
+server::server(asio::io_context& io, process_pool& pool, int listening_socket,
+               server_limits limits, master_info info)
+    : io_(io),
+      pool_(pool),
+      limits_(limits),
+      info_(std::move(info)),
+      acceptor_(io),
+      accept_retry_(io) {
+  acceptor_.assign(asio::local::stream_protocol(), listening_socket);
+}
+
 void server::start() { accept(); }
 
 void server::accept() {

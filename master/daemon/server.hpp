@@ -43,6 +43,9 @@ class server {
  public:
   server(boost::asio::io_context& io, process_pool& pool, const std::string& socket_path,
          server_limits limits, master_info info);
+  /// Serves on a socket already listening (socket activation); takes it over.
+  server(boost::asio::io_context& io, process_pool& pool, int listening_socket,
+         server_limits limits, master_info info);
   void start();
   /// Stops accepting and reading new requests; jobs already submitted finish and are answered.
   void stop_accepting();
