@@ -122,14 +122,24 @@ int serve(const daemon::command_line& options) {
   watch_hangup();
   // Draining: poll the in-flight count; replies are written on this loop as jobs complete.
   std::chrono::steady_clock::time_point drain_until;
+  bool cancelled_the_rest = false;
   std::function<void()> check_drained = [&] {
+    if (server.jobs_in_flight() != 0 && !cancelled_the_rest &&
+        std::chrono::steady_clock::now() >= drain_until) {
+      // Jobs never started are answered cancelled_error, not left to a closed connection; the
+      // running ones get a moment for their replies.
+      cancelled_the_rest = true;
+      pool.shutdown({.wait = false, .cancel_pending = true});
+      drain_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+    }
     if (server.jobs_in_flight() == 0 || std::chrono::steady_clock::now() >= drain_until) {
-      if (server.jobs_in_flight() == 0)
+      if (server.jobs_in_flight() == 0 && !cancelled_the_rest)
         daemon::say(log_level::info, "drain finished: every job answered");
       else
-        daemon::say(log_level::warning, "drain timed out with " +
+        daemon::say(log_level::warning, "drain timed out (--drain-timeout): jobs not started "
+                                        "were cancelled, " +
                                             std::to_string(server.jobs_in_flight()) +
-                                            " jobs unanswered (--drain-timeout)");
+                                            " running jobs left unanswered");
       // Let the last replies leave the sockets, then stop.
       drain_timer.expires_after(std::chrono::milliseconds(50));
       drain_timer.async_wait([&](boost::system::error_code) {
