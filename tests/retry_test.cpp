@@ -99,7 +99,7 @@ TEST_CASE("retries: a cancelled call is not retried" * doctest::timeout(60)) {
   CHECK(pool.stats().retries == 5);
 }
 
-TEST_CASE("call timeout: one call's timeout overrides the pool's, shorter or longer" *
+TEST_CASE("call timeout: one call's timeout overrides the pool's whether shorter or longer" *
           doctest::timeout(60)) {
   process_pool pool(options(2));  // no task_timeout at all
   auto stopped = pool.submit({.timeout = 200ms}, sleep_ms, 20'000);
