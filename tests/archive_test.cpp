@@ -91,6 +91,18 @@ TEST_CASE("archive: a length larger than the message fails before allocating" *
     std::memcpy(bytes.data() + 8 + 3, &three, sizeof three);
     CHECK_THROWS_AS(decode_exact(bytes, text, numbers), decode_failure);
   }
+  SUBCASE("a count of strings") {
+    byte_buffer names;
+    encode_into(names, std::vector<std::string>{"a", "b"});
+    const std::uint64_t huge = std::uint64_t{1} << 58;
+    std::memcpy(names.data(), &huge, sizeof huge);
+    std::vector<std::string> decoded;
+    CHECK_THROWS_AS(decode_exact(names, decoded), decode_failure);
+    names.clear();
+    encode_into(names, std::vector<std::string>{"a", "b"});
+    decode_exact(names, decoded);
+    CHECK(decoded == std::vector<std::string>{"a", "b"});
+  }
   SUBCASE("a message cut short") {
     bytes.pop_back();
     CHECK_THROWS_AS(decode_exact(bytes, text, numbers), decode_failure);

@@ -200,6 +200,14 @@ requires(std::is_arithmetic_v<T> &&
                                                                   std::vector<T, Alloc>& values) {
   load_contiguous(archive, values);
 }
+// Each string carries at least its own 8-byte size: a count larger than the message can hold
+// is refused before the vector is allocated.
+template <class Char, class Traits, class StringAlloc, class Alloc>
+void CEREAL_LOAD_FUNCTION_NAME(input_archive& archive,
+                               std::vector<std::basic_string<Char, Traits, StringAlloc>, Alloc>& values) {
+  values.resize(checked_size(archive, sizeof(cereal::size_type)));
+  for (auto& text : values) archive(text);
+}
 
 }  // namespace forkpool::detail
 
