@@ -274,30 +274,39 @@ class session : public std::enable_shared_from_this<session> {
   bool stopped_reading_ = false;
 };
 
+namespace {
+
+asio::local::stream_protocol::acceptor listening_at(asio::io_context& io, const std::string& path) {
+  const asio::local::stream_protocol::endpoint endpoint(path);
+  asio::local::stream_protocol::acceptor acceptor(io);
+  acceptor.open(endpoint.protocol());
+  acceptor.bind(endpoint);
+  acceptor.listen();
+  return acceptor;
+}
+
+}  // namespace
+
 server::server(asio::io_context& io, process_pool& pool, const std::string& socket_path,
                server_limits limits, master_info info)
-    : io_(io),
-      pool_(pool),
-      limits_(limits),
-      info_(std::move(info)),
-      acceptor_(io),
-      accept_retry_(io) {
-  const asio::local::stream_protocol::endpoint endpoint(socket_path);
-  acceptor_.open(endpoint.protocol());
-  acceptor_.bind(endpoint);
-  acceptor_.listen();
-}
+    : server(io, pool, listening_at(io, socket_path), limits, std::move(info)) {}
 
 server::server(asio::io_context& io, process_pool& pool, int listening_socket,
                server_limits limits, master_info info)
+    : server(io, pool,
+             asio::local::stream_protocol::acceptor(io, asio::local::stream_protocol(),
+                                                    listening_socket),
+             limits, std::move(info)) {}
+
+server::server(asio::io_context& io, process_pool& pool,
+               asio::local::stream_protocol::acceptor acceptor, server_limits limits,
+               master_info info)
     : io_(io),
       pool_(pool),
       limits_(limits),
       info_(std::move(info)),
-      acceptor_(io),
-      accept_retry_(io) {
-  acceptor_.assign(asio::local::stream_protocol(), listening_socket);
-}
+      acceptor_(std::move(acceptor)),
+      accept_retry_(io) {}
 
 void server::start() { accept(); }
 

@@ -56,6 +56,9 @@ class server {
 
  private:
   friend class session;
+  server(boost::asio::io_context& io, process_pool& pool,
+         boost::asio::local::stream_protocol::acceptor acceptor, server_limits limits,
+         master_info info);
   void accept();
   void accept_failed(const boost::system::error_code& ec);
   static constexpr std::chrono::milliseconds kAcceptRetry{50};

@@ -88,10 +88,12 @@ struct client::impl {
   std::condition_variable connection_lost;  ///< `lost` was set
   std::thread reader;
   std::mutex connect_mutex;  ///< one thread at a time makes a new connection
+  std::atomic<bool> connection_gone{false};  ///< `lost` is set: the next call reconnects
 
   /// A connection that was lost is made again (a master serves the socket again after a
   /// restart); throws connection_error while none does. The calls the old one held have failed.
   void ensure_connected() {
+    if (!connection_gone.load(std::memory_order_acquire)) return;  // every call's path: no lock
     std::lock_guard connecting(connect_mutex);
     {
       std::lock_guard lock(pending_mutex);
@@ -107,6 +109,7 @@ struct client::impl {
       std::lock_guard lock(pending_mutex);
       lost.clear();
     }
+    connection_gone.store(false, std::memory_order_release);
     reader = std::thread([this] { read_replies(); });
   }
 
@@ -176,6 +179,7 @@ struct client::impl {
     {
       std::lock_guard lock(pending_mutex);
       lost = why;
+      connection_gone.store(true, std::memory_order_release);
       orphans.swap(calls);
       waiting.swap(controls);
     }

@@ -132,6 +132,12 @@ class process_pool {
   template <class F, class Range>
   auto chunks_of(F fn, Range&& inputs, const map_options& options, std::size_t window,
                  detail::result_order order);
+  /// imap and imap_unordered: the chunks, with options.window (or default_window()) in flight.
+  template <class F, class Range>
+  auto lazy(F fn, Range&& inputs, const map_options& options, detail::result_order order) {
+    return detail::as_imap_range(chunks_of(fn, std::forward<Range>(inputs), options,
+                                           options.window.value_or(default_window()), order));
+  }
 
   std::unique_ptr<detail::pool_core> core_;
 };
@@ -189,6 +195,7 @@ auto process_pool::chunks_of(F fn, Range&& inputs, const map_options& options,
   using R = typename traits::result;
   using arguments = typename traits::arguments;
   static_assert(!std::is_void_v<R>, "map needs a task that returns a value");
+  [[maybe_unused]] constexpr bool sendable = detail::require_sendable_task<traits>();
   if constexpr (traits::arity == 1)
     static_assert(!detail::drops_fraction<arguments, std::ranges::range_reference_t<Range>>::value,
                   "map: floating-point inputs for an integer parameter would lose their fraction; "
@@ -220,21 +227,13 @@ auto process_pool::map(F fn, const Range& inputs, map_options options)
 template <detail::task_function F, std::ranges::input_range Range>
 auto process_pool::imap(F fn, Range&& inputs, map_options options)
     -> imap_range<detail::task_result_t<F>> {
-  [[maybe_unused]] constexpr bool sendable =
-      detail::require_sendable_task<detail::function_traits<detail::task_pointer_t<F>>>();
-  const std::size_t window = options.window.value_or(default_window());
-  return imap_range<detail::task_result_t<F>>(chunks_of(
-      fn, std::forward<Range>(inputs), options, window, detail::result_order::input));
+  return lazy(fn, std::forward<Range>(inputs), options, detail::result_order::input);
 }
 
 template <detail::task_function F, std::ranges::input_range Range>
 auto process_pool::imap_unordered(F fn, Range&& inputs, map_options options)
     -> imap_range<detail::task_result_t<F>> {
-  [[maybe_unused]] constexpr bool sendable =
-      detail::require_sendable_task<detail::function_traits<detail::task_pointer_t<F>>>();
-  const std::size_t window = options.window.value_or(default_window());
-  return imap_range<detail::task_result_t<F>>(chunks_of(
-      fn, std::forward<Range>(inputs), options, window, detail::result_order::completion));
+  return lazy(fn, std::forward<Range>(inputs), options, detail::result_order::completion);
 }
 
 }  // namespace forkpool

@@ -71,6 +71,12 @@ class thread_pool {
   template <class F, class Range>
   auto chunks_of(F fn, Range&& inputs, const map_options& options, std::size_t window,
                  detail::result_order order);
+  /// imap and imap_unordered: the chunks, with options.window (or default_window()) in flight.
+  template <class F, class Range>
+  auto lazy(F fn, Range&& inputs, const map_options& options, detail::result_order order) {
+    return detail::as_imap_range(chunks_of(fn, std::forward<Range>(inputs), options,
+                                           options.window.value_or(default_window()), order));
+  }
 
   std::unique_ptr<impl> impl_;
 };
@@ -150,19 +156,12 @@ auto thread_pool::map(F fn, const Range& inputs, map_options options) {
 
 template <class F, std::ranges::input_range Range>
 auto thread_pool::imap(F fn, Range&& inputs, map_options options) {
-  auto chunks = chunks_of(fn, std::forward<Range>(inputs), options,
-                          options.window.value_or(default_window()), detail::result_order::input);
-  using R = typename decltype(chunks->collect())::value_type;
-  return imap_range<R>(std::move(chunks));
+  return lazy(fn, std::forward<Range>(inputs), options, detail::result_order::input);
 }
 
 template <class F, std::ranges::input_range Range>
 auto thread_pool::imap_unordered(F fn, Range&& inputs, map_options options) {
-  auto chunks = chunks_of(fn, std::forward<Range>(inputs), options,
-                          options.window.value_or(default_window()),
-                          detail::result_order::completion);
-  using R = typename decltype(chunks->collect())::value_type;
-  return imap_range<R>(std::move(chunks));
+  return lazy(fn, std::forward<Range>(inputs), options, detail::result_order::completion);
 }
 
 }  // namespace forkpool

@@ -88,20 +88,28 @@ std::optional<Message> decode_message(std::span<const std::byte> payload) noexce
 
 namespace forkpool {
 
+namespace detail {
+/// A point in time as microseconds since the epoch, in either direction.
+template <class Archive>
+void serialize_time(Archive& a, std::chrono::system_clock::time_point& t) {
+  std::int64_t micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+  a(micros);
+  t = std::chrono::system_clock::time_point(std::chrono::microseconds(micros));
+}
+}  // namespace detail
+
 template <class Archive>
 void serialize(Archive& a, worker_stats& w) {
-  std::int64_t started = std::chrono::duration_cast<std::chrono::microseconds>(
-                             w.started.time_since_epoch()).count();
-  a(w.pid, w.tasks_run, w.rss_bytes, started);
-  w.started = std::chrono::system_clock::time_point(std::chrono::microseconds(started));
+  a(w.pid, w.tasks_run, w.rss_bytes);
+  detail::serialize_time(a, w.started);
 }
 
 template <class Archive>
 void serialize(Archive& a, master_info& m) {
-  std::int64_t started = std::chrono::duration_cast<std::chrono::microseconds>(
-                             m.started.time_since_epoch()).count();
-  a(m.pid, m.version, started, m.tasks);
-  m.started = std::chrono::system_clock::time_point(std::chrono::microseconds(started));
+  a(m.pid, m.version);
+  detail::serialize_time(a, m.started);
+  a(m.tasks);
 }
 
 template <class Archive>

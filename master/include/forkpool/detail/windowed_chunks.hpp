@@ -47,6 +47,8 @@ class windowed_chunks final : public chunk_source<R> {
   using item = std::decay_t<std::invoke_result_t<ToItem&, std::ranges::range_reference_t<View>>>;
 
  public:
+  using result_type = R;
+
   windowed_chunks(View inputs, ToItem to_item, Submit submit, const map_options& options,
                   std::size_t window, result_order order)
       : inputs_(std::move(inputs)),
@@ -218,6 +220,12 @@ auto make_windowed_chunks(Range&& inputs, ToItem to_item, Submit submit, const m
   return std::make_unique<windowed_chunks<R, view, ToItem, Submit>>(
       std::views::all(std::forward<Range>(inputs)), std::move(to_item), std::move(submit), options,
       window, order);
+}
+
+/// imap's range over these chunks.
+template <class Chunks>
+auto as_imap_range(std::unique_ptr<Chunks> chunks) {
+  return imap_range<typename Chunks::result_type>(std::move(chunks));
 }
 
 /// map's whole batch: every chunk submitted at once, as Python's map does.
