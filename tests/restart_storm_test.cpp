@@ -123,15 +123,21 @@ TEST_CASE("pool: a storm of restart_workers while eight threads submit loses not
     });
     // While it rages, the counts stay true: never more alive than the pool has workers.
     std::size_t most_alive = 0;
+    std::string at_most;  // the workers seen when the most were alive, for the failure message
     while (std::chrono::steady_clock::now() < until) {
-      most_alive = std::max(most_alive, pool.stats().workers_alive);
+      const pool_stats s = pool.stats();
+      if (s.workers_alive > most_alive) {
+        most_alive = s.workers_alive;
+        at_most = "retiring " + std::to_string(s.workers_retiring) + ", serving pids:";
+        for (const auto& w : s.per_worker) at_most += " " + std::to_string(w.pid);
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     restarter.join();
     for (auto& t : submitters) t.join();
     MESSAGE("restart requests: " << restarts.load() << ", calls answered: " << answered.load()
                                  << ", workers replaced: " << pool.stats().restarts_requested);
-    CHECK(most_alive <= kWorkers);
+    CHECK_MESSAGE(most_alive <= kWorkers, at_most);
     CHECK(wrong == 0);
     CHECK(errors == 0);
     CHECK(answered > 0);

@@ -206,11 +206,13 @@ void pool_core::request_restart() {
 }
 
 void pool_core::begin_restart() {
-  std::vector<worker_record*> serving;
+  // By id: retiring one starts its replacement, which may change workers_.
+  std::vector<std::uint64_t> serving;
   for (auto& worker : workers_)
-    if (worker->state == worker_record::phase::running) serving.push_back(worker.get());
+    if (worker->state == worker_record::phase::running) serving.push_back(worker->id);
   restart_in_progress_ = !serving.empty();
-  for (worker_record* worker : serving) retire(*worker, restart_reason::requested);
+  for (const std::uint64_t id : serving)
+    if (worker_record* worker = find_worker_by_id(id)) retire(*worker, restart_reason::requested);
 }
 
 void pool_core::continue_restart() {

@@ -165,6 +165,8 @@ class pool_core final : public launch_events, public pool_helper {
   void launch_failed(const std::string& why);
   void schedule_respawn(std::chrono::milliseconds delay);
   void replenish();
+  /// Workers taking calls (running), counted now.
+  unsigned serving_workers() const;
   worker_record* find_worker(pid_t pid);
   worker_record* find_worker_by_id(std::uint64_t id);
   void retire(worker_record& worker, restart_reason reason);

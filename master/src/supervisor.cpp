@@ -58,10 +58,7 @@ void pool_core::launch_failed(const std::string& why) {
   ++consecutive_failures_;
   if (launch_failures_++ == 0)  // once per episode, not once per attempt
     report(log_level::warning, [&] { return "could not start a worker (" + why + "); retrying"; });
-  const bool none_serving = std::none_of(workers_.begin(), workers_.end(), [](const auto& w) {
-    return w->state == worker_record::phase::running;
-  });
-  if (none_serving && launch_failures_ >= kLaunchAttempts)
+  if (serving_workers() == 0 && launch_failures_ >= kLaunchAttempts)
     fail_everything("no worker can be started: " + why);
 }
 
@@ -90,15 +87,19 @@ std::chrono::milliseconds pool_core::respawn_delay() const {
   return std::min(std::chrono::milliseconds(1) * (1u << doublings), kMaxRespawnDelay);
 }
 
+unsigned pool_core::serving_workers() const {
+  return static_cast<unsigned>(std::count_if(workers_.begin(), workers_.end(), [](const auto& w) {
+    return w->state == worker_record::phase::running;
+  }));
+}
+
 void pool_core::replenish() {
   if (stopped_ || launcher_lost_ || respawn_scheduled_ || !broken_.empty()) return;
   if (draining_ && pending_.empty()) return;
-  auto serving = static_cast<unsigned>(std::count_if(
-      workers_.begin(), workers_.end(),
-      [](const auto& w) { return w->state == worker_record::phase::running; }));
-  if (serving >= worker_count_) return;
+  if (serving_workers() >= worker_count_) return;
   if (const auto delay = respawn_delay(); delay.count() > 0) return schedule_respawn(delay);
-  for (; serving < worker_count_; ++serving) {
+  // Counted afresh for each launch, never carried: a pool never has more than its workers.
+  while (serving_workers() < worker_count_) {
     if (!launch_worker()) {
       // Resources are short: try again shortly, not in a loop.
       if (broken_.empty()) schedule_respawn(std::max(respawn_delay(), std::chrono::milliseconds(1)));
@@ -110,17 +111,15 @@ void pool_core::replenish() {
 // While failing, one worker at a time: each attempt must succeed before the next is made.
 void pool_core::schedule_respawn(std::chrono::milliseconds delay) {
   respawn_scheduled_ = true;
-  respawn_timer_.expires_after(delay);
+  respawn_timer_.expires_after(delay);  // a wait already armed ends with operation_aborted
   respawn_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec == boost::asio::error::operation_aborted) return;  // re-armed: the newer wait owns it
     const scheduler_lock lock(*link_);
     respawn_scheduled_ = false;
     if (ec || stopped_ || launcher_lost_ || !broken_.empty()) return;
     if (draining_ && pending_.empty()) return;
-    const auto serving = std::count_if(workers_.begin(), workers_.end(), [](const auto& w) {
-      return w->state == worker_record::phase::running;
-    });
     // One attempt; if it fails, replenish() below schedules the next with a longer delay.
-    if (static_cast<unsigned>(serving) < worker_count_) launch_worker();
+    if (serving_workers() < worker_count_) launch_worker();
     replenish();
     dispatch();
   });
