@@ -11,6 +11,8 @@
 #include <boost/asio/use_future.hpp>
 #include <thread>
 
+#include <forkpool/event_loop.hpp>
+
 #include "test_tasks.hpp"
 
 using namespace forkpool;

@@ -12,6 +12,8 @@
 #include <thread>
 
 #include "eventually.hpp"
+#include <forkpool/event_loop.hpp>
+
 #include "test_tasks.hpp"
 
 using namespace forkpool;

@@ -26,6 +26,8 @@
 #include "forkpool/detail/client_protocol.hpp"
 #include "forkpool/version.hpp"
 #include "master_process.hpp"
+#include <forkpool/event_loop.hpp>
+
 #include "test_tasks.hpp"
 
 using namespace forkpool;

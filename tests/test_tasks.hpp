@@ -11,7 +11,21 @@
 #include <utility>
 #include <vector>
 
-#include <forkpool/forkpool.hpp>
+// Everything but <forkpool/event_loop.hpp> (Boost.Asio): the suites that use it include it.
+#include <forkpool/any_executor.hpp>
+#include <forkpool/client.hpp>
+#include <forkpool/errors.hpp>
+#include <forkpool/executor.hpp>
+#include <forkpool/future.hpp>
+#include <forkpool/imap_range.hpp>
+#include <forkpool/init.hpp>
+#include <forkpool/log.hpp>
+#include <forkpool/options.hpp>
+#include <forkpool/process_pool.hpp>
+#include <forkpool/task.hpp>
+#include <forkpool/thread_pool.hpp>
+#include <forkpool/version.hpp>
+#include <forkpool/wait.hpp>
 
 namespace test_tasks {
 

@@ -12,9 +12,13 @@
 #include <utility>  // first: Boost 1.74's Asio headers use std::exchange without including it
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <stdexcept>
@@ -27,6 +31,33 @@
 #include "forkpool/thread_pool.hpp"
 
 namespace forkpool {
+
+// future::async_get, declared in future.hpp: defined here, with Boost.Asio.
+template <class T>
+template <class CompletionToken>
+auto future<T>::async_get(CompletionToken&& token) const {
+  using signature = typename detail::completion_signature<T>::type;
+  return boost::asio::async_initiate<CompletionToken, signature>(
+      [](auto handler, std::shared_ptr<detail::future_state<T>> state) {
+        // Keeps the handler's executor (its io_context) alive while the task runs.
+        auto work = boost::asio::make_work_guard(boost::asio::get_associated_executor(handler));
+        state->add_done_callback([state, handler = std::move(handler),
+                                  work = std::move(work)]() mutable {
+          auto executor = work.get_executor();
+          boost::asio::post(executor, [state, handler = std::move(handler)]() mutable {
+            std::exception_ptr error = state->exception();  // done: does not block
+            if constexpr (std::is_void_v<T>) {
+              std::move(handler)(error);
+            } else if (error) {
+              std::move(handler)(error, T{});
+            } else {
+              std::move(handler)(error, state->value(false));
+            }
+          });
+        });
+      },
+      token, state_);
+}
 
 /// The built-in default executor: a thread_pool created on first use, with one thread per core
 /// (as asyncio's default executor).

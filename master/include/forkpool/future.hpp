@@ -2,12 +2,6 @@
 // concurrent.futures.Future. Copyable; copies share one state. Every member is thread-safe.
 #pragma once
 
-#include <utility>  // first: Boost 1.74's Asio headers use std::exchange without including it
-
-#include <boost/asio/associated_executor.hpp>
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/post.hpp>
 #include <chrono>
 #include <exception>
 #include <memory>
@@ -110,31 +104,10 @@ class future {
   /// use_future). Completion signature: void(std::exception_ptr, T), or void(std::exception_ptr)
   /// for future<void>. The completion runs on the handler's associated executor (for a callback:
   /// boost::asio::bind_executor(io, callback)), never on the pool's own thread, whether or not the
-  /// task is already done.
+  /// task is already done. Defined in <forkpool/event_loop.hpp>, which brings Boost.Asio: include
+  /// it (or <forkpool/forkpool.hpp>) where you call this.
   template <class CompletionToken>
-  auto async_get(CompletionToken&& token) const {
-    using signature = typename detail::completion_signature<T>::type;
-    return boost::asio::async_initiate<CompletionToken, signature>(
-        [](auto handler, std::shared_ptr<detail::future_state<T>> state) {
-          // Keeps the handler's executor (its io_context) alive while the task runs.
-          auto work = boost::asio::make_work_guard(boost::asio::get_associated_executor(handler));
-          state->add_done_callback([state, handler = std::move(handler),
-                                    work = std::move(work)]() mutable {
-            auto executor = work.get_executor();
-            boost::asio::post(executor, [state, handler = std::move(handler)]() mutable {
-              std::exception_ptr error = state->exception();  // done: does not block
-              if constexpr (std::is_void_v<T>) {
-                std::move(handler)(error);
-              } else if (error) {
-                std::move(handler)(error, T{});
-              } else {
-                std::move(handler)(error, state->value(false));
-              }
-            });
-          });
-        },
-        token, state_);
-  }
+  auto async_get(CompletionToken&& token) const;
 
   /// The shared state (for forkpool's own helpers).
   const std::shared_ptr<detail::future_state<T>>& state() const noexcept { return state_; }
