@@ -166,11 +166,12 @@ TEST_CASE("ring: two processes pass a million checksummed frames through a small
   REQUIRE(child >= 0);
   if (child == 0) {
     ring_producer p = ring.producer();
+    adaptive_spin room_spin(std::chrono::microseconds(20));
     std::vector<std::byte> payload(600);
     for (std::uint64_t i = 0; i < kFrames; ++i) {
       const std::size_t size = (i * 7919) % payload.size();
       for (std::size_t k = 0; k < size; ++k) payload[k] = static_cast<std::byte>((i + k) & 0xff);
-      std::byte* room = p.reserve(frame_size(size), std::chrono::microseconds(20));
+      std::byte* room = p.reserve(frame_size(size), room_spin);
       std::memcpy(room + sizeof(frame_header), payload.data(), size);
       seal_frame(room, size, frame_kind::result, i);
       p.commit(frame_size(size));
@@ -180,10 +181,11 @@ TEST_CASE("ring: two processes pass a million checksummed frames through a small
     ::_exit(0);
   }
   ring_consumer c = ring.consumer();
+  adaptive_spin message_spin(std::chrono::microseconds(20));
   std::uint64_t received = 0, bad = 0, out_of_order = 0;
   while (received < kFrames) {
     std::span<const std::byte> m;
-    const auto status = c.peek(m, std::chrono::microseconds(20));
+    const auto status = c.peek(m, message_spin);
     REQUIRE(status == ring_consumer::status::message);
     frame_view f;
     if (parse_frame(m, f) != frame_fault::none) ++bad;

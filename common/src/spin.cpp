@@ -1,16 +1,76 @@
 #include "forkpool/detail/spin.hpp"
 
+#include <sched.h>
+
 #include <cstdlib>
+#include <fstream>
+#include <string>
 
 namespace forkpool::detail {
+namespace {
+
+// This process's cgroup path in the hierarchy `controller` names ("" for cgroup v2's).
+std::string cgroup_path(const std::string& controller) {
+  std::ifstream file("/proc/self/cgroup");
+  for (std::string line; std::getline(file, line);) {
+    const auto first = line.find(':');
+    const auto second = line.find(':', first + 1);
+    if (first == std::string::npos || second == std::string::npos) continue;
+    const std::string controllers = line.substr(first + 1, second - first - 1);
+    const bool match = controller.empty()
+                           ? controllers.empty()
+                           : ("," + controllers + ",").find("," + controller + ",") != std::string::npos;
+    if (match) return line.substr(second + 1);
+  }
+  return "/";
+}
+
+// CPUs the quota allows, rounded up; 0 when there is no quota.
+unsigned quota_cpus(long long quota, long long period) {
+  if (quota <= 0 || period <= 0) return 0;
+  return static_cast<unsigned>((quota + period - 1) / period);
+}
+
+unsigned cgroup_quota_cpus() {
+  // cgroup v2: "max 100000" or "150000 100000", mounted at /sys/fs/cgroup or, on hybrid hosts,
+  // at /sys/fs/cgroup/unified.
+  const std::string v2 = cgroup_path("");
+  for (const char* mount : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
+    std::ifstream file(std::string(mount) + v2 + "/cpu.max");
+    std::string quota;
+    long long period = 0;
+    if (file >> quota >> period) return quota == "max" ? 0 : quota_cpus(std::atoll(quota.c_str()), period);
+  }
+  const std::string v1 = "/sys/fs/cgroup/cpu" + cgroup_path("cpu");
+  long long quota = -1, period = 0;
+  std::ifstream(v1 + "/cpu.cfs_quota_us") >> quota;
+  std::ifstream(v1 + "/cpu.cfs_period_us") >> period;
+  return quota_cpus(quota, period);
+}
+
+}  // namespace
+
+unsigned usable_cpus() noexcept {
+  try {
+    cpu_set_t set;
+    unsigned cpus = 1;
+    if (::sched_getaffinity(0, sizeof set, &set) == 0) cpus = std::max(1, CPU_COUNT(&set));
+    if (const unsigned quota = cgroup_quota_cpus(); quota != 0) cpus = std::min(cpus, quota);
+    return cpus;
+  } catch (...) {  // reading the cgroup files allocates
+    return 1;
+  }
+}
 
 std::chrono::nanoseconds spin_time(std::chrono::nanoseconds usual) noexcept {
-  const char* value = std::getenv("FORKPOOL_SPIN_US");
-  if (value == nullptr || *value == '\0') return usual;
-  char* end = nullptr;
-  const long long us = std::strtoll(value, &end, 10);
-  if (*end != '\0' || us < 0) return usual;  // a malformed value keeps the defaults
-  return std::chrono::microseconds(us);
+  if (const char* value = std::getenv("FORKPOOL_SPIN_US"); value != nullptr && *value != '\0') {
+    char* end = nullptr;
+    const long long us = std::strtoll(value, &end, 10);
+    if (*end == '\0' && us >= 0) return std::chrono::microseconds(us);
+    // a malformed value keeps the defaults
+  }
+  // On one CPU the side waited for can only run once the spinner stops.
+  return usable_cpus() < 2 ? std::chrono::nanoseconds(0) : usual;
 }
 
 }  // namespace forkpool::detail

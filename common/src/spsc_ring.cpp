@@ -76,7 +76,10 @@ std::byte* ring_producer::reserve(std::size_t size, spin_budget spin) noexcept {
   publish();  // never wait with unpublished messages: the consumer could be waiting for them
   spinner spinning(spin);
   for (;;) {
-    if (std::byte* room = try_reserve(size)) return room;
+    if (std::byte* room = try_reserve(size)) {
+      spinning.answered();
+      return room;
+    }
     if (spinning.keep_spinning()) continue;
     control_->producer_sleeping.store(1, std::memory_order_relaxed);
     // Pairs with the fence in ring_consumer::release(): either it sees our flag, or we see its
@@ -154,7 +157,10 @@ ring_consumer::status ring_consumer::peek(std::span<const std::byte>& message,
   release();  // hand back room before waiting, or a waiting producer could never fill us
   spinner spinning(spin);
   for (;;) {
-    if ((s = try_peek(message)) != status::empty) return s;
+    if ((s = try_peek(message)) != status::empty) {
+      spinning.answered();
+      return s;
+    }
     if (spinning.keep_spinning()) continue;
     if (prepare_sleep()) own_bell_->wait();
     end_sleep();

@@ -41,10 +41,13 @@ void task_state::help_until_done(std::chrono::steady_clock::time_point deadline)
   if (link.helper.load(std::memory_order_relaxed) == nullptr || done()) return;
   const auto left =
       std::max(deadline - std::chrono::steady_clock::now(), std::chrono::nanoseconds(0));
-  spinner spinning(std::min(link.help_spin, left));
+  spinner spinning(link.help_spin, left);
   bool helped = false;
   do {  // at least once, even without a spin budget: the reply may be there already
-    if (done()) break;
+    if (done()) {
+      if (helped) spinning.answered();
+      break;
+    }
     scheduler_lock lock(link, std::try_to_lock);
     if (!lock.owns_lock()) {
       // Held by the pool's thread, or by this thread (a callback waiting inside pool work).

@@ -88,8 +88,8 @@ pool_core::pool_core(pool_options options)
   shortest_timeout_ = options_.task_timeout;
   worker_config_.initializer = options_.initializer;
   worker_config_.spin = spin_time(kWorkerSpin);
-  incoming_spin_ = spin_time(kIncomingSpin);
-  link_->help_spin = spin_time(kHelpSpin);
+  incoming_spin_.reset(spin_time(kIncomingSpin));
+  link_->help_spin.reset(spin_time(kHelpSpin));
   worker_config_.rss_limit = options_.max_worker_rss_bytes;
   if (options_.start == start_method::spawn && !init_has_run())
     throw std::logic_error(
@@ -175,8 +175,10 @@ void pool_core::serve_incoming() {
     // A caller submitting in a loop finds this thread still awake, so its next submission costs
     // no post, no eventfd write and no wake-up (about 10 µs here, NOTES.md).
     spinner spinning(incoming_spin_);
-    while (!incoming_waiting_.load(std::memory_order_acquire) && spinning.keep_spinning()) {
+    while (!incoming_waiting_.load(std::memory_order_acquire)) {
+      if (!spinning.keep_spinning()) break;
     }
+    if (incoming_waiting_.load(std::memory_order_relaxed)) spinning.answered();
     std::lock_guard lock(incoming_mutex_);
     if (incoming_.empty()) {
       kick_posted_ = false;

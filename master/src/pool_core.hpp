@@ -208,7 +208,7 @@ class pool_core final : public launch_events, public pool_helper {
   const std::uint32_t depth_;  ///< calls a worker may hold at once
   const std::size_t ring_capacity_;  ///< bytes of each ring, as the channels round them
   worker_config worker_config_;
-  std::chrono::nanoseconds incoming_spin_{};  ///< see serve_incoming()
+  adaptive_spin incoming_spin_;  ///< see serve_incoming()
   /// The initializer's registered name ("" for none) when fresh runs of the program start the
   /// workers or the fork server; unset when they cannot (see make_launcher).
   std::optional<std::string> fresh_run_initializer_;

@@ -20,6 +20,7 @@
 #include <span>
 
 #include "forkpool/detail/doorbell.hpp"
+#include "forkpool/detail/spin.hpp"
 
 namespace forkpool::detail {
 
@@ -47,8 +48,8 @@ void ring_init(void* memory, std::size_t capacity) noexcept;
 /// The largest message a ring of `capacity` bytes can carry.
 constexpr std::size_t ring_max_message(std::size_t capacity) noexcept { return capacity - 8; }
 
-/// How long a side spins before it goes to sleep on its doorbell.
-using spin_budget = std::chrono::nanoseconds;
+/// How long a side spins before it goes to sleep on its doorbell: learned per waiting place.
+using spin_budget = adaptive_spin&;
 
 /// The producing end. Not thread-safe: one producer thread at a time.
 class ring_producer {

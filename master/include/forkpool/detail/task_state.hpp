@@ -19,6 +19,7 @@
 
 #include "forkpool/detail/frame.hpp"
 #include "forkpool/detail/sendable.hpp"
+#include "forkpool/detail/spin.hpp"
 #include "forkpool/detail/serialize.hpp"
 #include "forkpool/detail/unique_function.hpp"
 
@@ -50,7 +51,7 @@ struct pool_link {
   /// The process pool, while it exists; null for other pools. Used under `scheduler` only.
   std::atomic<pool_helper*> helper{nullptr};
   /// How long a waiting thread helps before it sleeps (set before the pool's first task).
-  std::chrono::nanoseconds help_spin{0};
+  adaptive_spin help_spin;
 };
 
 class task_state {
