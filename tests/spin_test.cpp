@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
+#include <vector>
 
+#include "eventually.hpp"
 #include "forkpool/detail/spin.hpp"
 
 using namespace forkpool::detail;
@@ -20,6 +23,9 @@ void spin_out(spinner& s) {
   }
 }
 
+// The learning cases say the machine has a CPU to spare, whatever the machine is doing.
+constexpr auto kNoCap = std::chrono::nanoseconds::max();
+
 }  // namespace
 
 TEST_SUITE_BEGIN("spin");
@@ -27,12 +33,12 @@ TEST_SUITE_BEGIN("spin");
 TEST_CASE("spin: after kMissesToStop spins in vain in a row a place stops spinning and probes one wait in kProbeEvery") {
   adaptive_spin learner(4us);
   for (std::uint32_t i = 0; i + 1 < adaptive_spin::kMissesToStop; ++i) {
-    spinner s(learner);
+    spinner s(learner, kNoCap, true);
     spin_out(s);
     CHECK(learner.learned() == 4us);  // one slow answer (the other side was asleep) changes nothing
   }
   {
-    spinner s(learner);
+    spinner s(learner, kNoCap, true);
     spin_out(s);
   }
   CHECK(learner.learned() == 0ns);
@@ -48,24 +54,24 @@ TEST_CASE("spin: after kMissesToStop spins in vain in a row a place stops spinni
 TEST_CASE("spin: an answered spin restores the ceiling and an answer between misses resets their count") {
   adaptive_spin learner(4us);
   for (std::uint32_t i = 0; i < adaptive_spin::kMissesToStop; ++i) {
-    spinner s(learner);
+    spinner s(learner, kNoCap, true);
     spin_out(s);
   }
   REQUIRE(learner.learned() == 0ns);
   // Waits sleep at once until the probe, which is answered.
   for (std::uint32_t i = 0; i + 1 < adaptive_spin::kProbeEvery; ++i) CHECK(learner.next_budget() == 0ns);
   {
-    spinner s(learner, 1s);  // a probe spins the ceiling; nothing cuts it short
+    spinner s(learner, 1s, true);  // a probe spins the ceiling; nothing cuts it short
     CHECK(s.keep_spinning());
     s.answered();
   }
   CHECK(learner.learned() == 4us);
   for (int round = 0; round < 3; ++round) {
     for (std::uint32_t i = 0; i + 1 < adaptive_spin::kMissesToStop; ++i) {
-      spinner s(learner);
+      spinner s(learner, kNoCap, true);
       spin_out(s);
     }
-    spinner s(learner);
+    spinner s(learner, kNoCap, true);
     s.answered();
   }
   CHECK(learner.learned() == 4us);
@@ -74,7 +80,7 @@ TEST_CASE("spin: an answered spin restores the ceiling and an answer between mis
 TEST_CASE("spin: a spin cut short by the caller's deadline teaches nothing") {
   adaptive_spin learner(1s);
   for (std::uint32_t i = 0; i < 2 * adaptive_spin::kMissesToStop; ++i) {
-    spinner s(learner, 2us);  // the caller can wait only 2 µs
+    spinner s(learner, 2us, true);  // the caller can wait only 2 µs
     spin_out(s);
   }
   CHECK(learner.learned() == 1s);
@@ -83,7 +89,7 @@ TEST_CASE("spin: a spin cut short by the caller's deadline teaches nothing") {
 TEST_CASE("spin: an answer after the budget ran out (after a sleep) is not counted as answered") {
   adaptive_spin learner(2us);
   for (std::uint32_t i = 0; i < adaptive_spin::kMissesToStop; ++i) {
-    spinner s(learner);
+    spinner s(learner, kNoCap, true);
     spin_out(s);
     s.answered();
   }
@@ -93,7 +99,7 @@ TEST_CASE("spin: an answer after the budget ran out (after a sleep) is not count
 TEST_CASE("spin: a fixed budget spins its ceiling however often it spins in vain") {
   adaptive_spin learner(2us, adaptive_spin::fixed);
   for (std::uint32_t i = 0; i < 2 * adaptive_spin::kMissesToStop; ++i) {
-    spinner s(learner);
+    spinner s(learner, kNoCap, true);
     spin_out(s);
   }
   CHECK(learner.learned() == 2us);
@@ -103,7 +109,7 @@ TEST_CASE("spin: a fixed budget spins its ceiling however often it spins in vain
 TEST_CASE("spin: with a ceiling of zero nothing ever spins") {
   adaptive_spin learner(0ns);
   for (std::uint32_t i = 0; i < 2 * adaptive_spin::kProbeEvery; ++i) {
-    spinner s(learner);
+    spinner s(learner, kNoCap, true);
     CHECK_FALSE(s.keep_spinning());
   }
 }
@@ -127,6 +133,33 @@ TEST_CASE("spin: confined to one CPU a process spins only when FORKPOOL_SPIN_US 
   REQUIRE(::waitpid(child, &status, 0) == child);
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("spin: with more runnable threads than CPUs there is no CPU to spare and nothing spins") {
+  // Busy children: more than the CPUs plus the one a waiting pair may take.
+  const long busy = ::sysconf(_SC_NPROCESSORS_ONLN) + 3;
+  std::vector<pid_t> children;
+  for (long i = 0; i < busy; ++i) {
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      for (;;) cpu_relax();
+    }
+    children.push_back(child);
+  }
+  adaptive_spin learner(1s);
+  bool spare = true, spun = true;
+  CHECK(eventually([&] {
+    spare = cpu_to_spare();
+    spinner s(learner);
+    spun = s.keep_spinning();
+    return !spare && !spun;
+  }));
+  for (const pid_t child : children) ::kill(child, SIGKILL);
+  for (const pid_t child : children) ::waitpid(child, nullptr, 0);
+  CHECK_FALSE(spare);
+  CHECK_FALSE(spun);
+  CHECK(learner.learned() == 1s);  // not spinning for want of a CPU is not a miss
 }
 
 TEST_CASE("spin: usable CPUs follow the affinity mask") {

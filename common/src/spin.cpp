@@ -1,8 +1,12 @@
 #include "forkpool/detail/spin.hpp"
 
+#include <fcntl.h>
 #include <sched.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <string>
 
@@ -48,7 +52,45 @@ unsigned cgroup_quota_cpus() {
   return quota_cpus(quota, period);
 }
 
+// Runnable threads now, from /proc/loadavg ("0.50 0.40 0.30 3/250 12345": the fourth field's
+// first number), or -1.
+long runnable_threads() noexcept {
+  const int fd = ::open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char text[128];
+  const ssize_t n = ::read(fd, text, sizeof text - 1);
+  ::close(fd);
+  if (n <= 0) return -1;
+  text[n] = '\0';
+  const char* field = text;
+  for (int spaces = 0; spaces < 3 && field != nullptr; ++spaces) {
+    field = std::strchr(field, ' ');
+    if (field != nullptr) ++field;
+  }
+  if (field == nullptr) return -1;
+  char* end = nullptr;
+  const long running = std::strtol(field, &end, 10);
+  return end != field && *end == '/' ? running : -1;
+}
+
 }  // namespace
+
+bool cpu_to_spare() noexcept {
+  static std::atomic<std::int64_t> checked_at{0};  // steady_clock nanoseconds
+  static std::atomic<bool> spare{true};
+  static const long online = ::sysconf(_SC_NPROCESSORS_ONLN);
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count();
+  std::int64_t last = checked_at.load(std::memory_order_relaxed);
+  if (now - last < 1'000'000 ||
+      !checked_at.compare_exchange_strong(last, now, std::memory_order_relaxed))
+    return spare.load(std::memory_order_relaxed);
+  const long running = runnable_threads();
+  const bool result = running < 0 || online <= 0 || running <= online + 1;  // see spin.hpp
+  spare.store(result, std::memory_order_relaxed);
+  return result;
+}
 
 unsigned usable_cpus() noexcept {
   try {

@@ -2,8 +2,8 @@
 // 10 µs here, so a short spin saves it when the other side answers quickly; but a spinner that
 // shares a CPU with the side it waits for steals that side's time (NOTES.md: 118 µs round trips
 // on one CPU with 50 µs spins, 18 µs without). So spinning is off where fewer than two CPUs are
-// usable, and elsewhere each waiting place stops spinning while its spins go unanswered (the
-// machine is busy) and starts again once a probe is answered.
+// usable or while more threads are runnable than CPUs can take, and elsewhere each waiting place
+// stops spinning while its spins go unanswered and starts again once a probe is answered.
 #pragma once
 
 #include <algorithm>
@@ -21,6 +21,13 @@ unsigned usable_cpus() noexcept;
 /// variable is set (0: never spin; any value is obeyed as given); otherwise `usual`, or 0 when
 /// fewer than two CPUs are usable. Reads the environment: call it when a pool starts.
 std::chrono::nanoseconds spin_time(std::chrono::nanoseconds usual) noexcept;
+
+/// Whether a spinner would find a CPU of its own: the kernel's count of runnable threads
+/// (/proc/loadavg, this thread included) is at most the online CPUs plus one. The one is
+/// slack for a thread passing through: with both sides of a hand-off running, two on two CPUs,
+/// spinning pays; a burst (master, pool thread and workers all running) or other processes'
+/// load takes it past. Read at most once a millisecond per process; true when unreadable.
+bool cpu_to_spare() noexcept;
 
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -95,11 +102,16 @@ class alignas(64) adaptive_spin {  // its own cache line: read on every wait
 class spinner {
  public:
   explicit spinner(std::chrono::nanoseconds budget) noexcept { start(budget); }
-  /// Spins for what `learner` has learned, at most `cap`.
+  /// Spins for what `learner` has learned, at most `cap`, and only if `cpu_spare`: where every
+  /// CPU is taken, a spinner takes one from a thread with work (the other side, or another
+  /// worker or the master in a burst), and sleeping costs less. Not spinning for that reason is
+  /// not a miss: it says nothing about the other side.
   explicit spinner(adaptive_spin& learner,
-                   std::chrono::nanoseconds cap = std::chrono::nanoseconds::max()) noexcept
+                   std::chrono::nanoseconds cap = std::chrono::nanoseconds::max(),
+                   bool cpu_spare = cpu_to_spare()) noexcept
       : learner_(&learner) {
-    const std::chrono::nanoseconds budget = learner.next_budget();
+    const std::chrono::nanoseconds budget =
+        cpu_spare ? learner.next_budget() : std::chrono::nanoseconds(0);
     // Cut short by the caller's deadline: it says nothing about whether spinning pays.
     if (budget > cap) learner_ = nullptr;
     start(std::min(budget, cap));
