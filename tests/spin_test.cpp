@@ -25,6 +25,7 @@ void spin_out(spinner& s) {
 
 // The learning cases say the machine has a CPU to spare, whatever the machine is doing.
 constexpr auto kNoCap = std::chrono::nanoseconds::max();
+bool always_spare() noexcept { return true; }
 
 }  // namespace
 
@@ -33,12 +34,12 @@ TEST_SUITE_BEGIN("spin");
 TEST_CASE("spin: after kMissesToStop spins in vain in a row a place stops spinning and probes one wait in kProbeEvery") {
   adaptive_spin learner(4us);
   for (std::uint32_t i = 0; i + 1 < adaptive_spin::kMissesToStop; ++i) {
-    spinner s(learner, kNoCap, true);
+    spinner s(learner, kNoCap, always_spare);
     spin_out(s);
     CHECK(learner.learned() == 4us);  // one slow answer (the other side was asleep) changes nothing
   }
   {
-    spinner s(learner, kNoCap, true);
+    spinner s(learner, kNoCap, always_spare);
     spin_out(s);
   }
   CHECK(learner.learned() == 0ns);
@@ -54,24 +55,24 @@ TEST_CASE("spin: after kMissesToStop spins in vain in a row a place stops spinni
 TEST_CASE("spin: an answered spin restores the ceiling and an answer between misses resets their count") {
   adaptive_spin learner(4us);
   for (std::uint32_t i = 0; i < adaptive_spin::kMissesToStop; ++i) {
-    spinner s(learner, kNoCap, true);
+    spinner s(learner, kNoCap, always_spare);
     spin_out(s);
   }
   REQUIRE(learner.learned() == 0ns);
   // Waits sleep at once until the probe, which is answered.
   for (std::uint32_t i = 0; i + 1 < adaptive_spin::kProbeEvery; ++i) CHECK(learner.next_budget() == 0ns);
   {
-    spinner s(learner, 1s, true);  // a probe spins the ceiling; nothing cuts it short
+    spinner s(learner, 1s, always_spare);  // a probe spins the ceiling; nothing cuts it short
     CHECK(s.keep_spinning());
     s.answered();
   }
   CHECK(learner.learned() == 4us);
   for (int round = 0; round < 3; ++round) {
     for (std::uint32_t i = 0; i + 1 < adaptive_spin::kMissesToStop; ++i) {
-      spinner s(learner, kNoCap, true);
+      spinner s(learner, kNoCap, always_spare);
       spin_out(s);
     }
-    spinner s(learner, kNoCap, true);
+    spinner s(learner, kNoCap, always_spare);
     s.answered();
   }
   CHECK(learner.learned() == 4us);
@@ -80,7 +81,7 @@ TEST_CASE("spin: an answered spin restores the ceiling and an answer between mis
 TEST_CASE("spin: a spin cut short by the caller's deadline teaches nothing") {
   adaptive_spin learner(1s);
   for (std::uint32_t i = 0; i < 2 * adaptive_spin::kMissesToStop; ++i) {
-    spinner s(learner, 2us, true);  // the caller can wait only 2 µs
+    spinner s(learner, 2us, always_spare);  // the caller can wait only 2 µs
     spin_out(s);
   }
   CHECK(learner.learned() == 1s);
@@ -89,7 +90,7 @@ TEST_CASE("spin: a spin cut short by the caller's deadline teaches nothing") {
 TEST_CASE("spin: an answer after the budget ran out (after a sleep) is not counted as answered") {
   adaptive_spin learner(2us);
   for (std::uint32_t i = 0; i < adaptive_spin::kMissesToStop; ++i) {
-    spinner s(learner, kNoCap, true);
+    spinner s(learner, kNoCap, always_spare);
     spin_out(s);
     s.answered();
   }
@@ -99,7 +100,7 @@ TEST_CASE("spin: an answer after the budget ran out (after a sleep) is not count
 TEST_CASE("spin: a fixed budget spins its ceiling however often it spins in vain") {
   adaptive_spin learner(2us, adaptive_spin::fixed);
   for (std::uint32_t i = 0; i < 2 * adaptive_spin::kMissesToStop; ++i) {
-    spinner s(learner, kNoCap, true);
+    spinner s(learner, kNoCap, always_spare);
     spin_out(s);
   }
   CHECK(learner.learned() == 2us);
@@ -109,7 +110,7 @@ TEST_CASE("spin: a fixed budget spins its ceiling however often it spins in vain
 TEST_CASE("spin: with a ceiling of zero nothing ever spins") {
   adaptive_spin learner(0ns);
   for (std::uint32_t i = 0; i < 2 * adaptive_spin::kProbeEvery; ++i) {
-    spinner s(learner, kNoCap, true);
+    spinner s(learner, kNoCap, always_spare);
     CHECK_FALSE(s.keep_spinning());
   }
 }

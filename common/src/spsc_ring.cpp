@@ -71,7 +71,7 @@ std::byte* ring_producer::try_reserve(std::size_t size) noexcept {
   return data_ + offset + kLengthWord;
 }
 
-std::byte* ring_producer::reserve(std::size_t size, spin_budget spin) noexcept {
+std::byte* ring_producer::reserve(std::size_t size, adaptive_spin& spin) noexcept {
   if (std::byte* room = try_reserve(size)) return room;
   publish();  // never wait with unpublished messages: the consumer could be waiting for them
   spinner spinning(spin);
@@ -151,7 +151,7 @@ ring_consumer::status ring_consumer::try_peek(std::span<const std::byte>& messag
 }
 
 ring_consumer::status ring_consumer::peek(std::span<const std::byte>& message,
-                                          spin_budget spin) noexcept {
+                                          adaptive_spin& spin) noexcept {
   status s = try_peek(message);
   if (s != status::empty) return s;
   release();  // hand back room before waiting, or a waiting producer could never fill us

@@ -175,8 +175,7 @@ void pool_core::serve_incoming() {
     // A caller submitting in a loop finds this thread still awake, so its next submission costs
     // no post, no eventfd write and no wake-up (about 10 µs here, NOTES.md).
     spinner spinning(incoming_spin_);
-    while (!incoming_waiting_.load(std::memory_order_acquire)) {
-      if (!spinning.keep_spinning()) break;
+    while (!incoming_waiting_.load(std::memory_order_acquire) && spinning.keep_spinning()) {
     }
     if (incoming_waiting_.load(std::memory_order_relaxed)) spinning.answered();
     std::lock_guard lock(incoming_mutex_);

@@ -102,16 +102,17 @@ class alignas(64) adaptive_spin {  // its own cache line: read on every wait
 class spinner {
  public:
   explicit spinner(std::chrono::nanoseconds budget) noexcept { start(budget); }
-  /// Spins for what `learner` has learned, at most `cap`, and only if `cpu_spare`: where every
-  /// CPU is taken, a spinner takes one from a thread with work (the other side, or another
-  /// worker or the master in a burst), and sleeping costs less. Not spinning for that reason is
-  /// not a miss: it says nothing about the other side.
+  /// Spins for what `learner` has learned, at most `cap`, and only if `cpu_spare()` says so
+  /// (asked only when there is a budget to spin): where every CPU is taken, a spinner takes one
+  /// from a thread with work (the other side, or another worker or the master in a burst), and
+  /// sleeping costs less. Not spinning for that reason is not a miss: it says nothing about the
+  /// other side.
   explicit spinner(adaptive_spin& learner,
                    std::chrono::nanoseconds cap = std::chrono::nanoseconds::max(),
-                   bool cpu_spare = cpu_to_spare()) noexcept
+                   bool (*cpu_spare)() noexcept = cpu_to_spare) noexcept
       : learner_(&learner) {
-    const std::chrono::nanoseconds budget =
-        cpu_spare ? learner.next_budget() : std::chrono::nanoseconds(0);
+    std::chrono::nanoseconds budget = learner.next_budget();
+    if (budget.count() > 0 && !cpu_spare()) budget = {};
     // Cut short by the caller's deadline: it says nothing about whether spinning pays.
     if (budget > cap) learner_ = nullptr;
     start(std::min(budget, cap));

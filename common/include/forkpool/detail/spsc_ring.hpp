@@ -48,8 +48,6 @@ void ring_init(void* memory, std::size_t capacity) noexcept;
 /// The largest message a ring of `capacity` bytes can carry.
 constexpr std::size_t ring_max_message(std::size_t capacity) noexcept { return capacity - 8; }
 
-/// How long a side spins before it goes to sleep on its doorbell: learned per waiting place.
-using spin_budget = adaptive_spin&;
 
 /// The producing end. Not thread-safe: one producer thread at a time.
 class ring_producer {
@@ -64,7 +62,7 @@ class ring_producer {
   /// Follow with commit(size) once the bytes are written.
   std::byte* try_reserve(std::size_t size) noexcept;
   /// Like try_reserve, but waits (spin, then sleep) until there is room. `size` <= max_message().
-  std::byte* reserve(std::size_t size, spin_budget spin) noexcept;
+  std::byte* reserve(std::size_t size, adaptive_spin& spin) noexcept;
   /// The message at the last reservation is complete. Visible to the consumer at publish().
   void commit(std::size_t size) noexcept;
   /// Makes committed messages visible; rings the consumer if it sleeps.
@@ -93,7 +91,7 @@ class ring_consumer {
   /// The next message, in place. Valid until pop().
   status try_peek(std::span<const std::byte>& message) noexcept;
   /// Like try_peek, but waits (spin, then sleep on the own bell) while the ring is empty.
-  status peek(std::span<const std::byte>& message, spin_budget spin) noexcept;
+  status peek(std::span<const std::byte>& message, adaptive_spin& spin) noexcept;
   /// Done with the peeked message. Its room returns to the producer at release().
   void pop() noexcept;
   /// Hands consumed room back to the producer; rings it if it waits for room.
