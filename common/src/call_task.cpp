@@ -6,6 +6,7 @@
 
 #include "forkpool/detail/registry.hpp"
 #include "forkpool/detail/type_name.hpp"
+#include "forkpool/errors.hpp"
 
 namespace forkpool::detail {
 
@@ -13,6 +14,9 @@ wire_error describe_current_exception() {
   wire_error e;
   try {
     throw;
+  } catch (const shared_memory_exhausted& ex) {
+    e.code = error_code::shared_memory_exhausted;
+    e.message = ex.what();
   } catch (const std::exception& ex) {
     e.type_name = demangle(typeid(ex).name());
     e.message = ex.what();

@@ -7,16 +7,19 @@
 #include <stdexcept>
 
 #include "forkpool/detail/process_memory.hpp"
+#include "shared_area.hpp"
 
 namespace forkpool::detail {
 namespace {
 
 // Region layout: [header][slot words][request ring][response ring], each part 64-byte aligned,
-// then, page aligned and never populated up front, the request and the response bulk areas.
+// then, page aligned and never populated up front, the request and the response bulk areas and
+// the shared area.
 struct channel_header {
   std::uint64_t magic;
   std::uint64_t ring_bytes;
   std::uint64_t bulk_bytes;
+  std::uint64_t shared_area_bytes;  ///< its control page included; 0: none
   std::uint64_t kept_bulk_bytes;
   std::atomic<std::uint32_t> large_result_busy;
   std::atomic<worker_channel::lending_state> lending;
@@ -42,13 +45,15 @@ struct channel_sizes {
   std::uint64_t magic;
   std::uint64_t ring_bytes;
   std::uint64_t bulk_bytes;
+  std::uint64_t shared_area_bytes;
 };
 
 channel_sizes read_header(int fd) {
   channel_sizes header{};
   if (::pread(fd, &header, sizeof header, 0) != static_cast<ssize_t>(sizeof header) ||
       header.magic != kChannelMagic || header.ring_bytes == 0 ||
-      header.ring_bytes > (std::size_t{1} << 40) || header.bulk_bytes > (std::size_t{1} << 44))
+      header.ring_bytes > (std::size_t{1} << 40) || header.bulk_bytes > (std::size_t{1} << 44) ||
+      header.shared_area_bytes > (std::size_t{1} << 44))
     throw std::runtime_error("forkpool: not a worker channel region");
   return header;
 }
@@ -62,15 +67,18 @@ shared_region attach_region(unique_fd fd) {
 }  // namespace
 
 std::shared_ptr<worker_channel> worker_channel::create(std::size_t ring_bytes, std::size_t bulk_bytes,
-                                                       std::size_t kept_bulk_bytes) {
+                                                       std::size_t kept_bulk_bytes,
+                                                       std::size_t shared_bytes) {
   ring_bytes = std::bit_ceil(std::max<std::size_t>(ring_bytes, 4096));
   bulk_bytes = page_ceil(bulk_bytes);
-  shared_region region = shared_region::create(region_size(ring_bytes), "forkpool-worker",
-                                               region_size(ring_bytes) + 2 * bulk_bytes);
+  const std::size_t shared_area_bytes = shared_bytes == 0 ? 0 : page_ceil(shared_bytes) + kPageBytes;
+  shared_region region =
+      shared_region::create(region_size(ring_bytes), "forkpool-worker",
+                            region_size(ring_bytes) + 2 * bulk_bytes + shared_area_bytes);
   std::byte* base = region.data();
-  new (base) channel_header{
-      kChannelMagic, ring_bytes, bulk_bytes, kept_bulk_bytes, {0}, {lending_state::unknown},
-      {0},           {0}};
+  new (base) channel_header{kChannelMagic,     ring_bytes, bulk_bytes, shared_area_bytes,
+                            kept_bulk_bytes,   {0},        {lending_state::unknown},
+                            {0},               {0}};
   for (std::uint32_t i = 0; i < kSlots; ++i)
     new (base + kSlotsOffset + i * sizeof(std::atomic<std::uint64_t>)) std::atomic<std::uint64_t>(0);
   ring_init(base + kRequestsOffset, ring_bytes);
@@ -108,6 +116,9 @@ void worker_channel::bind_rings() {
     request_bulk_ = bulk_area(region_.fd(), region_.size(), bulk_bytes, kept);
     response_bulk_ = bulk_area(region_.fd(), region_.size() + bulk_bytes, bulk_bytes, kept);
   }
+  if (header->shared_area_bytes != 0)
+    shared_ = shared_area::map(region_.fd(), region_.size() + 2 * bulk_bytes,
+                               header->shared_area_bytes, header->kept_bulk_bytes);
   std::byte* requests = region_.data() + kRequestsOffset;
   std::byte* responses = region_.data() + responses_offset(ring_bytes_);
   requests_out_ = ring_producer(requests, &worker_bell_, &master_bell_);

@@ -78,6 +78,8 @@ int serve(const daemon::command_line& options) {
   // the client's connection. The margin is for the response's own header.
   pool_settings.ring_bytes = 4u << 20;
   pool_settings.max_payload_bytes = detail::kDefaultMaxMessage - 4096;
+  // Results go on to clients in other processes: a task's shared_bytes travel by copy.
+  pool_settings.shared_bytes_per_worker = 0;
   process_pool pool(pool_settings);
 
   asio::io_context io;

@@ -9,6 +9,7 @@
 #include "forkpool/detail/wire_exception.hpp"
 #include "forkpool/errors.hpp"
 #include "pool_core.hpp"
+#include "shared_area.hpp"
 
 namespace forkpool::detail {
 void pool_core::dispatch() {
@@ -251,6 +252,9 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
   worker.rss_bytes.store(header.rss_bytes, std::memory_order_relaxed);
   settle_lending(worker);
   std::span<const std::byte> body = frame.payload.subspan(sizeof header);
+  shared_receipt receipt;  // blocks the decoding does not claim are released with it
+  if ((header.flags & kBodyShared) != 0 && !receive_shared(worker, frame, body, receipt))
+    return false;
   const bool lent = (header.flags & kBodyLent) != 0;
   lent_runs runs;
   if (lent) {
@@ -284,7 +288,7 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
     case frame_kind::result:
       worker.tasks_run.fetch_add(1, std::memory_order_relaxed);
       consecutive_failures_ = 0;  // a healthy worker: no more back-off
-      deliver_result(worker, *task, payload_view(body, lent_runs, worker.lender_pid));
+      deliver_result(worker, *task, payload_view(body, lent_runs, worker.lender_pid, &receipt));
       if (in_bulk) area.release(body.size());
       if (in_bulk || lent) worker.channel->large_result_busy().store(0, std::memory_order_release);
       break;
@@ -304,6 +308,25 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
     default:
       worker.fault = "unexpected frame kind from worker";
       return false;
+  }
+  return true;
+}
+
+// The blocks of the worker's shared area a result names, ready for its decoding.
+bool pool_core::receive_shared(worker_record& worker, const frame_view& frame,
+                               std::span<const std::byte>& body, shared_receipt& receipt) {
+  const std::shared_ptr<shared_area>& area = worker.channel->shared();
+  std::vector<shared_token> tokens;
+  if (frame.kind != frame_kind::result || !area || !take_shared_table(body, tokens)) {
+    worker.fault = "a reply with a malformed table of shared buffers";
+    return false;
+  }
+  try {
+    receipt.blocks.reserve(tokens.size());
+    for (const shared_token& token : tokens) receipt.blocks.push_back(area->receive(token));
+  } catch (const decode_failure&) {
+    worker.fault = "a reply names a shared buffer outside its worker's area";
+    return false;
   }
   return true;
 }

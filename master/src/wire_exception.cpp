@@ -23,6 +23,8 @@ std::exception_ptr to_exception(const wire_error& e) {
     case error_code::task_timeout: return std::make_exception_ptr(task_timeout(e.message));
     case error_code::cancelled: return std::make_exception_ptr(cancelled_error());
     case error_code::broken_pool: return std::make_exception_ptr(broken_pool(e.message));
+    case error_code::shared_memory_exhausted:
+      return std::make_exception_ptr(shared_memory_exhausted(e.message));
     case error_code::other: return std::make_exception_ptr(error(e.message));
   }
   return std::make_exception_ptr(protocol_error("unknown error code: " + e.message));
@@ -61,6 +63,8 @@ wire_error to_wire_error(std::exception_ptr error) {
     return {error_code::broken_pool, "", e.what()};
   } catch (const cancelled_error& e) {
     return {error_code::cancelled, "", e.what()};
+  } catch (const shared_memory_exhausted& e) {
+    return {error_code::shared_memory_exhausted, "", e.what()};
   } catch (const std::exception& e) {
     return {error_code::other, "", e.what()};
   } catch (...) {

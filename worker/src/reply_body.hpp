@@ -24,6 +24,7 @@
 #include "forkpool/detail/spin.hpp"
 #include "forkpool/detail/wire.hpp"
 #include "forkpool/detail/worker_channel.hpp"
+#include "shared_area.hpp"
 
 namespace forkpool::detail {
 
@@ -62,6 +63,16 @@ class reply_body final : public lending_sink {
   const std::vector<lent_run>& lent() const noexcept { return lent_; }
   /// sync() has sent the reply already.
   bool published() const noexcept { return published_; }
+  /// Makes room in front of a body that stays in the ring for the tables of its shared blocks
+  /// and lent runs, moving the body to the bulk area if need be. False if it does not fit there
+  /// either (overflowed()).
+  bool fit_tables() {
+    const std::size_t shared = channel_.shared() ? channel_.shared()->reply_table().size() : 0;
+    std::size_t tables = 0;
+    if (shared != 0) tables += sizeof(shared_table) + shared * sizeof(shared_token);
+    if (!lent_.empty()) tables += sizeof(lent_table) + lent_.size() * sizeof(lent_run);
+    return in_bulk_ || small_.size() + tables <= ring_room_ || move_to_bulk();
+  }
   /// Gives the bulk area back unused (the result was abandoned).
   void abandon_bulk() {
     if (busy_claimed_) channel_.large_result_busy().store(0, std::memory_order_release);
@@ -92,10 +103,7 @@ class reply_body final : public lending_sink {
   // and return once the master has read them.
   int sync() override {
     if (lent_.empty() || overflowed_ || published_) return 0;
-    if (!in_bulk_ &&
-        small_.size() + sizeof(lent_table) + lent_.size() * sizeof(lent_run) > ring_room_ &&
-        !move_to_bulk())
-      return -1;
+    if (!fit_tables()) return -1;
     publish_();
     published_ = true;
     await_master();

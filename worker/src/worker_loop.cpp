@@ -19,6 +19,7 @@
 #include "forkpool/detail/wire.hpp"
 #include "forkpool/detail/worker_channel.hpp"
 #include "reply_body.hpp"
+#include "shared_area.hpp"
 
 namespace forkpool::detail {
 namespace {
@@ -64,7 +65,11 @@ class worker {
       : channel_(channel),
         config_(config),
         memory_(config.rss_limit, config.fresh_run),
-        body_(result_, ring_room(channel), channel, config.spin, [this] { publish_result(); }) {}
+        body_(result_, ring_room(channel), channel, config.spin, [this] { publish_result(); }) {
+    // From here on, a task's shared_bytes come from this channel's shared area, and a result
+    // encoded into body_ names them instead of copying them.
+    this_worker_sharing() = {channel.shared(), &body_};
+  }
 
   [[noreturn]] void run() {
     run_initializer();
@@ -142,13 +147,17 @@ class worker {
                               body_, failure);
     if (header.flags & kArgumentsInBulk) channel_.request_bulk().release(arguments.size());
     if (initializer_failed_) failure = initializer_error_;  // copied only when it is the answer
+    if (ok && !body_.published()) body_.fit_tables();  // on failure, overflowed() says so
     if (body_.overflowed()) {
       ok = false;
       failure = {error_code::protocol, "",
                  "the result is larger than the pool's max_payload_bytes (" +
                      std::to_string(channel_.response_bulk().capacity()) + ")"};
     }
-    if (!ok) body_.abandon_bulk();
+    if (!ok) {
+      body_.abandon_bulk();
+      if (shared_area* area = channel_.shared().get()) area->cancel_reply();
+    }
     if (ok) {
       if (!body_.published()) publish_result();
     } else {
@@ -173,13 +182,21 @@ class worker {
       body = std::as_bytes(std::span<const std::uint64_t>(&bulk_size, 1));
     }
     const std::vector<lent_run>& lent = body_.lent();
-    if (!lent.empty()) {
-      flags |= kBodyLent;
-      for (const lent_run& run : lent) freed_after += run.size;
-      with_lent_.clear();
-      append_lent_table(with_lent_, lent);
-      with_lent_.insert(with_lent_.end(), body.begin(), body.end());
-      body = with_lent_;
+    const std::span<const shared_token> named =
+        channel_.shared() ? channel_.shared()->reply_table() : std::span<const shared_token>{};
+    if (!lent.empty() || !named.empty()) {
+      with_tables_.clear();
+      if (!named.empty()) {
+        flags |= kBodyShared;
+        append_shared_table(with_tables_, named);
+      }
+      if (!lent.empty()) {
+        flags |= kBodyLent;
+        for (const lent_run& run : lent) freed_after += run.size;
+        append_lent_table(with_tables_, lent);
+      }
+      with_tables_.insert(with_tables_.end(), body.begin(), body.end());
+      body = with_tables_;
     }
     reply(frame_kind::result, current_task_, current_slot_, body, flags, freed_after);
   }
@@ -211,6 +228,7 @@ class worker {
       encode_into(result_, wire_error{error_code::protocol, "",
                                       "the result (" + std::to_string(body.size()) +
                                           " bytes) is larger than the pool's ring_bytes"});
+      if (shared_area* area = channel_.shared().get()) area->cancel_reply();
       return reply(frame_kind::error, task_id, slot, std::span<const std::byte>(result_));
     }
     std::byte* frame = responses.reserve(frame_size(payload), room_spin_);
@@ -222,6 +240,7 @@ class worker {
     seal_frame(frame, payload, kind, task_id);
     responses.commit(frame_size(payload));
     responses.publish();
+    if (flags & kBodyShared) channel_.shared()->commit_reply();
   }
 
   worker_channel& channel_;
@@ -235,7 +254,7 @@ class worker {
   adaptive_spin room_spin_{config_.spin};
   memory_sampler memory_;
   byte_buffer result_;
-  byte_buffer with_lent_;  ///< a reply body with its lent table in front
+  byte_buffer with_tables_;  ///< a reply body with its tables of shared blocks and lent runs in front
   reply_body body_;
   std::uint64_t current_task_ = 0;
   std::uint32_t current_slot_ = 0;

@@ -96,6 +96,15 @@ class broken_pool : public error {
   using error::error;
 };
 
+/// A task asked for a forkpool::shared_bytes its worker's shared area has no room for: larger
+/// than the area, no run of free pages that long, or as many buffers held as the area allows
+/// (shared_bytes::kSharedBuffersPerWorker). Thrown in the task; its call's future fails with it.
+/// Callers make room by dropping results they no longer need.
+class shared_memory_exhausted : public error {
+ public:
+  using error::error;
+};
+
 /// A client could not reach forkpool-master, or lost its connection (the master went away):
 /// every call still waiting on that connection fails with it.
 class connection_error : public error {

@@ -53,6 +53,11 @@ struct pool_options {
   /// written into memory both processes have mapped already (faulting pages in costs more than
   /// copying them); pages beyond are returned. Shared memory, not counted in a worker's RSS.
   std::size_t kept_payload_bytes = std::size_t{64} << 20;
+  /// Bytes of each worker's shared area, where its tasks' forkpool::shared_bytes live while
+  /// their callers hold them (shared_bytes.hpp): address space only until a task uses it, and
+  /// the pages beyond the first kept_payload_bytes go back when a caller drops a buffer. Shared
+  /// memory, not counted in a worker's RSS. 0: shared_bytes travel by copy.
+  std::size_t shared_bytes_per_worker = std::size_t{1} << 30;
 };
 
 /// How far a batch (map, imap, imap_unordered) has come; given to map_options::on_progress.

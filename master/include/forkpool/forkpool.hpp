@@ -24,6 +24,7 @@
 #include "forkpool/log.hpp"
 #include "forkpool/options.hpp"
 #include "forkpool/process_pool.hpp"
+#include "forkpool/shared_bytes.hpp"
 #include "forkpool/task.hpp"
 #include "forkpool/thread_pool.hpp"
 #include "forkpool/version.hpp"

@@ -27,6 +27,8 @@
 
 namespace forkpool::detail {
 
+struct shared_receipt;
+
 /// Thrown when a payload does not decode exactly into the expected types.
 class decode_failure : public std::runtime_error {
  public:
@@ -37,6 +39,9 @@ class output_archive
     : public cereal::OutputArchive<output_archive, cereal::AllowEmptyClassElision> {
  public:
   explicit output_archive(std::streambuf& out) : OutputArchive(this), out_(out) {}
+
+  /// Where the bytes go: a worker's reply names its shared blocks instead of copying them.
+  const std::streambuf& sink() const noexcept { return out_; }
 
   void saveBinary(const void* data, std::size_t size) {
     if (size == 0) return;
@@ -60,16 +65,19 @@ struct lent_run {
   std::uint64_t size;
 };
 
-/// An encoded payload as a reader receives it: its bytes, and the runs still in another process.
+/// An encoded payload as a reader receives it: its bytes, the runs still in another process,
+/// and the shared blocks its reply named (shared_bytes).
 struct payload_view {
   std::span<const std::byte> bytes;
   std::span<const lent_run> lent = {};  ///< in order of `at`, each `at` within `bytes`
   int owner_pid = 0;                    ///< the process holding the lent runs
+  shared_receipt* shared = nullptr;
 
   payload_view() = default;
   payload_view(std::span<const std::byte> in) : bytes(in) {}  // NOLINT: a span is a payload
-  payload_view(std::span<const std::byte> in, std::span<const lent_run> runs, int pid)
-      : bytes(in), lent(runs), owner_pid(pid) {}
+  payload_view(std::span<const std::byte> in, std::span<const lent_run> runs, int pid,
+               shared_receipt* named = nullptr)
+      : bytes(in), lent(runs), owner_pid(pid), shared(named) {}
 };
 
 class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEmptyClassElision> {
@@ -91,7 +99,8 @@ class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEm
         next_lent_(in.lent.data()),
         lent_end_(in.lent.data() + in.lent.size()),
         lent_left_(in.lent.empty() ? 0 : total_size(in.lent)),
-        owner_pid_(in.owner_pid) {
+        owner_pid_(in.owner_pid),
+        shared_(in.shared) {
     find_plain_end();
   }
 
@@ -103,6 +112,8 @@ class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEm
   std::size_t remaining() const noexcept {
     return static_cast<std::size_t>(end_ - next_) + lent_left_;
   }
+  /// The shared blocks the payload's reply named; null where no reply named any.
+  shared_receipt* shared() const noexcept { return shared_; }
 
  private:
   std::size_t position() const noexcept { return static_cast<std::size_t>(next_ - begin_); }
@@ -124,6 +135,7 @@ class input_archive : public cereal::InputArchive<input_archive, cereal::AllowEm
   std::size_t lent_done_ = 0;  ///< bytes of *next_lent_ already read
   std::size_t lent_left_ = 0;  ///< bytes of all the runs not read yet
   int owner_pid_;
+  shared_receipt* shared_ = nullptr;
 };
 
 /// Reads a size prefix and checks that `size * element_bytes` bytes are really left, so a lying

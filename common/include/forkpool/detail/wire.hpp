@@ -34,6 +34,16 @@ static_assert(sizeof(reply_header) == 16);
 
 /// The result is in the response bulk area; the frame's body is its size (a std::uint64_t).
 constexpr std::uint32_t kBodyInBulk = 1;
+/// The body starts with a shared_table and its shared_tokens (shared_area.hpp): the blocks of
+/// the worker's shared area the result names. Before a lent table, when both are present.
+constexpr std::uint32_t kBodyShared = 4;
+
+struct shared_table {
+  std::uint32_t count;  ///< shared tokens that follow, at most shared_bytes::kSharedBuffersPerWorker
+  std::uint32_t reserved;
+};
+static_assert(sizeof(shared_table) == 8);
+
 /// Runs of the result stay in the worker's memory until the master has read them (lent_run, in
 /// archive.hpp): the body starts with a lent_table and its runs, then holds what it would hold
 /// without this flag.
@@ -62,6 +72,7 @@ enum class error_code : std::uint8_t {
   cancelled = 8,
   other = 9,          ///< any other forkpool::error
   broken_pool = 10,
+  shared_memory_exhausted = 11,  ///< a task's shared_bytes found no room
 };
 
 /// The ends of a worker's bad_arguments messages when a call by name does not match the task's

@@ -7,6 +7,7 @@
 //   master bell:   the worker rings it; the master's event loop waits on it
 //   bulk areas:    one per direction, for the one call and the one result at a time that do not
 //                  fit a ring (the frame then carries only the size)
+//   shared area:   where the worker's tasks allocate forkpool::shared_bytes (shared_area.hpp)
 //
 // A channel serves exactly one worker process for its whole life; a replacement gets a new one,
 // so nothing a dying worker left half-done can reach its successor.
@@ -22,6 +23,8 @@
 #include "forkpool/detail/spsc_ring.hpp"
 
 namespace forkpool::detail {
+
+class shared_area;
 
 /// The life of one task in a channel, held in its slot's state word as (task_id << 2 | state).
 /// The master writes `queued` before sending the call; then exactly one compare-and-swap wins:
@@ -39,9 +42,11 @@ class worker_channel {
 
   /// Master side: a new channel whose rings hold `ring_bytes` each (rounded up to a power of 2)
   /// and whose bulk areas hold `bulk_bytes` each (0: none), of which `kept_bulk_bytes` stay
-  /// populated between payloads.
+  /// populated between payloads (and as many of the shared area's), and whose shared area holds
+  /// `shared_bytes` (0: none).
   static std::shared_ptr<worker_channel> create(std::size_t ring_bytes, std::size_t bulk_bytes = 0,
-                                                std::size_t kept_bulk_bytes = 0);
+                                                std::size_t kept_bulk_bytes = 0,
+                                                std::size_t shared_bytes = 0);
   /// Worker side: attaches to the descriptors the master handed over. `on_lost`, if given, is
   /// called (and must not return) when a bell is found gone (doorbell::guarded).
   worker_channel(unique_fd region, unique_fd worker_bell, unique_fd master_bell,
@@ -69,6 +74,9 @@ class worker_channel {
   /// The master writes the request area only while no call of this worker uses it.
   const bulk_area& request_bulk() const noexcept { return request_bulk_; }
   const bulk_area& response_bulk() const noexcept { return response_bulk_; }
+  /// The area tasks' shared_bytes come from; null when the pool has none. Held by the blocks
+  /// made from it too, so it outlives the channel while a caller holds one.
+  const std::shared_ptr<shared_area>& shared() const noexcept { return shared_; }
   /// Set by the worker before it writes a result to the response area or lends part of it
   /// (see lending()); cleared by the master once it has decoded that result.
   std::atomic<std::uint32_t>& large_result_busy() noexcept;
@@ -108,6 +116,7 @@ class worker_channel {
   ring_producer responses_out_;
   bulk_area request_bulk_;
   bulk_area response_bulk_;
+  std::shared_ptr<shared_area> shared_;
 };
 
 }  // namespace forkpool::detail
