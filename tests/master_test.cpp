@@ -1,6 +1,8 @@
 // forkpool-master and forkpool::client, through the real binary: serving, the command line, the
 // socket's rules, signals, bad input of every kind, a master that goes away, and load.
 #include <doctest/doctest.h>
+
+#include <forkpool/shared_bytes.hpp>
 #include <fcntl.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -54,6 +56,17 @@ TEST_CASE("master: serves jobs to a client with typed results and errors" * doct
   const pool_stats s = c.stats();
   CHECK(s.completed >= 5);
   CHECK(s.restarts_crash == 1);
+}
+
+TEST_CASE("master: a task's shared_bytes reach the client as a copy of its bytes" * doctest::timeout(60)) {
+  master_process master;
+  client c(master.socket);
+  const shared_bytes blob = c.submit<shared_bytes>("shared_blob", 300000).get();
+  REQUIRE(blob.size() == 300000);
+  CHECK_FALSE(blob.in_shared_memory());
+  bool intact = true;
+  for (std::size_t i = 0; i < blob.size(); ++i) intact = intact && blob.data()[i] == static_cast<std::byte>(i % 251);
+  CHECK(intact);
 }
 
 TEST_CASE("master: --max-retries runs a job again after its worker dies and status shows it" *
