@@ -114,7 +114,7 @@ TEST_CASE("master: logs one line per worker event with a level and --log-level f
       return eventually([&] { return master.log().find(text) != std::string::npos; });
     };
     CHECK(has("forkpool-master: loaded task library "));
-    CHECK(has(": blob, crash, fail, nap, shout, square\n"));
+    CHECK(has(": blob, crash, fail, nap, shared_blob, shout, square\n"));
     CHECK(has(" started\n"));
     CHECK(has("forkpool-master: warning: worker "));
     CHECK(has(" was killed by signal 9 (Killed) while running task 'crash'\n"));
