@@ -12,9 +12,7 @@ namespace forkpool::detail {
 
 shared_region::shared_region(unique_fd fd, std::size_t size)
     : fd_(std::move(fd)),
-      // MAP_POPULATE: fault the pages in once here, never on the hot path.
-      mapping_(descriptor_mappable(fd_.get()), boost::interprocess::read_write, 0, size, nullptr,
-               MAP_POPULATE) {}
+      mapping_(descriptor_mappable(fd_.get()), boost::interprocess::read_write, 0, size) {}
 
 shared_region shared_region::create(std::size_t size, const char* debug_name, std::size_t file_size) {
   unique_fd fd(::memfd_create(debug_name, MFD_CLOEXEC));

@@ -25,7 +25,7 @@ class descriptor_mappable {
 
 class shared_region {
  public:
-  /// A new region of `size` bytes, zeroed and already faulted in (first touch is slow: fault once).
+  /// A new region of `size` bytes, zeroed; its owner populates what it is about to use (pages.hpp).
   /// The memfd may be longer (`file_size`): what lies beyond `size` is left to bulk_area mappings.
   static shared_region create(std::size_t size, const char* debug_name, std::size_t file_size = 0);
   /// Maps the first `size` bytes of a region created by another process, from its descriptor.
