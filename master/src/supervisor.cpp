@@ -78,8 +78,6 @@ void pool_core::start_worker(std::unique_ptr<worker_record> worker) {
     workers_.push_back(std::move(worker));
   }
   launcher_->launch(w.id, w.channel);
-  // While the worker starts, and outside the scheduler's lock (this runs under it).
-  boost::asio::post(io_, [channel = w.channel] { channel->populate_rings(); });
   if (w.channel->responses_in().prepare_sleep()) {
     watch_bell(w);
   } else {

@@ -62,10 +62,6 @@ class worker_channel {
   ring_consumer& requests_in() noexcept { return requests_in_; }
   ring_producer& responses_out() noexcept { return responses_out_; }
 
-  /// Master side: populates the whole of both rings (a new channel has only their fronts
-  /// populated). Off the path to the first result: about 1 ms for the default rings.
-  void populate_rings() const noexcept;
-
   /// State word of a slot (both sides; see slot_state).
   std::atomic<std::uint64_t>& slot(std::uint32_t index) noexcept;
 
