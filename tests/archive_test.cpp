@@ -7,6 +7,7 @@
 #include <cereal/archives/binary.hpp>
 #include <cereal/types/map.hpp>
 #include <cereal/types/string.hpp>
+#include <cereal/types/tuple.hpp>
 #include <cereal/types/vector.hpp>
 
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -57,6 +59,36 @@ TEST_CASE("archive: encodes exactly as cereal's binary archive" * doctest::timeo
   decode_exact(ours, back, tail);
   CHECK(back == r);
   CHECK(tail == "tail");
+}
+
+TEST_CASE("archive: a chunk of numeric inputs encodes as cereal's and decodes intact" * doctest::timeout(10)) {
+  // More than one block of either record size, and a count that does not fill the last block.
+  std::vector<std::tuple<int>> ints;
+  std::vector<std::tuple<std::int64_t, double, char>> mixed;
+  for (int i = 0; i < 2500; ++i) {
+    ints.emplace_back(i * 37 - 1000);
+    mixed.emplace_back(std::int64_t{i} << 33, i * 0.25, static_cast<char>(i));
+  }
+  byte_buffer ours;
+  encode_into(ours, ints, mixed);
+  std::ostringstream theirs;
+  {
+    cereal::BinaryOutputArchive archive(theirs);
+    archive(ints, mixed);
+  }
+  const std::string expected = theirs.str();
+  REQUIRE(ours.size() == expected.size());
+  CHECK(std::memcmp(ours.data(), expected.data(), expected.size()) == 0);
+
+  std::vector<std::tuple<int>> ints_back{{5}};
+  std::vector<std::tuple<std::int64_t, double, char>> mixed_back;
+  decode_exact(ours, ints_back, mixed_back);
+  CHECK(ints_back == ints);
+  CHECK(mixed_back == mixed);
+  // A count the bytes cannot hold fails before the vector is sized.
+  const std::uint64_t huge = std::uint64_t{1} << 40;
+  std::memcpy(ours.data(), &huge, sizeof huge);
+  CHECK_THROWS_AS(decode_exact(ours, ints_back, mixed_back), decode_failure);
 }
 
 TEST_CASE("archive: large strings and vectors decode intact" * doctest::timeout(20)) {
