@@ -2,6 +2,7 @@
 //
 //   ./workloads map        [--workers 2] [--items 200000] [--chunksize 1000]
 //   ./workloads imap       [--workers 2] [--items 200000] [--chunksize 1000] [--big-items 10000000]
+//                          [--window 0 (the default: twice the workers)]
 //   ./workloads payload    [--workers 2] [--mib 64] [--repeat 3] [--argument 1]
 //   ./workloads shared_payload [--workers 2] [--mib 64] [--repeat 5]   (forkpool::shared_bytes)
 //   ./workloads startup    [--workers 2] [--repeat 5]
@@ -178,12 +179,13 @@ long peak_rss_kib() {
 // ratios, then what each costs in the
 // master's peak memory over a large input: imap over a generator that is never stored, map over
 // the same inputs in a vector.
-int run_imap(unsigned workers, long items, long chunksize, long big_items) {
+int run_imap(unsigned workers, long items, long chunksize, long big_items, long window) {
   forkpool::process_pool pool(with_workers(workers));
   pool.submit(noop, 0).get();
   std::vector<int> inputs(static_cast<std::size_t>(items));
   for (long i = 0; i < items; ++i) inputs[static_cast<std::size_t>(i)] = static_cast<int>(i);
-  const forkpool::map_options options{.chunksize = static_cast<std::size_t>(chunksize)};
+  forkpool::map_options options{.chunksize = static_cast<std::size_t>(chunksize)};
+  if (window > 0) options.window = static_cast<std::size_t>(window);  // else the default
   const long long expected = static_cast<long long>(items) * (items - 1);  // sum of twice(i)
   std::vector<double> map_rates, imap_rates, ratios;
   const auto time_map = [&] {
@@ -386,7 +388,7 @@ int main(int argc, char** argv) {
     return run_map(workers, option(argc, argv, "--items", 200000), option(argc, argv, "--chunksize", 1000));
   if (workload == "imap")
     return run_imap(workers, option(argc, argv, "--items", 200000), option(argc, argv, "--chunksize", 1000),
-                    option(argc, argv, "--big-items", 10000000));
+                    option(argc, argv, "--big-items", 10000000), option(argc, argv, "--window", 0));
   if (workload == "payload")
     return run_payload(workers, option(argc, argv, "--mib", 64), static_cast<int>(option(argc, argv, "--repeat", 3)),
                        option(argc, argv, "--argument", 1) != 0);
