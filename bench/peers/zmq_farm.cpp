@@ -14,6 +14,7 @@
 #include <cereal/archives/binary.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -76,7 +77,13 @@ T decode(const zmq::message_t& message) {
   out.connect(results);
   for (;;) {
     zmq::message_t message;
-    if (!in.recv(message)) continue;
+    try {
+      if (!in.recv(message)) continue;
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      std::fprintf(stderr, "zmq_farm worker %d: %s\n", static_cast<int>(::getpid()), e.what());
+      ::_exit(1);
+    }
     const call c = decode<call>(message);
     if (c.what == kind::stop) break;
     reply r;
@@ -136,14 +143,24 @@ int main(int argc, char** argv) {
   zmq::socket_t in(context, zmq::socket_type::pull);
   out.set(zmq::sockopt::sndhwm, 0);
   in.set(zmq::sockopt::rcvhwm, 0);
+  // A reply that never comes (a worker gone, its queued calls with it) ends the run with an
+  // error instead of a hang.
+  in.set(zmq::sockopt::rcvtimeo, 60000);
   out.bind(tasks);
   in.bind(results);
 
   std::uint64_t next_id = 0;
+  const auto receive = [&](zmq::message_t& message) {
+    if (!in.recv(message)) {
+      std::fprintf(stderr, "zmq_farm: no reply for 60 s (a worker is gone?)\n");
+      for (const pid_t child : children) ::kill(child, SIGKILL);
+      std::exit(1);
+    }
+  };
   const auto round_trip = [&](const call& c) {
     out.send(encode(c), zmq::send_flags::none);
     zmq::message_t message;
-    (void)in.recv(message);
+    receive(message);
     return decode<reply>(message);
   };
 
@@ -163,7 +180,7 @@ int main(int argc, char** argv) {
   long long sum = 0;
   for (int i = 0; i < batch; ++i) {
     zmq::message_t message;
-    (void)in.recv(message);
+    receive(message);
     sum += decode<reply>(message).number;
   }
   const double burst_per_s = batch / std::chrono::duration<double>(clock_type::now() - start).count();
@@ -182,7 +199,7 @@ int main(int argc, char** argv) {
   std::vector<int> output(input.size());
   for (std::uint64_t n = first_chunk; n < next_id; ++n) {
     zmq::message_t message;
-    (void)in.recv(message);
+    receive(message);
     const reply r = decode<reply>(message);
     std::copy(r.chunk.begin(), r.chunk.end(),
               output.begin() + static_cast<long>((r.id - first_chunk) * static_cast<std::uint64_t>(chunksize)));
