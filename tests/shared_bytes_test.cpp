@@ -4,8 +4,10 @@
 
 #include <dirent.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -225,6 +227,29 @@ TEST_CASE("shared_bytes: map returns buffers in place" * doctest::timeout(60)) {
     CHECK(b.in_shared_memory());
     CHECK(has_pattern(b, 3));
   }
+}
+
+TEST_CASE("shared_bytes: threads that take and drop results at once lose no room and no bytes" * doctest::timeout(90)) {
+  // Room for 8 buffers of 1 MiB per worker: 4 threads x 40 results each only fit if every drop
+  // (from any thread) gives its room back.
+  process_pool pool(with_area(2, 8 << 20));
+  std::atomic<int> bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        const int seed = t * 100 + i;
+        try {
+          shared_bytes a = pool.submit(filled, std::size_t{1} << 20, seed).get();
+          if (!a.in_shared_memory() || !has_pattern(a, seed)) bad.fetch_add(1);
+        } catch (const std::exception&) {
+          bad.fetch_add(1);
+        }
+      }
+    });
+  for (auto& thread : threads) thread.join();
+  CHECK(bad.load() == 0);
+  CHECK(pool.stats().completed == 160);
 }
 
 TEST_SUITE_END();
