@@ -192,7 +192,7 @@ TEST_CASE("shared_bytes: a held buffer outlives its worker and its pool" * docte
   kept = shared_bytes();
 }
 
-TEST_CASE("shared_bytes: without a shared area, and in a thread_pool, the bytes travel by copy" * doctest::timeout(60)) {
+TEST_CASE("shared_bytes: without a shared area and in a thread_pool the bytes travel by copy" * doctest::timeout(60)) {
   {
     process_pool pool(with_area(1, 0));
     const shared_bytes copied = pool.submit(filled, std::size_t{2} << 20, 6).get();
