@@ -54,6 +54,12 @@ shared_bytes filled_3(std::size_t size) { return filled(size, 3); }
 // Whether a task's own buffer comes from its worker's shared area.
 bool allocated_in_shared_memory(std::size_t size) { return shared_bytes(size).in_shared_memory(); }
 
+// Keeps the buffer it returns (a cache): the worker still refers to it after the reply.
+shared_bytes cached() {
+  static shared_bytes kept = filled(10000, 8);
+  return kept;
+}
+
 // Allocates `count` buffers, keeps them all until it returns: the worker's own count toward the
 // area's limits too.
 std::size_t hold_many(std::size_t count) {
@@ -70,6 +76,7 @@ FORKPOOL_TASK_NAMED(shared_tasks::same_twice, "shared.same_twice");
 FORKPOOL_TASK_NAMED(shared_tasks::sum_of_bytes, "shared.sum_of_bytes");
 FORKPOOL_TASK_NAMED(shared_tasks::allocated_in_shared_memory, "shared.allocated_in_shared_memory");
 FORKPOOL_TASK_NAMED(shared_tasks::hold_many, "shared.hold_many");
+FORKPOOL_TASK_NAMED(shared_tasks::cached, "shared.cached");
 
 using namespace shared_tasks;
 
@@ -167,6 +174,21 @@ TEST_CASE("shared_bytes: the same buffer twice in one result is one buffer in th
   CHECK(first.in_shared_memory());
   CHECK(first.data() == second.data());
   CHECK(has_pattern(second, 4));
+}
+
+TEST_CASE("shared_bytes: a buffer the caller still holds goes out again as a copy" * doctest::timeout(60)) {
+  process_pool pool(with_area(1, 8 << 20));
+  shared_bytes first = pool.submit(cached).get();
+  CHECK(first.in_shared_memory());
+  // The caller holds the block: handing it over twice would let one release free it under the
+  // other, so the second answer is a copy of the same bytes.
+  const shared_bytes second = pool.submit(cached).get();
+  CHECK_FALSE(second.in_shared_memory());
+  CHECK(has_pattern(second, 8));
+  first = shared_bytes();
+  const shared_bytes third = pool.submit(cached).get();
+  CHECK(third.in_shared_memory());
+  CHECK(has_pattern(third, 8));
 }
 
 TEST_CASE("shared_bytes: a held buffer outlives its worker and its pool" * doctest::timeout(90)) {

@@ -151,6 +151,7 @@ std::optional<std::uint32_t> shared_area::hand_over(const shared_block& block) {
   const auto* ours = dynamic_cast<const worker_block*>(&block);
   if (ours == nullptr || ours->area() != this) return std::nullopt;
   std::lock_guard lock(mutex_);
+  reclaim_released();  // a block the caller has dropped since may go out in place again
   record& r = records_[ours->slot()];
   if (r.held_by == holder::handing_over) {
     for (std::uint32_t i = 0; i < pending_slots_.size(); ++i)
