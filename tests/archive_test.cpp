@@ -19,9 +19,9 @@
 #include <utility>
 #include <vector>
 
-#include "forkpool/detail/lent_table.hpp"
+#include "lent_table.hpp"
 #include "forkpool/detail/serialize.hpp"
-#include "forkpool/detail/worker_channel.hpp"
+#include "worker_channel.hpp"
 
 using namespace forkpool::detail;
 

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "forkpool/detail/checksum.hpp"
+#include "checksum.hpp"
 
 using forkpool::detail::crc32c;
 

@@ -8,10 +8,10 @@
 #include <numeric>
 #include <vector>
 
-#include "forkpool/detail/checksum.hpp"
+#include "checksum.hpp"
 #include "forkpool/detail/frame.hpp"
-#include "forkpool/detail/shared_region.hpp"
-#include "forkpool/detail/spsc_ring.hpp"
+#include "shared_region.hpp"
+#include "spsc_ring.hpp"
 
 using namespace forkpool::detail;
 

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <string>
 
-#include "forkpool/detail/process_memory.hpp"
+#include "process_memory.hpp"
 
 namespace forkpool::detail {
 namespace {

@@ -1,6 +1,6 @@
-#include "forkpool/detail/bulk_area.hpp"
+#include "bulk_area.hpp"
 
-#include "forkpool/detail/shared_region.hpp"
+#include "shared_region.hpp"
 
 #include <fcntl.h>
 

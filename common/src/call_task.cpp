@@ -1,4 +1,4 @@
-#include "forkpool/detail/call_task.hpp"
+#include "call_task.hpp"
 
 #include <exception>
 #include <string>

@@ -1,4 +1,4 @@
-#include "forkpool/detail/checksum.hpp"
+#include "checksum.hpp"
 
 #include <array>
 #include <cstring>

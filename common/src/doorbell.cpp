@@ -1,4 +1,4 @@
-#include "forkpool/detail/doorbell.hpp"
+#include "doorbell.hpp"
 
 #include <poll.h>
 #include <sys/eventfd.h>

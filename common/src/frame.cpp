@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "forkpool/detail/checksum.hpp"
+#include "checksum.hpp"
 
 namespace forkpool::detail {
 namespace {

@@ -1,4 +1,4 @@
-#include "forkpool/detail/lent_table.hpp"
+#include "lent_table.hpp"
 
 #include <algorithm>
 #include <cstring>

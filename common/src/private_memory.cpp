@@ -1,4 +1,4 @@
-#include "forkpool/detail/private_memory.hpp"
+#include "private_memory.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "forkpool/detail/process_memory.hpp"
+#include "process_memory.hpp"
 
 #include <sys/uio.h>
 

@@ -8,7 +8,7 @@
 
 #include "forkpool/detail/archive.hpp"
 #include "forkpool/detail/pages.hpp"
-#include "forkpool/detail/shared_region.hpp"
+#include "shared_region.hpp"
 #include "forkpool/detail/wire.hpp"
 #include "forkpool/errors.hpp"
 

@@ -1,4 +1,4 @@
-#include "forkpool/detail/shared_region.hpp"
+#include "shared_region.hpp"
 
 #include <sys/mman.h>
 #include <sys/stat.h>

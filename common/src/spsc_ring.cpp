@@ -1,4 +1,4 @@
-#include "forkpool/detail/spsc_ring.hpp"
+#include "spsc_ring.hpp"
 
 #include <cstring>
 #include <new>

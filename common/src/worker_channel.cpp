@@ -1,4 +1,4 @@
-#include "forkpool/detail/worker_channel.hpp"
+#include "worker_channel.hpp"
 
 #include <unistd.h>
 
@@ -7,7 +7,7 @@
 #include <new>
 #include <stdexcept>
 
-#include "forkpool/detail/process_memory.hpp"
+#include "process_memory.hpp"
 #include "shared_area.hpp"
 
 namespace forkpool::detail {

@@ -14,7 +14,7 @@
 #include <unordered_map>
 
 #include "forkpool/detail/client_protocol.hpp"
-#include "forkpool/detail/wire_exception.hpp"
+#include "wire_exception.hpp"
 #include "master_log.hpp"
 
 namespace forkpool::daemon {

@@ -15,7 +15,7 @@
 
 #include "forkpool/detail/client_protocol.hpp"
 #include "forkpool/detail/unique_fd.hpp"
-#include "forkpool/detail/wire_exception.hpp"
+#include "wire_exception.hpp"
 #include "forkpool/errors.hpp"
 #include "socket_trust.hpp"
 

@@ -3,7 +3,7 @@
 
 #include "forkpool/detail/spin.hpp"
 #include "forkpool/detail/task_state.hpp"
-#include "forkpool/detail/worker_channel.hpp"
+#include "worker_channel.hpp"
 #include "forkpool/errors.hpp"
 #include "scheduler_lock.hpp"
 

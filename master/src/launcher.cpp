@@ -14,8 +14,8 @@
 #include <optional>
 #include <system_error>
 
-#include "forkpool/detail/fork_server.hpp"
-#include "forkpool/detail/spawn.hpp"
+#include "fork_server.hpp"
+#include "spawn.hpp"
 
 namespace forkpool::detail {
 namespace {

@@ -10,8 +10,8 @@
 #include <optional>
 #include <string>
 
-#include "forkpool/detail/worker_channel.hpp"
-#include "forkpool/detail/worker_loop.hpp"
+#include "worker_channel.hpp"
+#include "worker_loop.hpp"
 #include "forkpool/options.hpp"
 
 namespace forkpool::detail {

@@ -10,7 +10,7 @@
 
 #include "forkpool/detail/registry.hpp"
 #include "forkpool/detail/spin.hpp"
-#include "forkpool/detail/spawn.hpp"
+#include "spawn.hpp"
 
 #include "forkpool/errors.hpp"
 

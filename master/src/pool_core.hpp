@@ -30,8 +30,8 @@
 #include <vector>
 
 #include "forkpool/detail/task_state.hpp"
-#include "forkpool/detail/worker_channel.hpp"
-#include "forkpool/detail/worker_loop.hpp"
+#include "worker_channel.hpp"
+#include "worker_loop.hpp"
 #include "forkpool/options.hpp"
 #include "launcher.hpp"
 #include "scheduler_lock.hpp"

@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <cstring>
 
-#include "forkpool/detail/lent_table.hpp"
+#include "lent_table.hpp"
 #include "forkpool/detail/wire.hpp"
-#include "forkpool/detail/wire_exception.hpp"
+#include "wire_exception.hpp"
 #include "forkpool/errors.hpp"
 #include "pool_core.hpp"
 #include "shared_area.hpp"

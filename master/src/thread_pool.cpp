@@ -11,9 +11,9 @@
 #include <mutex>
 #include <thread>
 
-#include "forkpool/detail/call_task.hpp"
-#include "forkpool/detail/private_memory.hpp"
-#include "forkpool/detail/wire_exception.hpp"
+#include "call_task.hpp"
+#include "private_memory.hpp"
+#include "wire_exception.hpp"
 #include "forkpool/errors.hpp"
 
 namespace forkpool {

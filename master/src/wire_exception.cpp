@@ -1,4 +1,4 @@
-#include "forkpool/detail/wire_exception.hpp"
+#include "wire_exception.hpp"
 
 #include <sstream>
 

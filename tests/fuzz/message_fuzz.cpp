@@ -9,7 +9,7 @@
 
 #include "forkpool/detail/client_protocol.hpp"
 #include "forkpool/detail/frame.hpp"
-#include "forkpool/detail/lent_table.hpp"
+#include "lent_table.hpp"
 
 using namespace forkpool::detail;
 

@@ -1,4 +1,4 @@
-#include "forkpool/detail/fork_server.hpp"
+#include "fork_server.hpp"
 
 #include <poll.h>
 #include <signal.h>

@@ -1,6 +1,6 @@
 #include "forkpool/init.hpp"
 
-#include "forkpool/detail/spawn.hpp"
+#include "spawn.hpp"
 
 namespace forkpool {
 

@@ -23,7 +23,7 @@
 #include "forkpool/detail/serialize.hpp"
 #include "forkpool/detail/spin.hpp"
 #include "forkpool/detail/wire.hpp"
-#include "forkpool/detail/worker_channel.hpp"
+#include "worker_channel.hpp"
 #include "shared_area.hpp"
 
 namespace forkpool::detail {

@@ -1,4 +1,4 @@
-#include "forkpool/detail/spawn.hpp"
+#include "spawn.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -14,7 +14,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "forkpool/detail/fork_server.hpp"
+#include "fork_server.hpp"
 #include "forkpool/detail/registry.hpp"
 
 extern char** environ;

@@ -1,4 +1,4 @@
-#include "forkpool/detail/worker_loop.hpp"
+#include "worker_loop.hpp"
 
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -11,13 +11,13 @@
 #include <cstdio>
 #include <cstring>
 
-#include "forkpool/detail/call_task.hpp"
+#include "call_task.hpp"
 #include "forkpool/detail/frame.hpp"
-#include "forkpool/detail/lent_table.hpp"
-#include "forkpool/detail/private_memory.hpp"
+#include "lent_table.hpp"
+#include "private_memory.hpp"
 #include "forkpool/detail/serialize.hpp"
 #include "forkpool/detail/wire.hpp"
-#include "forkpool/detail/worker_channel.hpp"
+#include "worker_channel.hpp"
 #include "reply_body.hpp"
 #include "shared_area.hpp"
 

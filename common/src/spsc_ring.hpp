@@ -19,7 +19,7 @@
 #include <cstdint>
 #include <span>
 
-#include "forkpool/detail/doorbell.hpp"
+#include "doorbell.hpp"
 #include "forkpool/detail/spin.hpp"
 
 namespace forkpool::detail {

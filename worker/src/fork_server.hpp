@@ -14,9 +14,9 @@
 
 #include <cstdint>
 
-#include "forkpool/detail/spawn.hpp"
+#include "spawn.hpp"
 #include "forkpool/detail/unique_fd.hpp"
-#include "forkpool/detail/worker_loop.hpp"
+#include "worker_loop.hpp"
 
 namespace forkpool::detail {
 

@@ -17,10 +17,10 @@
 #include <cstdint>
 #include <memory>
 
-#include "forkpool/detail/bulk_area.hpp"
-#include "forkpool/detail/doorbell.hpp"
-#include "forkpool/detail/shared_region.hpp"
-#include "forkpool/detail/spsc_ring.hpp"
+#include "bulk_area.hpp"
+#include "doorbell.hpp"
+#include "shared_region.hpp"
+#include "spsc_ring.hpp"
 
 namespace forkpool::detail {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "forkpool/detail/worker_loop.hpp"
+#include "worker_loop.hpp"
 
 namespace forkpool::detail {
 
