@@ -191,6 +191,29 @@ TEST_CASE("shared_bytes: a buffer the caller still holds goes out again as a cop
   CHECK(has_pattern(third, 8));
 }
 
+TEST_CASE("shared_bytes: stats count the buffers callers hold until they drop them" * doctest::timeout(60)) {
+  process_pool pool(with_area(1, 8 << 20));
+  CHECK(pool.stats().shared_buffers_held == 0);
+  shared_bytes a = pool.submit(filled, std::size_t{1} << 20, 1).get();
+  shared_bytes b = pool.submit(filled, std::size_t{1000}, 2).get();
+  const shared_bytes copy_of_a = a;  // a copy is the same buffer
+  pool_stats s = pool.stats();
+  CHECK(s.shared_buffers_held == 2);
+  CHECK(s.shared_bytes_held == (std::size_t{1} << 20) + 1000);
+  b = shared_bytes();
+  CHECK(pool.stats().shared_buffers_held == 1);
+  // A buffer of a replaced worker still counts while its caller holds it.
+  const int first_pid = wait_for_workers(pool, 1).per_worker.at(0).pid;
+  pool.restart_workers();
+  CHECK(eventually([&] {
+    const pool_stats now = pool.stats();
+    return now.workers_alive == 1 && now.workers_retiring == 0 && now.per_worker.at(0).pid != first_pid;
+  }));
+  CHECK(pool.stats().shared_bytes_held == std::size_t{1} << 20);
+  a = shared_bytes();
+  CHECK(pool.stats().shared_buffers_held == 1);  // copy_of_a still holds it
+}
+
 TEST_CASE("shared_bytes: a held buffer outlives its worker and its pool" * doctest::timeout(90)) {
   const std::size_t descriptors_before = open_descriptors();
   shared_bytes kept;

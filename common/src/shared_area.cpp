@@ -196,7 +196,12 @@ std::shared_ptr<shared_block> shared_area::receive(const shared_token& token) {
       token.offset % kPageBytes != 0 || token.offset > capacity_ - token.size)
     throw decode_failure("a shared buffer that does not lie in its worker's area");
   populate(data() + token.offset, page_ceil(token.size), populate_for::reading);
-  return std::make_shared<master_block>(shared_from_this(), token);
+  auto block = std::make_shared<master_block>(shared_from_this(), token);
+  if (usage_) {
+    usage_->buffers.fetch_add(1, std::memory_order_relaxed);
+    usage_->bytes.fetch_add(token.size, std::memory_order_relaxed);
+  }
+  return block;
 }
 
 void shared_area::master_dropped(const shared_token& token) noexcept {
@@ -205,6 +210,10 @@ void shared_area::master_dropped(const shared_token& token) noexcept {
   const std::size_t end = token.offset + page_ceil(token.size);
   if (end > begin) ::madvise(data() + begin, end - begin, MADV_REMOVE);
   release_word(token.slot).store(token.generation, std::memory_order_release);
+  if (usage_) {
+    usage_->buffers.fetch_sub(1, std::memory_order_relaxed);
+    usage_->bytes.fetch_sub(token.size, std::memory_order_relaxed);
+  }
 }
 
 void append_shared_table(std::vector<std::byte>& out, std::span<const shared_token> tokens) {

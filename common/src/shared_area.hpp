@@ -59,6 +59,13 @@ struct shared_receipt {
   std::vector<std::shared_ptr<shared_block>> blocks;
 };
 
+/// What a pool's callers hold of its workers' areas, its retired workers' included
+/// (pool_stats::shared_buffers_held, shared_bytes_held).
+struct shared_usage {
+  std::atomic<std::uint64_t> buffers{0};
+  std::atomic<std::uint64_t> bytes{0};
+};
+
 class shared_area : public std::enable_shared_from_this<shared_area> {
  public:
   /// Maps `bytes` of `fd` at `offset` (page aligned; a control page, then the data); after a
@@ -86,6 +93,8 @@ class shared_area : public std::enable_shared_from_this<shared_area> {
   void cancel_reply();
 
   // ---- master side ----
+  /// Counts the blocks received from here on in `usage` (set before the worker starts).
+  void count_into(std::shared_ptr<shared_usage> usage) noexcept { usage_ = std::move(usage); }
   /// The block a reply names. Throws decode_failure when the token does not lie in the area.
   std::shared_ptr<shared_block> receive(const shared_token& token);
 
@@ -120,6 +129,7 @@ class shared_area : public std::enable_shared_from_this<shared_area> {
   std::array<record, kSharedBlocks> records_{};
   std::vector<shared_token> pending_;
   std::vector<std::uint32_t> pending_slots_;
+  std::shared_ptr<shared_usage> usage_;
 };
 
 /// Appends the table for `tokens` (at most kSharedBlocks) to `out`.

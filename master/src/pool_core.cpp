@@ -334,6 +334,8 @@ pool_stats pool_core::stats() const {
   s.restarts_requested = restarts_[static_cast<int>(restart_reason::requested)].load();
   s.initializer_failures = initializer_failures_.load();
   s.result_bytes_read_in_place = lent_bytes_read_.load();
+  s.shared_buffers_held = shared_usage_->buffers.load(std::memory_order_relaxed);
+  s.shared_bytes_held = shared_usage_->bytes.load(std::memory_order_relaxed);
   s.retries = retries_.load(std::memory_order_relaxed);
   std::lock_guard lock(stats_mutex_);
   for (const auto& worker : workers_) {

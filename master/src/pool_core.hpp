@@ -35,6 +35,7 @@
 #include "forkpool/options.hpp"
 #include "launcher.hpp"
 #include "scheduler_lock.hpp"
+#include "shared_area.hpp"
 
 namespace forkpool::detail {
 
@@ -261,6 +262,8 @@ class pool_core final : public launch_events, public pool_helper {
   /// The shortest timeout any call has had (pool's or its own): sets the scan's period.
   std::chrono::milliseconds shortest_timeout_{0};
   std::atomic<std::uint64_t> lent_bytes_read_{0};  ///< pool_stats::result_bytes_read_in_place
+  /// pool_stats::shared_buffers_held and shared_bytes_held; outlives the pool with its blocks.
+  std::shared_ptr<shared_usage> shared_usage_ = std::make_shared<shared_usage>();
 
   std::mutex shutdown_mutex_;
   std::condition_variable shutdown_done_;

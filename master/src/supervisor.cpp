@@ -35,6 +35,7 @@ std::unique_ptr<worker_record> pool_core::make_worker() {
   worker->channel = worker_channel::create(options_.ring_bytes, options_.max_payload_bytes,
                                            options_.kept_payload_bytes,
                                            options_.shared_bytes_per_worker);
+  if (const auto& area = worker->channel->shared()) area->count_into(shared_usage_);
   unique_fd bell(::fcntl(worker->channel->master_bell().fd(), F_DUPFD_CLOEXEC, 0));
   if (!bell) throw std::system_error(errno, std::generic_category(), "dup");
   worker->bell = std::make_unique<boost::asio::posix::stream_descriptor>(io_, bell.get());

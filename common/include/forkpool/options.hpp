@@ -134,6 +134,10 @@ struct pool_stats {
   /// Bytes of results the master copied straight from a worker's memory into the caller's
   /// result, with no copy in shared memory between (large strings and vectors; see README).
   std::uint64_t result_bytes_read_in_place = 0;
+  /// forkpool::shared_bytes results its callers hold now, in the workers' shared areas (those
+  /// of workers since replaced included), and their bytes. 0 through forkpool-master.
+  std::uint64_t shared_buffers_held = 0;
+  std::uint64_t shared_bytes_held = 0;
   std::vector<worker_stats> per_worker;
 
   std::uint64_t restarts() const {
