@@ -1,29 +1,19 @@
 #include "lent_table.hpp"
 
+#include "reply_table.hpp"
+
 #include <algorithm>
 #include <cstring>
 
 namespace forkpool::detail {
 
 void append_lent_table(byte_buffer& out, std::span<const lent_run> runs) {
-  const lent_table table{static_cast<std::uint32_t>(runs.size()), 0};
-  const auto* table_bytes = reinterpret_cast<const std::byte*>(&table);
-  out.insert(out.end(), table_bytes, table_bytes + sizeof table);
-  const auto run_bytes = std::as_bytes(runs);
-  out.insert(out.end(), run_bytes.begin(), run_bytes.end());
+  append_reply_table(out, runs);
 }
 
 bool take_lent_table(std::span<const std::byte>& body, lent_runs& out) noexcept {
-  lent_table table{};
-  if (body.size() < sizeof table) return false;
-  std::memcpy(&table, body.data(), sizeof table);
-  if (table.count == 0 || table.count > kMaxLentRuns ||
-      body.size() - sizeof table < table.count * sizeof(lent_run))
-    return false;
-  std::memcpy(out.runs.data(), body.data() + sizeof table, table.count * sizeof(lent_run));
-  out.count = table.count;
-  body = body.subspan(sizeof table + table.count * sizeof(lent_run));
-  return true;
+  out.count = take_reply_table(body, kMaxLentRuns, out.runs.data());
+  return out.count != 0;
 }
 
 bool lent_runs_fit(std::span<const lent_run> runs, std::size_t body_size,

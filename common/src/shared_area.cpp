@@ -11,6 +11,7 @@
 #include "shared_region.hpp"
 #include "forkpool/detail/wire.hpp"
 #include "forkpool/errors.hpp"
+#include "reply_table.hpp"
 
 namespace forkpool::detail {
 
@@ -90,27 +91,11 @@ std::shared_ptr<shared_block> shared_area::allocate(std::size_t size) {
   {
     std::lock_guard lock(mutex_);
     reclaim_released();
-    std::size_t held = 0, held_bytes = 0;
-    for (std::uint32_t i = 0; i < kSharedBlocks; ++i) {
-      if (records_[i].held_by == holder::none) {
-        if (slot == kSharedBlocks) slot = i;
-      } else {
-        ++held;
-        held_bytes += records_[i].pages * kPageBytes;
-      }
-    }
-    const std::string holding = std::to_string(held) + " buffers of " +
-                                std::to_string(held_bytes) + " bytes are held (results not yet "
-                                "dropped by their callers, or still in the worker)";
-    if (slot == kSharedBlocks)
-      throw shared_memory_exhausted("forkpool::shared_bytes: this worker's shared area holds " +
-                                    std::to_string(kSharedBlocks) +
-                                    " buffers at most, and " + holding);
-    const std::optional<std::size_t> found = first_fit(pages);
-    if (!found)
-      throw shared_memory_exhausted("forkpool::shared_bytes of " + std::to_string(size) +
-                                    " bytes does not fit this worker's shared area of " +
-                                    std::to_string(capacity_) + " bytes: " + holding);
+    for (std::uint32_t i = 0; i < kSharedBlocks && slot == kSharedBlocks; ++i)
+      if (records_[i].held_by == holder::none) slot = i;
+    const std::optional<std::size_t> found =
+        slot == kSharedBlocks ? std::nullopt : first_fit(pages);
+    if (!found) throw_exhausted(size, slot == kSharedBlocks);
     offset = *found;
     record& chosen = records_[slot];
     chosen = {offset, pages, chosen.generation + 1 == 0 ? 1 : chosen.generation + 1,
@@ -118,6 +103,26 @@ std::shared_ptr<shared_block> shared_area::allocate(std::size_t size) {
   }
   populate(data() + offset, pages * kPageBytes, populate_for::writing);
   return std::make_shared<worker_block>(shared_from_this(), slot, data() + offset, size);
+}
+
+// Only when an allocation fails: what is held, so the caller knows what to drop.
+void shared_area::throw_exhausted(std::size_t size, bool no_slot) const {
+  std::size_t held = 0, held_bytes = 0;
+  for (const record& r : records_) {
+    if (r.held_by == holder::none) continue;
+    ++held;
+    held_bytes += r.pages * kPageBytes;
+  }
+  const std::string holding = std::to_string(held) + " buffers of " + std::to_string(held_bytes) +
+                              " bytes are held (results not yet dropped by their callers, or "
+                              "still in the worker)";
+  if (no_slot)
+    throw shared_memory_exhausted("forkpool::shared_bytes: this worker's shared area holds " +
+                                  std::to_string(kSharedBlocks) + " buffers at most, and " +
+                                  holding);
+  throw shared_memory_exhausted("forkpool::shared_bytes of " + std::to_string(size) +
+                                " bytes does not fit this worker's shared area of " +
+                                std::to_string(capacity_) + " bytes: " + holding);
 }
 
 void shared_area::reclaim_released() {
@@ -217,24 +222,13 @@ void shared_area::master_dropped(const shared_token& token) noexcept {
 }
 
 void append_shared_table(std::vector<std::byte>& out, std::span<const shared_token> tokens) {
-  const shared_table table{static_cast<std::uint32_t>(tokens.size()), 0};
-  const auto* table_bytes = reinterpret_cast<const std::byte*>(&table);
-  out.insert(out.end(), table_bytes, table_bytes + sizeof table);
-  const auto token_bytes = std::as_bytes(tokens);
-  out.insert(out.end(), token_bytes.begin(), token_bytes.end());
+  append_reply_table(out, tokens);
 }
 
 bool take_shared_table(std::span<const std::byte>& body, std::vector<shared_token>& out) {
-  shared_table table{};
-  if (body.size() < sizeof table) return false;
-  std::memcpy(&table, body.data(), sizeof table);
-  if (table.count == 0 || table.count > kSharedBlocks ||
-      body.size() - sizeof table < table.count * sizeof(shared_token))
-    return false;
-  out.resize(table.count);
-  std::memcpy(out.data(), body.data() + sizeof table, table.count * sizeof(shared_token));
-  body = body.subspan(sizeof table + table.count * sizeof(shared_token));
-  return true;
+  out.resize(kSharedBlocks);
+  out.resize(take_reply_table(body, kSharedBlocks, out.data()));
+  return !out.empty();
 }
 
 worker_sharing& this_worker_sharing() noexcept {

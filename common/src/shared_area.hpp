@@ -118,6 +118,7 @@ class shared_area : public std::enable_shared_from_this<shared_area> {
   std::atomic<std::uint32_t>& release_word(std::uint32_t slot) noexcept;
   std::byte* data() const noexcept;
   void reclaim_released();  // with mutex_
+  [[noreturn]] void throw_exhausted(std::size_t size, bool no_slot) const;  // with mutex_
   std::optional<std::size_t> first_fit(std::size_t pages) const;
   void worker_dropped(std::uint32_t slot) noexcept;
   void master_dropped(const shared_token& token) noexcept;

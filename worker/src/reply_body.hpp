@@ -69,8 +69,8 @@ class reply_body final : public lending_sink {
   bool fit_tables() {
     const std::size_t shared = channel_.shared() ? channel_.shared()->reply_table().size() : 0;
     std::size_t tables = 0;
-    if (shared != 0) tables += sizeof(shared_table) + shared * sizeof(shared_token);
-    if (!lent_.empty()) tables += sizeof(lent_table) + lent_.size() * sizeof(lent_run);
+    if (shared != 0) tables += sizeof(reply_table_header) + shared * sizeof(shared_token);
+    if (!lent_.empty()) tables += sizeof(reply_table_header) + lent_.size() * sizeof(lent_run);
     return in_bulk_ || small_.size() + tables <= ring_room_ || move_to_bulk();
   }
   /// Gives the bulk area back unused (the result was abandoned).

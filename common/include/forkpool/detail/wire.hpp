@@ -34,26 +34,22 @@ static_assert(sizeof(reply_header) == 16);
 
 /// The result is in the response bulk area; the frame's body is its size (a std::uint64_t).
 constexpr std::uint32_t kBodyInBulk = 1;
-/// The body starts with a shared_table and its shared_tokens (shared_area.hpp): the blocks of
-/// the worker's shared area the result names. Before a lent table, when both are present.
+/// The body starts with a table of shared_tokens (shared_area.hpp): the blocks of the worker's
+/// shared area the result names, at most shared_bytes::kSharedBuffersPerWorker. Before a lent
+/// table, when both are present.
 constexpr std::uint32_t kBodyShared = 4;
 
-struct shared_table {
-  std::uint32_t count;  ///< shared tokens that follow, at most shared_bytes::kSharedBuffersPerWorker
-  std::uint32_t reserved;
-};
-static_assert(sizeof(shared_table) == 8);
-
 /// Runs of the result stay in the worker's memory until the master has read them (lent_run, in
-/// archive.hpp): the body starts with a lent_table and its runs, then holds what it would hold
-/// without this flag.
+/// archive.hpp): the body starts with a table of its runs, then holds what it would hold without
+/// this flag.
 constexpr std::uint32_t kBodyLent = 2;
 
-struct lent_table {
-  std::uint32_t count;  ///< lent_runs that follow, at most kMaxLentRuns
+/// Leads each table in front of a reply body: how many fixed-size entries follow.
+struct reply_table_header {
+  std::uint32_t count;
   std::uint32_t reserved;
 };
-static_assert(sizeof(lent_table) == 8);
+static_assert(sizeof(reply_table_header) == 8);
 constexpr std::uint32_t kMaxLentRuns = 64;
 /// A contiguous run of at least this many bytes is lent rather than copied: below it, the
 /// worker's wait for the master's read would cost more than the copy it saves.
