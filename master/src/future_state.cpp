@@ -6,6 +6,7 @@
 #include "worker_channel.hpp"
 #include "forkpool/errors.hpp"
 #include "scheduler_lock.hpp"
+#include "shared_area.hpp"
 
 namespace forkpool::detail {
 bool task_state::done() const { return status_.load(std::memory_order_acquire) != status::pending; }
@@ -131,14 +132,26 @@ bool task_state::take_back_after_loss() {
   return true;
 }
 
+namespace {
+
+void release_unclaimed(const payload_view& encoded) noexcept {
+  if (encoded.shared != nullptr) encoded.shared->blocks.clear();
+}
+
+}  // namespace
+
 bool task_state::succeed_from(const payload_view& encoded) {
   try {
     store_value(encoded);
   } catch (const std::exception& e) {
+    release_unclaimed(encoded);
     fail(std::make_exception_ptr(
         protocol_error("the result of task '" + name + "' did not decode: " + e.what())));
     return false;
   }
+  // Before the caller can see the result: a shared block it drops at once must go back to the
+  // worker then, not when this thread lets go of the reply.
+  release_unclaimed(encoded);
   finish(status::finished, nullptr);
   return true;
 }
