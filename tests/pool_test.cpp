@@ -2,6 +2,8 @@
 // types, map, stats, many submitting threads, both start methods.
 #include <doctest/doctest.h>
 
+#include <signal.h>
+
 #include <atomic>
 #include <fstream>
 #include <string>
@@ -200,6 +202,35 @@ TEST_CASE("pool: shutdown with cancel_pending cancels what has not started" * do
     CHECK_THROWS_AS(f.get(), cancelled_error);
   }
   CHECK(pool.stats().cancelled == 20);
+}
+
+TEST_CASE("pool: shutdown with kill_running stops the running tasks and cancels the rest" *
+          doctest::timeout(60)) {
+  process_pool pool(options(2));
+  // Ten minutes each: shutdown returns within the test's time limit only if it stops them.
+  std::vector<future<std::uint64_t>> running{pool.submit(sleep_ms, 600'000),
+                                             pool.submit(sleep_ms, 600'000)};
+  for (auto& f : running) wait_until_running(f);
+  std::vector<int> pids;
+  for (const worker_stats& w : pool.stats().per_worker) pids.push_back(w.pid);
+  auto queued = pool.submit(square, 3);
+  pool.shutdown({.kill_running = true});
+  for (auto& f : running) {
+    REQUIRE(f.done());
+    try {
+      f.get();
+      FAIL("a killed task returned");
+    } catch (const cancelled_error& e) {
+      CHECK(std::string(e.what()).find("kill_running") != std::string::npos);
+    }
+  }
+  CHECK(queued.cancelled());
+  const pool_stats s = pool.stats();
+  CHECK(s.workers_alive == 0);
+  CHECK(s.restarts_crash == 0);  // killed on purpose, not a crash
+  CHECK(pids.size() == 2);
+  for (const int pid : pids) CHECK(::kill(pid, 0) != 0);  // gone, and reaped
+  CHECK_THROWS_AS(pool.submit(square, 1), pool_shut_down);
 }
 
 TEST_CASE("pool: shutdown without wait returns at once and the destructor then waits" *

@@ -1,6 +1,9 @@
-// Reading another process's /proc/PID/status in tests.
+// Reading /proc in tests: another process's status, this process's descriptors.
 #pragma once
 
+#include <dirent.h>
+
+#include <cstddef>
 #include <fstream>
 #include <string>
 
@@ -14,4 +17,14 @@ inline long long status_field(int pid, const std::string& name) {
     status.ignore(4096, '\n');
   }
   return -1;
+}
+
+/// How many descriptors this process has open.
+inline std::size_t open_descriptors() {
+  std::size_t n = 0;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (const dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
+    ::closedir(d);
+  }
+  return n - 1;  // the directory's own descriptor
 }

@@ -1,10 +1,10 @@
 // restart_workers() called every few milliseconds while eight threads keep the pool busy: every
 // call still gets its right answer, and afterwards every worker, descriptor and mapping the
 // storm made is gone. Runs for FORKPOOL_STORM_SECONDS (default 30) under each start method.
-#include <dirent.h>
 #include <doctest/doctest.h>
 
 #include "eventually.hpp"
+#include "proc_status.hpp"
 #include <unistd.h>
 
 #include <atomic>
@@ -21,14 +21,6 @@ using namespace test_tasks;
 
 namespace {
 
-std::size_t open_descriptors() {
-  std::size_t n = 0;
-  if (DIR* d = ::opendir("/proc/self/fd")) {
-    while (const dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
-    ::closedir(d);
-  }
-  return n - 1;  // the directory's own descriptor
-}
 
 // Children of this process, and how many of them are zombies (exited, not reaped).
 struct children_count {

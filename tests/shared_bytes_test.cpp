@@ -2,7 +2,6 @@
 // bad use is a typed error on one future, and the pool keeps serving.
 #include <doctest/doctest.h>
 
-#include <dirent.h>
 
 #include <atomic>
 #include <cstdint>
@@ -14,6 +13,7 @@
 #include <forkpool/shared_bytes.hpp>
 
 #include "eventually.hpp"
+#include "proc_status.hpp"
 #include "test_tasks.hpp"
 
 using namespace forkpool;
@@ -90,14 +90,6 @@ pool_options with_area(unsigned workers, std::size_t area_bytes) {
   return o;
 }
 
-std::size_t open_descriptors() {
-  std::size_t count = 0;
-  if (DIR* dir = ::opendir("/proc/self/fd")) {
-    while (::readdir(dir) != nullptr) ++count;
-    ::closedir(dir);
-  }
-  return count;
-}
 
 }  // namespace
 

@@ -40,7 +40,7 @@ using pair_of = std::pair<std::string, std::set<int>>;
 using queue_of = std::deque<std::list<int>>;
 using flags = std::bitset<12>;
 using complex_vector = std::vector<std::complex<double>>;
-using record = std::tuple<int, std::string, std::unordered_set<std::string>>;
+using tuple_record = std::tuple<int, std::string, std::unordered_set<std::string>>;
 
 std::unique_ptr<std::string> boxed(std::unique_ptr<std::string> text) {
   return std::make_unique<std::string>(*text + "!");
@@ -58,7 +58,7 @@ FORKPOOL_TASK_NAMED(echo<pair_of>, "echo.pair_set");
 FORKPOOL_TASK_NAMED(echo<queue_of>, "echo.deque_list");
 FORKPOOL_TASK_NAMED(echo<flags>, "echo.bitset");
 FORKPOOL_TASK_NAMED(echo<complex_vector>, "echo.complex");
-FORKPOOL_TASK_NAMED(echo<record>, "echo.tuple");
+FORKPOOL_TASK_NAMED(echo<tuple_record>, "echo.tuple");
 FORKPOOL_TASK(boxed);
 
 TEST_SUITE_BEGIN("pool");
@@ -83,8 +83,8 @@ TEST_CASE("pool: standard containers and vocabulary types travel both ways" * do
   CHECK(pool.submit(echo<flags>, flags(0b101100111010)).get() == flags(0b101100111010));
   const complex_vector c{{1, 2}, {-0.5, 4}};
   CHECK(pool.submit(echo<complex_vector>, c).get() == c);
-  const record r{7, "seven", {"s", "e"}};
-  CHECK(pool.submit(echo<record>, r).get() == r);
+  const tuple_record r{7, "seven", {"s", "e"}};
+  CHECK(pool.submit(echo<tuple_record>, r).get() == r);
   CHECK(*pool.submit(boxed, std::make_unique<std::string>("hi")).get() == "hi!");
 }
 

@@ -92,6 +92,13 @@ TEST_CASE("thread_pool: cancel and running and shutdown behave as in process_poo
   CHECK(s.workers_alive == 0);
 }
 
+TEST_CASE("thread_pool: shutdown with kill_running is refused and the pool keeps serving" *
+          doctest::timeout(30)) {
+  thread_pool pool({.workers = 1});
+  CHECK_THROWS_AS(pool.shutdown({.kill_running = true}), std::invalid_argument);
+  CHECK(pool.submit([] { return 4; }).get() == 4);
+}
+
 TEST_CASE("thread_pool: the initializer runs once in every thread" * doctest::timeout(30)) {
   std::atomic<int> runs{0};
   {

@@ -37,6 +37,7 @@ worker_died::worker_died(const std::string& message, int pid, int signal, int ex
     : error(message), pid_(pid), signal_(signal), exit_code_(exit_code) {}
 
 cancelled_error::cancelled_error() : error("the task was cancelled") {}
+cancelled_error::cancelled_error(const std::string& why) : error(why) {}
 pool_shut_down::pool_shut_down() : error("the pool has been shut down") {}
 timeout_error::timeout_error() : error("timed out waiting for the result") {}
 

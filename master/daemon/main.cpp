@@ -169,7 +169,9 @@ int serve(const daemon::command_line& options) {
   io.run();
   watchdog.stop();
   if (!activated) daemon::remove_socket(socket);
-  pool.shutdown({.wait = true, .cancel_pending = true});
+  // After a drain that timed out, the jobs still running are stopped, not waited for: the drain
+  // timeout bounds how long the master takes to exit.
+  pool.shutdown({.wait = true, .cancel_pending = true, .kill_running = cancelled_the_rest});
   daemon::say(log_level::info, "stopped");
   return 0;
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -261,6 +262,7 @@ void pool_core::shutdown(shutdown_options options) {
     first = !closed_;
     closed_ = true;
   }
+  if (options.kill_running) options.cancel_pending = true;
   if (options.cancel_pending) {
     // Here, before returning, as Python does: every call not yet started is cancelled when
     // shutdown() returns, those queued in a worker's ring included.
@@ -268,7 +270,9 @@ void pool_core::shutdown(shutdown_options options) {
     cancel_not_started();
   }
   if (first || options.cancel_pending) {
-    post_locked([this, cancel = options.cancel_pending] { begin_shutdown(cancel); });
+    post_locked([this, cancel = options.cancel_pending, kill = options.kill_running] {
+      begin_shutdown(cancel, kill);
+    });
   }
   if (!options.wait) return;
   {
@@ -291,12 +295,27 @@ void pool_core::cancel_not_started() {
       if (task) task->cancel();  // succeeds only for calls the worker has not started
 }
 
-void pool_core::begin_shutdown(bool cancel_pending) {
+void pool_core::begin_shutdown(bool cancel_pending, bool kill_running) {
   take_incoming();
   if (cancel_pending) cancel_not_started();
+  if (kill_running) kill_running_tasks();
   draining_ = true;
   dispatch();
   maybe_finish_shutdown();
+}
+
+void pool_core::kill_running_tasks() {
+  for (auto& worker : workers_) {
+    if (worker->occupied() == 0 || worker->state == worker_record::phase::exited) continue;
+    for (auto& task : worker->slots)
+      if (task && !task->done())
+        task->fail(std::make_exception_ptr(cancelled_error(
+            "task '" + task->name + "' was stopped while it ran: the pool was shut down with "
+            "kill_running, and its worker killed")));
+    // Retiring: its death is expected, counted as no crash, and it is not replaced.
+    worker->state = worker_record::phase::retiring;
+    if (worker->pid > 0) ::kill(worker->pid, SIGKILL);
+  }
 }
 
 void pool_core::maybe_finish_shutdown() {

@@ -122,7 +122,8 @@ class pool_core final : public launch_events, public pool_helper {
   void take_incoming();
   /// Moves submissions to the pending queue and dispatches them, until none arrive for a moment.
   void serve_incoming();
-  void begin_shutdown(bool cancel_pending);
+  void begin_shutdown(bool cancel_pending, bool kill_running);
+  void kill_running_tasks();
   /// Cancels every call not started: queued here or in a worker's ring. With the scheduler lock.
   void cancel_not_started();
   /// A restart asked for by restart_workers(): begun now, or once the one in progress is over.

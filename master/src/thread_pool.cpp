@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <deque>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "call_task.hpp"
@@ -87,6 +88,10 @@ struct thread_pool::impl {
   }
 
   void shutdown(shutdown_options how) {
+    if (how.kill_running)
+      throw std::invalid_argument(
+          "forkpool: shutdown({.kill_running = true}) on a thread_pool: a running thread cannot "
+          "be stopped; use a process_pool, or shutdown({.cancel_pending = true})");
     std::deque<queued> cancelled;
     {
       std::lock_guard lock(mutex);

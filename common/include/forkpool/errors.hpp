@@ -66,6 +66,7 @@ class bad_arguments : public error {
 class cancelled_error : public error {
  public:
   cancelled_error();
+  explicit cancelled_error(const std::string& why);
 };
 
 /// `submit` after `shutdown()`.

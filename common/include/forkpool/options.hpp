@@ -98,6 +98,11 @@ struct shutdown_options {
   bool wait = true;
   /// Cancel every task not yet started.
   bool cancel_pending = false;
+  /// Also stop the tasks that are running (implies cancel_pending): their workers are killed
+  /// (SIGKILL) and their futures fail with cancelled_error, as Python's
+  /// ProcessPoolExecutor.kill_workers() does. Process pools only: a thread cannot be stopped, so
+  /// a thread_pool throws std::invalid_argument.
+  bool kill_running = false;
 };
 
 /// Why a worker was replaced.
