@@ -76,6 +76,9 @@ struct master_process {
     std::vector<std::string> args{FORKPOOL_MASTER_BINARY, "--workers", "2", "--tasks",
                                   FORKPOOL_TEST_PLUGIN,   "--socket",  socket};
     args.insert(args.end(), extra.begin(), extra.end());
+    // A --socket among the extra arguments wins (the last one given): wait for that one.
+    for (std::size_t i = 0; i + 1 < extra.size(); ++i)
+      if (extra[i] == "--socket") socket = extra[i + 1];
     pid = ::fork();
     if (pid == 0) {
       if (how.descriptor_limit > 0) {
