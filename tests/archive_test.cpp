@@ -19,7 +19,6 @@
 #include <utility>
 #include <vector>
 
-#include "lent_table.hpp"
 #include "forkpool/detail/serialize.hpp"
 #include "worker_channel.hpp"
 
@@ -244,47 +243,5 @@ TEST_CASE("worker channel: lending is allowed only after reading the worker's me
     ::waitpid(child, nullptr, 0);
     CHECK(channel->settle_lending(0) == 0);
     CHECK(channel->lending().load() == worker_channel::lending_state::refused);
-  }
-}
-
-TEST_CASE(
-    "lent table: what the worker writes the master reads back and a damaged table is refused" *
-    doctest::timeout(5)) {
-  const std::vector<lent_run> runs = {{0, 0x1000, 5}, {8, 0x9000, 3 << 20}, {8, 0x7000, 1}};
-  byte_buffer body;
-  append_lent_table(body, runs);
-  const std::size_t table_size = body.size();
-  body.resize(table_size + 12, std::byte{7});  // the copied bytes after the table
-
-  std::span<const std::byte> rest(body);
-  lent_runs back;
-  REQUIRE(take_lent_table(rest, back));
-  REQUIRE(back.count == 3);
-  CHECK(back.view()[1].address == 0x9000);
-  CHECK(back.view()[1].size == std::uint64_t{3} << 20);
-  CHECK(rest.size() == 12);
-  CHECK(lent_runs_fit(back.view(), rest.size(), std::size_t{4} << 20));
-
-  SUBCASE("cut short") {
-    std::span<const std::byte> cut(body.data(), table_size - 1);
-    CHECK_FALSE(take_lent_table(cut, back));
-  }
-  SUBCASE("no runs or too many") {
-    for (const std::uint32_t count : {0u, kMaxLentRuns + 1}) {
-      byte_buffer damaged = body;
-      std::memcpy(damaged.data(), &count, sizeof count);
-      std::span<const std::byte> view(damaged);
-      CHECK_FALSE(take_lent_table(view, back));
-    }
-  }
-  SUBCASE("runs that do not fit their body") {
-    CHECK_FALSE(lent_runs_fit(back.view(), 7, std::size_t{4} << 20));  // a run placed past the body
-    CHECK_FALSE(lent_runs_fit(back.view(), rest.size(), std::size_t{3} << 20));  // over capacity
-    std::vector<lent_run> unordered = {{8, 0x1000, 5}, {0, 0x2000, 5}};
-    CHECK_FALSE(lent_runs_fit(unordered, 12, 1 << 20));
-    std::vector<lent_run> empty_run = {{0, 0x1000, 0}};
-    CHECK_FALSE(lent_runs_fit(empty_run, 12, 1 << 20));
-    std::vector<lent_run> huge = {{0, 0x1000, ~std::uint64_t{0}}};
-    CHECK_FALSE(lent_runs_fit(huge, 12, 1 << 20));
   }
 }

@@ -11,7 +11,6 @@
 #include "shared_region.hpp"
 #include "forkpool/detail/wire.hpp"
 #include "forkpool/errors.hpp"
-#include "reply_table.hpp"
 
 namespace forkpool::detail {
 
@@ -219,16 +218,6 @@ void shared_area::master_dropped(const shared_token& token) noexcept {
     usage_->buffers.fetch_sub(1, std::memory_order_relaxed);
     usage_->bytes.fetch_sub(token.size, std::memory_order_relaxed);
   }
-}
-
-void append_shared_table(std::vector<std::byte>& out, std::span<const shared_token> tokens) {
-  append_reply_table(out, tokens);
-}
-
-bool take_shared_table(std::span<const std::byte>& body, std::vector<shared_token>& out) {
-  out.resize(kSharedBlocks);
-  out.resize(take_reply_table(body, kSharedBlocks, out.data()));
-  return !out.empty();
 }
 
 worker_sharing& this_worker_sharing() noexcept {

@@ -29,6 +29,8 @@
 
 #include <boost/interprocess/mapped_region.hpp>
 
+#include "worker_messages.hpp"
+
 namespace forkpool::detail {
 
 /// What a forkpool::shared_bytes owns: its bytes, wherever they live.
@@ -41,17 +43,6 @@ struct shared_block {
   std::size_t size;
 };
 
-/// A block as a reply names it.
-struct shared_token {
-  std::uint32_t slot;
-  std::uint32_t generation;
-  std::uint64_t offset;
-  std::uint64_t size;
-};
-static_assert(sizeof(shared_token) == 24);
-
-/// Blocks of one area that can be held at once (by the worker and by callers together).
-inline constexpr std::uint32_t kSharedBlocks = 64;
 
 /// The blocks one reply names, made ready by the master before the result is decoded; those the
 /// decoding does not claim are released when the receipt goes.
@@ -133,11 +124,6 @@ class shared_area : public std::enable_shared_from_this<shared_area> {
   std::shared_ptr<shared_usage> usage_;
 };
 
-/// Appends the table for `tokens` (at most kSharedBlocks) to `out`.
-void append_shared_table(std::vector<std::byte>& out, std::span<const shared_token> tokens);
-/// Reads the table at the front of `body` into `out` and moves `body` past it. False when the
-/// table is malformed (empty, too many tokens, cut short).
-bool take_shared_table(std::span<const std::byte>& body, std::vector<shared_token>& out);
 
 /// The worker process's area and the stream its replies are encoded into, set by the worker
 /// before its first task; empty in any other process.

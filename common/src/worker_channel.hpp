@@ -21,6 +21,7 @@
 #include "doorbell.hpp"
 #include "shared_region.hpp"
 #include "spsc_ring.hpp"
+#include "worker_messages.hpp"
 
 namespace forkpool::detail {
 
@@ -38,7 +39,7 @@ constexpr std::uint64_t slot_word(std::uint64_t task_id, slot_state state) noexc
 class worker_channel {
  public:
   /// Tasks a worker can hold at once (running plus queued in its ring).
-  static constexpr std::uint32_t kSlots = 64;
+  static constexpr std::uint32_t kSlots = kChannelSlots;
 
   /// Master side: a new channel whose rings hold `ring_bytes` each (rounded up to a power of 2)
   /// and whose bulk areas hold `bulk_bytes` each (0: none), of which `kept_bulk_bytes` stay

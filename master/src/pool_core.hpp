@@ -145,8 +145,8 @@ class pool_core final : public launch_events, public pool_helper {
   bool drain_ring(worker_record& worker);
   bool handle_reply(worker_record& worker, std::span<const std::byte> message);
   void settle_lending(worker_record& worker);
-  bool receive_shared(worker_record& worker, const frame_view& frame,
-                      std::span<const std::byte>& body, shared_receipt& receipt);
+  bool receive_shared(worker_record& worker, std::span<const shared_token> tokens,
+                      shared_receipt& receipt);
   void deliver_result(const worker_record& worker, task_state& task, const payload_view& result);
   void release_slot(worker_record& worker, std::uint32_t slot);
   /// After a helper read its replies: what only the pool's thread may do (retire, kill) is due.

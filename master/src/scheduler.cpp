@@ -4,12 +4,11 @@
 #include <algorithm>
 #include <cstring>
 
-#include "lent_table.hpp"
-#include "forkpool/detail/wire.hpp"
-#include "wire_exception.hpp"
 #include "forkpool/errors.hpp"
 #include "pool_core.hpp"
 #include "shared_area.hpp"
+#include "wire_exception.hpp"
+#include "worker_messages.hpp"
 
 namespace forkpool::detail {
 void pool_core::dispatch() {
@@ -54,16 +53,15 @@ void pool_core::dispatch() {
 }
 
 bool pool_core::needs_bulk(const task_state& task) const {
-  const std::size_t payload = sizeof(call_header) + task.name.size() + task.arguments.size();
-  return frame_size(payload) > ring_max_message(ring_capacity_);
+  return call_frame_size(task.name.size(), task.arguments.size(), false) >
+         ring_max_message(ring_capacity_);
 }
 
 bool pool_core::send_call(worker_record& worker, const std::shared_ptr<task_state>& task) {
   ring_producer& out = worker.channel->requests_out();
   const bool bulk = needs_bulk(*task);
-  const std::size_t payload = sizeof(call_header) + task->name.size() +
-                              (bulk ? sizeof(std::uint64_t) : task->arguments.size());
-  if (task->name.size() > 0xffff || frame_size(payload) > out.max_message() ||
+  const std::size_t size = call_frame_size(task->name.size(), task->arguments.size(), bulk);
+  if (task->name.size() > 0xffff || size > out.max_message() ||
       (bulk && task->arguments.size() > worker.channel->request_bulk().capacity())) {
     task->fail(std::make_exception_ptr(bad_arguments(
         "the call to '" + task->name + "' (" + std::to_string(task->arguments.size()) +
@@ -71,7 +69,7 @@ bool pool_core::send_call(worker_record& worker, const std::shared_ptr<task_stat
         std::to_string(worker.channel->request_bulk().capacity()) + ")")));
     return false;
   }
-  std::byte* frame = out.try_reserve(frame_size(payload));
+  std::byte* frame = out.try_reserve(size);
   if (frame == nullptr) {
     worker.ring_full = true;
     pending_.push_front(task);
@@ -88,28 +86,27 @@ bool pool_core::send_call(worker_record& worker, const std::shared_ptr<task_stat
   worker.free_slots.pop_back();
   worker.slots[slot] = task;
 
-  const call_header header{task->argument_signature, task->result_signature, slot,
-                           static_cast<std::uint16_t>(task->name.size()),
-                           bulk ? kArgumentsInBulk : std::uint16_t{0}};
-  std::byte* p = frame + sizeof(frame_header);
-  std::memcpy(p, &header, sizeof header);
-  p += sizeof header;
-  std::memcpy(p, task->name.data(), task->name.size());
-  p += task->name.size();
+  call_message call{task->kind,
+                    task->id,
+                    slot,
+                    task->argument_signature,
+                    task->result_signature,
+                    task->name,
+                    {},
+                    {}};
   if (bulk) {
     // The worker reads the area only for this call, and no other call of its uses it until the
     // reply (see bulk_request_slot), so writing it here races with nothing.
     const bulk_area& area = worker.channel->request_bulk();
     area.prepare_write(0, task->arguments.size());
     std::memcpy(area.data(), task->arguments.data(), task->arguments.size());
-    const std::uint64_t size = task->arguments.size();
-    std::memcpy(p, &size, sizeof size);
+    call.bulk_size = task->arguments.size();
     worker.bulk_request_slot = static_cast<int>(slot);
-  } else if (!task->arguments.empty()) {
-    std::memcpy(p, task->arguments.data(), task->arguments.size());
+  } else {
+    call.arguments = task->arguments;
   }
-  seal_frame(frame, payload, task->kind, task->id);
-  out.commit(frame_size(payload));
+  encode_call(frame, call);
+  out.commit(size);
   return true;
 }
 
@@ -220,24 +217,19 @@ void pool_core::hand_to_pool_thread(worker_record& worker) {
 }
 
 bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> message) {
-  frame_view frame;
-  if (const frame_fault fault = parse_frame(message, frame); fault != frame_fault::none) {
-    worker.fault = describe(fault);
+  settle_lending(worker);  // before the parse: whether the worker may lend
+  const bulk_area& area = worker.channel->response_bulk();
+  reply_tables tables;
+  reply_message reply;
+  if (const char* fault =
+          parse_reply(message, {area.capacity(), worker.lender_pid != 0, worker.channel->shared() != nullptr},
+                      tables, reply)) {
+    worker.fault = fault;
     return false;
   }
-  reply_header header;
-  if (frame.payload.size() < sizeof header) {
-    worker.fault = "reply shorter than its header";
-    return false;
-  }
-  std::memcpy(&header, frame.payload.data(), sizeof header);
-  if (header.slot >= worker_channel::kSlots) {
-    worker.fault = "reply names a slot that does not exist";
-    return false;
-  }
-  const std::uint32_t slot = header.slot;
+  const std::uint32_t slot = reply.slot;
   if (worker.revoked[slot]) {  // taken back earlier; the worker confirms it skipped the call
-    if (frame.kind != frame_kind::skipped) {
+    if (reply.kind != frame_kind::skipped) {
       worker.fault = "worker ran a call it had been told to skip";
       return false;
     }
@@ -245,52 +237,23 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
     return true;
   }
   const std::shared_ptr<task_state> task = worker.slots[slot];
-  if (!task || task->id != frame.task_id) {
+  if (!task || task->id != reply.task_id) {
     worker.fault = "reply for a task the worker does not hold";
     return false;
   }
-  worker.rss_bytes.store(header.rss_bytes, std::memory_order_relaxed);
-  settle_lending(worker);
-  std::span<const std::byte> body = frame.payload.subspan(sizeof header);
+  worker.rss_bytes.store(reply.rss_bytes, std::memory_order_relaxed);
   shared_receipt receipt;  // blocks the decoding does not claim are released with it
-  if ((header.flags & kBodyShared) != 0 && !receive_shared(worker, frame, body, receipt))
-    return false;
-  const bool lent = (header.flags & kBodyLent) != 0;
-  lent_runs runs;
-  if (lent) {
-    if (worker.lender_pid == 0) {
-      worker.fault = "a reply lends memory the master was not allowed to read";
-      return false;
-    }
-    if (frame.kind != frame_kind::result || !take_lent_table(body, runs)) {
-      worker.fault = "a reply with a malformed table of lent runs";
-      return false;
-    }
-  }
-  const std::span<const lent_run> lent_runs = runs.view();
-  const bool in_bulk = (header.flags & kBodyInBulk) != 0;
-  const bulk_area& area = worker.channel->response_bulk();
-  if (in_bulk) {
-    std::uint64_t size = 0;
-    if (body.size() == sizeof size) std::memcpy(&size, body.data(), sizeof size);
-    if (frame.kind != frame_kind::result || body.size() != sizeof size || size > area.capacity()) {
-      worker.fault = "a large reply with a malformed size";
-      return false;
-    }
-    body = area.prepare_read(size);
-  }
-  if (lent && !lent_runs_fit(lent_runs, body.size(), area.capacity())) {
-    worker.fault = "a reply whose lent runs do not fit its body";
-    return false;
-  }
+  if (!receive_shared(worker, reply.shared, receipt)) return false;
+  const std::span<const std::byte> body = reply.bulk_size ? area.prepare_read(*reply.bulk_size) : reply.body;
   release_slot(worker, slot);
-  switch (frame.kind) {
+  switch (reply.kind) {
     case frame_kind::result:
       worker.tasks_run.fetch_add(1, std::memory_order_relaxed);
       consecutive_failures_ = 0;  // a healthy worker: no more back-off
-      deliver_result(worker, *task, payload_view(body, lent_runs, worker.lender_pid, &receipt));
-      if (in_bulk) area.release(body.size());
-      if (in_bulk || lent) worker.channel->large_result_busy().store(0, std::memory_order_release);
+      deliver_result(worker, *task, payload_view(body, reply.lent, worker.lender_pid, &receipt));
+      if (reply.bulk_size) area.release(body.size());
+      if (reply.bulk_size || !reply.lent.empty())
+        worker.channel->large_result_busy().store(0, std::memory_order_release);
       break;
     case frame_kind::error: {
       worker.tasks_run.fetch_add(1, std::memory_order_relaxed);
@@ -304,26 +267,18 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
       }
       break;
     }
-    case frame_kind::skipped: break;  // the user cancelled it; its future is already done
-    default:
-      worker.fault = "unexpected frame kind from worker";
-      return false;
+    default: break;  // skipped: the user cancelled it; its future is already done
   }
   return true;
 }
 
 // The blocks of the worker's shared area a result names, ready for its decoding.
-bool pool_core::receive_shared(worker_record& worker, const frame_view& frame,
-                               std::span<const std::byte>& body, shared_receipt& receipt) {
-  const std::shared_ptr<shared_area>& area = worker.channel->shared();
-  std::vector<shared_token> tokens;
-  if (frame.kind != frame_kind::result || !area || !take_shared_table(body, tokens)) {
-    worker.fault = "a reply with a malformed table of shared buffers";
-    return false;
-  }
+bool pool_core::receive_shared(worker_record& worker, std::span<const shared_token> tokens,
+                               shared_receipt& receipt) {
+  if (tokens.empty()) return true;
   try {
     receipt.blocks.reserve(tokens.size());
-    for (const shared_token& token : tokens) receipt.blocks.push_back(area->receive(token));
+    for (const shared_token& token : tokens) receipt.blocks.push_back(worker.channel->shared()->receive(token));
   } catch (const decode_failure&) {
     worker.fault = "a reply names a shared buffer outside its worker's area";
     return false;

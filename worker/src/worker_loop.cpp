@@ -13,13 +13,13 @@
 
 #include "call_task.hpp"
 #include "forkpool/detail/frame.hpp"
-#include "lent_table.hpp"
-#include "private_memory.hpp"
 #include "forkpool/detail/serialize.hpp"
 #include "forkpool/detail/wire.hpp"
-#include "worker_channel.hpp"
+#include "private_memory.hpp"
 #include "reply_body.hpp"
 #include "shared_area.hpp"
+#include "worker_channel.hpp"
+#include "worker_messages.hpp"
 
 namespace forkpool::detail {
 namespace {
@@ -85,10 +85,11 @@ class worker {
       frame_view frame;
       if (parse_frame(message, frame) != frame_fault::none) leave(worker_exit_corrupt_frame);
       if (frame.kind == frame_kind::stop) leave(worker_exit_stopped);
-      if (frame.kind != frame_kind::call && frame.kind != frame_kind::call_chunk)
+      call_message call;
+      if (parse_call(frame, channel_.request_bulk().capacity(), call) != nullptr)
         leave(worker_exit_corrupt_frame);
-      if (over_rss_limit_) await_revocation(frame);
-      handle_call(frame);  // decodes in place, so the message is popped only afterwards
+      if (over_rss_limit_) await_revocation(call);
+      handle_call(call);  // decodes in place, so the message is popped only afterwards
       requests.pop();
       requests.release();
     }
@@ -110,42 +111,30 @@ class worker {
   // takes back every call still queued here; wait for that instead of running one more task.
   // The wait is bounded, so a master that never revokes (it cannot happen today) costs a pause,
   // not a hang.
-  void await_revocation(const frame_view& frame) {
-    call_header header;
-    if (frame.payload.size() < sizeof header) return;
-    std::memcpy(&header, frame.payload.data(), sizeof header);
-    if (header.slot >= worker_channel::kSlots) return;
-    const std::uint64_t queued = slot_word(frame.task_id, slot_state::queued);
-    for (int i = 0; i < 20000 && channel_.slot(header.slot).load(std::memory_order_acquire) == queued; ++i)
+  void await_revocation(const call_message& call) {
+    const std::uint64_t queued = slot_word(call.task_id, slot_state::queued);
+    for (int i = 0; i < 20000 && channel_.slot(call.slot).load(std::memory_order_acquire) == queued; ++i)
       ::usleep(100);
   }
 
-  void handle_call(const frame_view& frame) {
-    call_header header;
-    if (frame.payload.size() < sizeof header) leave(worker_exit_corrupt_frame);
-    std::memcpy(&header, frame.payload.data(), sizeof header);
-    if (header.slot >= worker_channel::kSlots ||
-        frame.payload.size() < sizeof header + header.name_size)
-      leave(worker_exit_corrupt_frame);
-    if (!channel_.try_start(header.slot, frame.task_id)) {
-      reply(frame_kind::skipped, frame.task_id, header.slot, {});
+  void handle_call(const call_message& call) {
+    if (!channel_.try_start(call.slot, call.task_id)) {
+      reply(plain_reply(frame_kind::skipped, call.task_id, call.slot));
       return;
     }
-    const std::string_view name(reinterpret_cast<const char*>(frame.payload.data()) + sizeof header,
-                                header.name_size);
-    std::span<const std::byte> arguments = frame.payload.subspan(sizeof header + header.name_size);
-    if (header.flags & kArgumentsInBulk) arguments = bulk_arguments(arguments);
+    const std::span<const std::byte> arguments =
+        call.bulk_size ? channel_.request_bulk().prepare_read(*call.bulk_size) : call.arguments;
 
     body_.reset();
-    current_task_ = frame.task_id;
-    current_slot_ = header.slot;
+    current_task_ = call.task_id;
+    current_slot_ = call.slot;
     wire_error failure;
     bool ok = initializer_failed_
                   ? false
-                  : call_task({name, frame.kind, header.argument_signature,
-                               header.result_signature, arguments},
+                  : call_task({call.name, call.kind, call.argument_signature,
+                               call.result_signature, arguments},
                               body_, failure);
-    if (header.flags & kArgumentsInBulk) channel_.request_bulk().release(arguments.size());
+    if (call.bulk_size) channel_.request_bulk().release(arguments.size());
     if (initializer_failed_) failure = initializer_error_;  // copied only when it is the answer
     if (ok && !body_.published()) body_.fit_tables();  // on failure, overflowed() says so
     if (body_.overflowed()) {
@@ -163,7 +152,7 @@ class worker {
     } else {
       result_.clear();
       encode_into(result_, failure);
-      reply(frame_kind::error, frame.task_id, header.slot, result_);
+      reply(plain_reply(frame_kind::error, call.task_id, call.slot, result_));
       // A worker whose initializer failed says why once, then makes way for a fresh one (the
       // master backs off between attempts). Its queued calls go to other workers.
       if (initializer_failed_) leave(worker_exit_initializer_failed);
@@ -171,34 +160,17 @@ class worker {
   }
 
   // Sends the current call's result as the reply body holds it: its bytes in the ring or the
-  // bulk area, after the table of its lent runs if it has any.
+  // bulk area, after the tables of its shared blocks and lent runs if it has any.
   void publish_result() {
-    std::uint32_t flags = 0;
-    std::uint64_t freed_after = 0;
-    std::span<const std::byte> body(result_);
-    const std::uint64_t bulk_size = body_.bulk_size();
+    reply_message result = plain_reply(frame_kind::result, current_task_, current_slot_);
+    if (channel_.shared()) result.shared = channel_.shared()->reply_table();
+    result.lent = body_.lent();
     if (body_.in_bulk()) {
-      flags |= kBodyInBulk;
-      body = std::as_bytes(std::span<const std::uint64_t>(&bulk_size, 1));
+      result.bulk_size = body_.bulk_size();
+    } else {
+      result.body = result_;
     }
-    const std::vector<lent_run>& lent = body_.lent();
-    const std::span<const shared_token> named =
-        channel_.shared() ? channel_.shared()->reply_table() : std::span<const shared_token>{};
-    if (!lent.empty() || !named.empty()) {
-      with_tables_.clear();
-      if (!named.empty()) {
-        flags |= kBodyShared;
-        append_shared_table(with_tables_, named);
-      }
-      if (!lent.empty()) {
-        flags |= kBodyLent;
-        for (const lent_run& run : lent) freed_after += run.size;
-        append_lent_table(with_tables_, lent);
-      }
-      with_tables_.insert(with_tables_.end(), body.begin(), body.end());
-      body = with_tables_;
-    }
-    reply(frame_kind::result, current_task_, current_slot_, body, flags, freed_after);
+    reply(result);
   }
 
   // The largest reply body a response frame can carry.
@@ -206,41 +178,30 @@ class worker {
     return channel.responses_out().max_message() - frame_size(sizeof(reply_header));
   }
 
-  // The frame of a call whose arguments are in the request bulk area holds only their size.
-  std::span<const std::byte> bulk_arguments(std::span<const std::byte> in_frame) {
-    std::uint64_t size = 0;
-    if (in_frame.size() != sizeof size) leave(worker_exit_corrupt_frame);
-    std::memcpy(&size, in_frame.data(), sizeof size);
-    if (size > channel_.request_bulk().capacity()) leave(worker_exit_corrupt_frame);
-    return channel_.request_bulk().prepare_read(size);
-  }
-
-  // `freed_after`: bytes this worker frees as soon as the master has read the reply (its lent
-  // runs), which are not counted as its memory.
-  void reply(frame_kind kind, std::uint64_t task_id, std::uint32_t slot,
-             std::span<const std::byte> body, std::uint32_t flags = 0,
-             std::uint64_t freed_after = 0) {
+  void reply(reply_message message) {
     ring_producer& responses = channel_.responses_out();
-    const std::size_t payload = sizeof(reply_header) + body.size();
-    if (frame_size(payload) > responses.max_message()) {
+    const std::size_t size = reply_frame_size(message);
+    if (size > responses.max_message()) {
       // Too large for the ring: say so instead of the result.
+      const std::size_t body_size = message.body.size();
       result_.clear();
       encode_into(result_, wire_error{error_code::protocol, "",
-                                      "the result (" + std::to_string(body.size()) +
+                                      "the result (" + std::to_string(body_size) +
                                           " bytes) is larger than the pool's ring_bytes"});
       if (shared_area* area = channel_.shared().get()) area->cancel_reply();
-      return reply(frame_kind::error, task_id, slot, std::span<const std::byte>(result_));
+      return reply(plain_reply(frame_kind::error, message.task_id, message.slot, result_));
     }
-    std::byte* frame = responses.reserve(frame_size(payload), room_spin_);
-    const reply_header header{memory_.sample(freed_after), slot, flags};
-    if (config_.rss_limit != 0 && header.rss_bytes > config_.rss_limit) over_rss_limit_ = true;
-    std::memcpy(frame + sizeof(frame_header), &header, sizeof header);
-    if (!body.empty())
-      std::memcpy(frame + sizeof(frame_header) + sizeof header, body.data(), body.size());
-    seal_frame(frame, payload, kind, task_id);
-    responses.commit(frame_size(payload));
+    // Bytes this worker frees as soon as the master has read the reply (its lent runs) are not
+    // counted as its memory.
+    std::uint64_t freed_after = 0;
+    for (const lent_run& run : message.lent) freed_after += run.size;
+    std::byte* frame = responses.reserve(size, room_spin_);
+    message.rss_bytes = memory_.sample(freed_after);
+    if (config_.rss_limit != 0 && message.rss_bytes > config_.rss_limit) over_rss_limit_ = true;
+    encode_reply(frame, message);
+    responses.commit(size);
     responses.publish();
-    if (flags & kBodyShared) channel_.shared()->commit_reply();
+    if (!message.shared.empty()) channel_.shared()->commit_reply();
   }
 
   worker_channel& channel_;
@@ -254,7 +215,6 @@ class worker {
   adaptive_spin room_spin_{config_.spin};
   memory_sampler memory_;
   byte_buffer result_;
-  byte_buffer with_tables_;  ///< a reply body with its tables of shared blocks and lent runs in front
   reply_body body_;
   std::uint64_t current_task_ = 0;
   std::uint32_t current_slot_ = 0;
