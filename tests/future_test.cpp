@@ -25,6 +25,22 @@ TEST_CASE("future: get(timeout) throws timeout_error and the task keeps running"
   CHECK(f.wait_for(std::chrono::milliseconds(0)));
 }
 
+TEST_CASE("future: copies compare equal and wait_until returns at its deadline or when done" *
+          doctest::timeout(30)) {
+  process_pool pool(options(1));
+  auto slow = pool.submit(sleep_ms, 60'000);
+  const auto copy = slow;
+  auto quick = pool.submit(sleep_ms, 1);  // queued behind the slow one
+  CHECK(copy == slow);
+  CHECK_FALSE(quick == slow);
+  CHECK(future<int>() == future<int>());
+  CHECK_FALSE(slow.wait_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(20)));
+  CHECK(quick.cancel());
+  CHECK(quick.wait_until(std::chrono::steady_clock::now()));  // done: no wait
+  pool.shutdown({.kill_running = true});
+  CHECK(slow.wait_until(std::chrono::steady_clock::now()));
+}
+
 TEST_CASE("future: running() is true only while a worker executes the task" * doctest::timeout(30)) {
   process_pool pool(options(1));
   auto first = pool.submit(sleep_ms, 200);

@@ -15,7 +15,7 @@ TEST_CASE("wait: all_completed and first_completed and a timeout" * doctest::tim
   auto first = forkpool::wait(fs, return_when::first_completed);
   REQUIRE(first.done.size() == 1);
   CHECK(first.not_done.size() == 1);
-  CHECK(first.done[0].state() == fs[1].state());
+  CHECK(first.done[0] == fs[1]);
 
   auto timed = forkpool::wait(fs, return_when::all_completed, std::chrono::milliseconds(5));
   CHECK(timed.not_done.size() == 1);
@@ -39,14 +39,15 @@ TEST_CASE("as_completed: yields every future once in completion order" * doctest
   wait_for_workers(pool, 3);       // all up (spawned ones start slowly), so none queues behind another
   std::vector<future<std::uint64_t>> fs{pool.submit(sleep_ms, 1500), pool.submit(sleep_ms, 600),
                                         pool.submit(sleep_ms, 1)};
-  std::vector<const void*> order;
+  std::vector<future<std::uint64_t>> order;
   for (auto& f : as_completed(fs)) {
     CHECK(f.done());
-    order.push_back(f.state().get());
+    order.push_back(f);
   }
   REQUIRE(order.size() == 3);
-  CHECK(order[0] == fs[2].state().get());
-  CHECK(order[2] == fs[0].state().get());
+  CHECK(order[0] == fs[2]);
+  CHECK(order[2] == fs[0]);
+  CHECK_FALSE(order[0] == fs[0]);
 }
 
 TEST_CASE("as_completed: a timeout throws timeout_error" * doctest::timeout(30)) {

@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "forkpool/detail/client_protocol.hpp"
+#include "encoded_calls.hpp"
 #include "wire_exception.hpp"
 #include "master_log.hpp"
 
@@ -176,9 +177,9 @@ class session : public std::enable_shared_from_this<session> {
     future<detail::encoded_result> job;
     try {
       const auto* bytes = reinterpret_cast<const std::byte*>(request.arguments.data());
-      job = owner_.pool_.submit_encoded(std::move(request.task), request.argument_signature,
-                                        request.result_signature,
-                                        detail::byte_buffer(bytes, bytes + request.arguments.size()));
+      job = detail::encoded_calls::submit(owner_.pool_, std::move(request.task),
+                                          request.argument_signature, request.result_signature,
+                                          detail::byte_buffer(bytes, bytes + request.arguments.size()));
     } catch (...) {  // pool_shut_down while draining
       master_reply reply;
       reply.kind = master_reply::kind_t::error;

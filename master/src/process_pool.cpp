@@ -37,18 +37,6 @@ const pool_options& process_pool::options() const noexcept { return core_->optio
 
 std::size_t process_pool::default_window() const noexcept { return 2 * core_->worker_count(); }
 
-future<detail::encoded_result> process_pool::submit_encoded(std::string name,
-                                                           std::uint64_t argument_signature,
-                                                           std::uint64_t result_signature,
-                                                           detail::byte_buffer arguments) {
-  auto state = detail::new_call<detail::encoded_result>(link(), std::move(name),
-                                                        detail::frame_kind::call,
-                                                        argument_signature, result_signature);
-  state->arguments = std::move(arguments);
-  enqueue(state);
-  return future<detail::encoded_result>(std::move(state));
-}
-
 void process_pool::enqueue(std::shared_ptr<detail::task_state> task) {
   core_->enqueue(std::move(task));
 }

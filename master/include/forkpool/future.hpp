@@ -75,6 +75,11 @@ class future {
                               std::chrono::ceil<std::chrono::steady_clock::duration>(timeout));
   }
 
+  /// Waits until `deadline` at most. True if the task is done.
+  bool wait_until(std::chrono::steady_clock::time_point deadline) const {
+    return state_->wait_until(deadline);
+  }
+
   /// Finished, failed or cancelled.
   bool done() const { return state_->done(); }
   /// A worker is executing the task right now.
@@ -109,8 +114,8 @@ class future {
   template <class CompletionToken>
   auto async_get(CompletionToken&& token) const;
 
-  /// The shared state (for forkpool's own helpers).
-  const std::shared_ptr<detail::future_state<T>>& state() const noexcept { return state_; }
+  /// Copies of one future (which share its state) compare equal.
+  friend bool operator==(const future& a, const future& b) noexcept { return a.state_ == b.state_; }
 
  private:
   T result(bool take) const {

@@ -23,6 +23,7 @@ namespace forkpool {
 
 namespace detail {
 class pool_core;
+struct encoded_calls;
 }
 
 class process_pool {
@@ -117,13 +118,9 @@ class process_pool {
   pool_stats stats() const;
   const pool_options& options() const noexcept;
 
-  /// An already-encoded call whose result stays encoded (what forkpool-master forwards from its
-  /// clients). The signatures are checked by the worker as for submit<R>(name, ...).
-  future<detail::encoded_result> submit_encoded(std::string name, std::uint64_t argument_signature,
-                                                std::uint64_t result_signature,
-                                                detail::byte_buffer arguments);
-
  private:
+  friend struct detail::encoded_calls;  // forkpool-master's encoded calls
+
   void enqueue(std::shared_ptr<detail::task_state> task);
   const std::shared_ptr<detail::pool_link>& link() const noexcept;
   /// imap's chunks in flight when map_options::window is unset: twice the workers.

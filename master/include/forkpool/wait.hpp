@@ -20,13 +20,8 @@ namespace detail {
 template <class T>
 std::vector<future<T>> distinct_futures(std::vector<future<T>> futures) {
   std::vector<future<T>> distinct;
-  std::vector<const void*> seen;
-  for (auto& f : futures) {
-    const void* state = f.state().get();
-    if (std::find(seen.begin(), seen.end(), state) != seen.end()) continue;
-    seen.push_back(state);
-    distinct.push_back(std::move(f));
-  }
+  for (auto& f : futures)
+    if (std::find(distinct.begin(), distinct.end(), f) == distinct.end()) distinct.push_back(std::move(f));
   return distinct;
 }
 }  // namespace detail
@@ -49,7 +44,7 @@ wait_result<T> wait(const std::vector<future<T>>& given,
   const std::vector<future<T>> futures = detail::distinct_futures(given);
   auto queue = std::make_shared<detail::completion_queue>();
   for (std::size_t i = 0; i < futures.size(); ++i)
-    futures[i].state()->add_done_callback([queue, i] { queue->push(i); });
+    futures[i].add_done_callback([queue, i] { queue->push(i); });
   std::optional<std::chrono::steady_clock::time_point> deadline;
   if (timeout) deadline = std::chrono::steady_clock::now() + *timeout;
 
@@ -76,7 +71,7 @@ class as_completed_range {
       : futures_(detail::distinct_futures(std::move(futures))), queue_(std::make_shared<detail::completion_queue>()) {
     if (timeout) deadline_ = std::chrono::steady_clock::now() + *timeout;
     for (std::size_t i = 0; i < futures_.size(); ++i)
-      futures_[i].state()->add_done_callback([queue = queue_, i] { queue->push(i); });
+      futures_[i].add_done_callback([queue = queue_, i] { queue->push(i); });
   }
 
   class iterator {

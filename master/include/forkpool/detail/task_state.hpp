@@ -189,38 +189,6 @@ class future_state final : public task_state {
   std::atomic<bool> taken_{false};  ///< move-only T: value() has moved it out
 };
 
-/// A result kept encoded, for whoever decodes it later (forkpool-master passes it to its client).
-struct encoded_result {
-  byte_buffer bytes;
-};
-
-template <>
-class future_state<encoded_result> final : public task_state {
- public:
-  using task_state::task_state;
-  encoded_result value(bool take) {
-    if (take) return std::move(value_);
-    return value_;
-  }
-
- protected:
-  void store_value(const payload_view& encoded) override {
-    if (encoded.lent.empty()) {
-      value_.bytes.assign(encoded.bytes.begin(), encoded.bytes.end());
-      return;
-    }
-    input_archive all(encoded);  // the copied bytes and the lent runs, in order
-    const std::size_t size = all.remaining();
-    value_.bytes.reserve(size);
-    prepare_destination(value_.bytes.data(), size);  // so the zeroing below takes no faults
-    value_.bytes.resize(size);
-    all.loadBinary(value_.bytes.data(), size);
-  }
-
- private:
-  encoded_result value_;
-};
-
 template <>
 class future_state<void> final : public task_state {
  public:

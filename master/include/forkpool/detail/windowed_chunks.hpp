@@ -143,7 +143,7 @@ class windowed_chunks final : public chunk_source<R> {
       while (!first->second.result.done()) settle_number(pop_finished());
       settle_finished_so_far();
     } else if (deadline_) {
-      if (!first->second.result.state()->wait_until(*deadline_)) time_out();
+      if (!first->second.result.wait_until(*deadline_)) time_out();
     } else {
       first->second.result.wait();  // a process pool's waiter reads replies itself: no wake-up
     }
