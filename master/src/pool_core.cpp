@@ -360,8 +360,11 @@ pool_stats pool_core::stats() const {
   for (const auto& worker : workers_) {
     // A worker may answer before the launcher reports its pid; it says its pid itself.
     const pid_t pid = worker->pid != 0 ? worker->pid : worker->channel->offered_pid();
-    if (pid == 0 || worker->state == worker_record::phase::exited) continue;
-    if (worker->state == worker_record::phase::retiring) {
+    // Read once: the pool's thread may bury a retiring worker meanwhile (retiring -> exited),
+    // and two reads would count it as serving.
+    const worker_record::phase state = worker->state.load();
+    if (pid == 0 || state == worker_record::phase::exited) continue;
+    if (state == worker_record::phase::retiring) {
       ++s.workers_retiring;
       continue;
     }

@@ -66,7 +66,7 @@ void pool_core::launch_failed(const std::string& why) {
 
 void pool_core::start_worker(std::unique_ptr<worker_record> worker) {
   // The one place a serving worker is added: the pool never has more than it was given, whatever
-  // path asked for this one (a storm of restarts under ThreadSanitizer once showed four of three).
+  // path asked for this one.
   if (serving_workers() >= worker_count_) {
     report(log_level::debug, [&] {
       return "a worker start beyond the pool's " + std::to_string(worker_count_) + " was skipped";
