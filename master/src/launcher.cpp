@@ -151,11 +151,12 @@ class direct_launcher final : public launcher {
       pid = start_fresh_run(*exec_, keep, 3, error);
     } else {
       std::fflush(nullptr);
+      const pid_t master = ::getpid();
       pid = ::fork();
       error = errno;
       if (pid == 0) {
         // Only async-signal-safe calls from here on: the master may have other threads.
-        prepare_forked_child(keep, 3, /*die_with_parent=*/true);
+        prepare_forked_child(keep, 3, /*die_with=*/master);
         run_worker({unique_fd(keep[0]), unique_fd(keep[1]), unique_fd(keep[2])}, config_);
       }
     }

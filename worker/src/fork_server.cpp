@@ -123,10 +123,11 @@ int receive_request(int socket, spawn_request& request, int (&fds)[kDescriptorsP
         continue;
       }
       if (got <= 0) shut_down();  // the master is gone
+      const pid_t server = ::getpid();
       const pid_t pid = ::fork();
       if (pid == 0) {
         ::sigprocmask(SIG_UNBLOCK, &chld, nullptr);
-        prepare_forked_child(received, kDescriptorsPerSpawn, /*die_with_parent=*/true);
+        prepare_forked_child(received, kDescriptorsPerSpawn, /*die_with=*/server);
         run_worker({unique_fd(received[0]), unique_fd(received[1]), unique_fd(received[2])},
                    config);
       }
@@ -165,7 +166,7 @@ fork_server_handle start_fork_server(const worker_config& config, const spawn_co
     // Keep only the socket. The server notices the master's death by EOF on it, not by
     // PR_SET_PDEATHSIG, which would fire when the *thread* that forked it exits.
     int keep[1] = {server_end.release()};
-    prepare_forked_child(keep, 1, /*die_with_parent=*/false);
+    prepare_forked_child(keep, 1, /*die_with=*/0);
     serve(unique_fd(keep[0]), config);
   }
   return {pid, std::move(master_end)};

@@ -225,16 +225,18 @@ class worker {
 
 }  // namespace
 
-void prepare_forked_child(int* keep, int count, bool die_with_parent) {
+void prepare_forked_child(int* keep, int count, pid_t die_with) {
   // The parent's signal handlers (a test framework's, a server's) make no sense here.
   for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  if (die_with_parent) {
-    const pid_t parent = ::getppid();
+  if (die_with != 0) {
+    // Compared with the pid the parent had before it forked, not with getppid() read here: a
+    // parent killed between the fork and the prctl has already made this child an orphan, and
+    // the prctl would then arm nothing.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(worker_exit_setup_failed);  // it died before prctl
+    if (::getppid() != die_with) ::_exit(worker_exit_setup_failed);
   }
   // Renumber the descriptors we keep to 3, 4, ...; close everything else we inherited.
   for (int i = 0; i < count; ++i) {

@@ -44,7 +44,8 @@ enum worker_exit : int {
 [[noreturn]] void run_worker(worker_endpoints endpoints, const worker_config& config);
 
 /// Called first in a freshly forked child: keeps only the `keep` descriptors (plus stdin, stdout
-/// and stderr), renumbered from 3 in that order; with `die_with_parent`, dies when its parent does.
-void prepare_forked_child(int* keep, int count, bool die_with_parent);
+/// and stderr), renumbered from 3 in that order. With `die_with` (the parent's pid, read before
+/// the fork; 0 for none), dies when its parent does, or at once if the parent is already gone.
+void prepare_forked_child(int* keep, int count, pid_t die_with);
 
 }  // namespace forkpool::detail
