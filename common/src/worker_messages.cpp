@@ -32,6 +32,20 @@ std::span<const Entry> take_table(std::span<const std::byte>& body,
   return {room.data(), header.count};
 }
 
+// The last part of a call or reply, then the frame's seal: the size of the bytes in the bulk
+// area, or the bytes themselves.
+void finish_frame(std::byte* frame, std::byte* p, const std::optional<std::uint64_t>& bulk_size,
+                  std::span<const std::byte> bytes, frame_kind kind, std::uint64_t task_id) noexcept {
+  if (bulk_size) {
+    std::memcpy(p, &*bulk_size, sizeof(std::uint64_t));
+    p += sizeof(std::uint64_t);
+  } else if (!bytes.empty()) {
+    std::memcpy(p, bytes.data(), bytes.size());
+    p += bytes.size();
+  }
+  seal_frame(frame, static_cast<std::size_t>(p - (frame + sizeof(frame_header))), kind, task_id);
+}
+
 template <class Entry>
 std::size_t table_size(std::span<const Entry> entries) noexcept {
   return entries.empty() ? 0 : sizeof(reply_table_header) + entries.size_bytes();
@@ -71,15 +85,7 @@ void encode_call(std::byte* frame, const call_message& call) noexcept {
   p += sizeof header;
   std::memcpy(p, call.name.data(), call.name.size());
   p += call.name.size();
-  if (call.bulk_size) {
-    std::memcpy(p, &*call.bulk_size, sizeof(std::uint64_t));
-    p += sizeof(std::uint64_t);
-  } else if (!call.arguments.empty()) {
-    std::memcpy(p, call.arguments.data(), call.arguments.size());
-    p += call.arguments.size();
-  }
-  const auto payload = static_cast<std::size_t>(p - (frame + sizeof(frame_header)));
-  seal_frame(frame, payload, call.kind, call.task_id);
+  finish_frame(frame, p, call.bulk_size, call.arguments, call.kind, call.task_id);
 }
 
 const char* parse_call(const frame_view& frame, std::uint64_t bulk_capacity,
@@ -132,15 +138,7 @@ void encode_reply(std::byte* frame, const reply_message& reply) noexcept {
   p += sizeof header;
   if (!reply.shared.empty()) p = write_table(p, reply.shared);  // the shared table comes first
   if (!reply.lent.empty()) p = write_table(p, reply.lent);
-  if (reply.bulk_size) {
-    std::memcpy(p, &*reply.bulk_size, sizeof(std::uint64_t));
-    p += sizeof(std::uint64_t);
-  } else if (!reply.body.empty()) {
-    std::memcpy(p, reply.body.data(), reply.body.size());
-    p += reply.body.size();
-  }
-  const auto payload = static_cast<std::size_t>(p - (frame + sizeof(frame_header)));
-  seal_frame(frame, payload, reply.kind, reply.task_id);
+  finish_frame(frame, p, reply.bulk_size, reply.body, reply.kind, reply.task_id);
 }
 
 const char* parse_reply(std::span<const std::byte> bytes, const reply_limits& limits,
