@@ -1,6 +1,7 @@
 #include "checksum.hpp"
 
 #include <array>
+#include <atomic>
 #include <cstring>
 
 namespace forkpool::detail {
@@ -53,11 +54,19 @@ crc_function pick_implementation() {
   return &crc32c_portable;
 }
 
+// Not a function-local static: workers forked while another thread initialized one would wait
+// on its guard for good. Picking twice in a race picks the same function.
+constinit std::atomic<crc_function> implementation{nullptr};
+
 }  // namespace
 
 std::uint32_t crc32c(std::uint32_t crc, const void* data, std::size_t size) noexcept {
-  static const crc_function implementation = pick_implementation();
-  return implementation(crc, data, size);
+  crc_function f = implementation.load(std::memory_order_relaxed);
+  if (f == nullptr) {
+    f = pick_implementation();
+    implementation.store(f, std::memory_order_relaxed);
+  }
+  return f(crc, data, size);
 }
 
 }  // namespace forkpool::detail

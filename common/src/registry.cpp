@@ -27,6 +27,10 @@ registry& instance() {
   return r;
 }
 
+// Made at load time at the latest. A first use from a thread racing a worker's fork would leave
+// the child waiting for good on the guard of `r`, held by a thread the child does not have.
+[[maybe_unused]] const bool registry_made_at_load = (instance(), true);
+
 }  // namespace
 
 void register_task(task_entry entry) {

@@ -220,9 +220,13 @@ void shared_area::master_dropped(const shared_token& token) noexcept {
   }
 }
 
-worker_sharing& this_worker_sharing() noexcept {
-  static worker_sharing sharing;
-  return sharing;
-}
+namespace {
+// At namespace scope, not a function-local static: the master reads it too, and a worker forked
+// while another thread was first initializing a function-local static would wait on its guard
+// for good.
+constinit worker_sharing this_workers_sharing{};
+}  // namespace
+
+worker_sharing& this_worker_sharing() noexcept { return this_workers_sharing; }
 
 }  // namespace forkpool::detail

@@ -73,12 +73,25 @@ long runnable_threads() noexcept {
   return end != field && *end == '/' ? running : -1;
 }
 
+// No function-local static with a run-time initializer on this path: a worker forked while
+// another thread was inside such an initializer would wait on its guard for good. Constant-
+// initialized atomics have no guard; the CPU count is read once and cached (a race reads it twice).
+constinit std::atomic<std::int64_t> checked_at{0};  // steady_clock nanoseconds
+constinit std::atomic<bool> spare{true};
+constinit std::atomic<long> online_cpus{0};  // 0: not read yet
+
+long online() noexcept {
+  long n = online_cpus.load(std::memory_order_relaxed);
+  if (n == 0) {
+    n = ::sysconf(_SC_NPROCESSORS_ONLN);
+    online_cpus.store(n, std::memory_order_relaxed);
+  }
+  return n;
+}
+
 }  // namespace
 
 bool cpu_to_spare() noexcept {
-  static std::atomic<std::int64_t> checked_at{0};  // steady_clock nanoseconds
-  static std::atomic<bool> spare{true};
-  static const long online = ::sysconf(_SC_NPROCESSORS_ONLN);
   const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                std::chrono::steady_clock::now().time_since_epoch())
                                .count();
@@ -87,7 +100,8 @@ bool cpu_to_spare() noexcept {
       !checked_at.compare_exchange_strong(last, now, std::memory_order_relaxed))
     return spare.load(std::memory_order_relaxed);
   const long running = runnable_threads();
-  const bool result = running < 0 || online <= 0 || running <= online + 1;  // see spin.hpp
+  const long cpus = online();
+  const bool result = running < 0 || cpus <= 0 || running <= cpus + 1;  // see spin.hpp
   spare.store(result, std::memory_order_relaxed);
   return result;
 }

@@ -91,6 +91,9 @@ task_region& region() {
   return *the_region;
 }
 
+// Made at load time, so that its guard is never held when a worker is forked (see registry.cpp).
+[[maybe_unused]] task_region& region_made_at_load = region();
+
 }  // namespace
 
 // Under AddressSanitizer every task state comes from the heap, where a use after free is caught.
