@@ -97,15 +97,18 @@ result measure(forkpool::start_method method, std::uint64_t limit, int tasks) {
     const auto start = clock_type::now();
     forkpool::process_pool pool(options);
     pool.submit(touch_kib, 1).get();
-    r.first_result_ms = std::chrono::duration<double, std::milli>(clock_type::now() - start).count();
+    r.first_result_ms =
+        std::chrono::duration<double, std::milli>(clock_type::now() - start).count();
     run_tasks(pool, tasks, &plain_us);
     const forkpool::pool_stats s = pool.stats();
     for (const auto& w : s.per_worker)
-      r.worker_reported_mib = std::max(r.worker_reported_mib, static_cast<double>(w.rss_bytes) / (1 << 20));
+      r.worker_reported_mib =
+          std::max(r.worker_reported_mib, static_cast<double>(w.rss_bytes) / (1 << 20));
     if (method == forkpool::start_method::forkserver && !s.per_worker.empty()) {
       const pid_t server = parent_of(s.per_worker.front().pid);
       r.server_rss_mib = rollup_mib(server, "Rss:");
-      r.server_private_mib = rollup_mib(server, "Private_Clean:") + rollup_mib(server, "Private_Dirty:");
+      r.server_private_mib =
+          rollup_mib(server, "Private_Clean:") + rollup_mib(server, "Private_Dirty:");
     }
   }
   options.max_tasks_per_worker = 1;
@@ -135,9 +138,12 @@ int main(int argc, char** argv) {
   std::uint64_t limit_mib = 200;
   int tasks = 50;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--heap-mib") && i + 1 < argc) heap_mib = std::strtoull(argv[++i], nullptr, 10);
-    else if (!std::strcmp(argv[i], "--limit-mib") && i + 1 < argc) limit_mib = std::strtoull(argv[++i], nullptr, 10);
-    else if (!std::strcmp(argv[i], "--tasks") && i + 1 < argc) tasks = std::atoi(argv[++i]);
+    if (!std::strcmp(argv[i], "--heap-mib") && i + 1 < argc)
+      heap_mib = std::strtoull(argv[++i], nullptr, 10);
+    else if (!std::strcmp(argv[i], "--limit-mib") && i + 1 < argc)
+      limit_mib = std::strtoull(argv[++i], nullptr, 10);
+    else if (!std::strcmp(argv[i], "--tasks") && i + 1 < argc)
+      tasks = std::atoi(argv[++i]);
   }
   std::vector<char> heap(heap_mib << 20);
   std::memset(heap.data(), 1, heap.size());  // touched: resident, as a loaded data set is
@@ -145,9 +151,10 @@ int main(int argc, char** argv) {
   const result fork = measure(forkpool::start_method::fork, limit, tasks);
   const result forkserver = measure(forkpool::start_method::forkserver, limit, tasks);
   const result spawn = measure(forkpool::start_method::spawn, limit, tasks);
-  std::printf("{\"bench\":\"big_heap\",\"heap_mib\":%zu,\"limit_mib\":%llu,\"tasks\":%d,"
-              "\"fork\":%s,\"forkserver\":%s,\"spawn\":%s}\n",
-              heap_mib, static_cast<unsigned long long>(limit_mib), tasks, json(fork).c_str(),
-              json(forkserver).c_str(), json(spawn).c_str());
+  std::printf(
+      "{\"bench\":\"big_heap\",\"heap_mib\":%zu,\"limit_mib\":%llu,\"tasks\":%d,"
+      "\"fork\":%s,\"forkserver\":%s,\"spawn\":%s}\n",
+      heap_mib, static_cast<unsigned long long>(limit_mib), tasks, json(fork).c_str(),
+      json(forkserver).c_str(), json(spawn).c_str());
   return heap.empty() || heap[heap.size() / 2] == 1 ? 0 : 1;
 }

@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--workers")) workers = std::atoi(argv[i + 1]);
   }
   if (master_binary.empty() || plugin.empty()) {
-    std::fprintf(stderr, "usage: master_load --master PATH --plugin PATH [--clients N] [--jobs N]\n");
+    std::fprintf(stderr,
+                 "usage: master_load --master PATH --plugin PATH [--clients N] [--jobs N]\n");
     return 2;
   }
   char dir_template[] = "/tmp/forkpool-load-XXXXXX";
@@ -76,11 +77,14 @@ int main(int argc, char** argv) {
     int wrong = 0;
     for (int i = 0; i < jobs; ++i) {
       auto result = fs[static_cast<std::size_t>(i)].get();
-      latencies[static_cast<std::size_t>(i)] = std::chrono::duration<float, std::micro>(
-          clock_type::now() - sent[static_cast<std::size_t>(i)]).count();
+      latencies[static_cast<std::size_t>(i)] =
+          std::chrono::duration<float, std::micro>(clock_type::now() -
+                                                   sent[static_cast<std::size_t>(i)])
+              .count();
       if (result["job"] != 1 || result[std::to_string(k)] != 1) ++wrong;
     }
-    [[maybe_unused]] auto n = ::write(pipe_fds[1], latencies.data(), latencies.size() * sizeof(float));
+    [[maybe_unused]] auto n =
+        ::write(pipe_fds[1], latencies.data(), latencies.size() * sizeof(float));
     ::_exit(wrong == 0 ? 0 : 1);
   }
   ::close(pipe_fds[1]);
@@ -93,7 +97,10 @@ int main(int argc, char** argv) {
   for (int k = 0; k < clients; ++k) {
     int status = 0;
     const pid_t child = ::wait(&status);
-    if (child == master) { --k; continue; }
+    if (child == master) {
+      --k;
+      continue;
+    }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failures;
   }
   const double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
@@ -101,7 +108,9 @@ int main(int argc, char** argv) {
   ::waitpid(master, nullptr, 0);
   ::rmdir(dir.c_str());
   std::sort(all.begin(), all.end());
-  auto pct = [&](double p) { return all.empty() ? 0.0 : all[static_cast<std::size_t>(p * (all.size() - 1))]; };
+  auto pct = [&](double p) {
+    return all.empty() ? 0.0 : all[static_cast<std::size_t>(p * (all.size() - 1))];
+  };
   std::printf(
       "{\"bench\":\"master_load\",\"clients\":%d,\"jobs_per_client\":%d,\"workers\":%d,"
       "\"answers\":%zu,\"failed_clients\":%d,\"jobs_per_s\":%.0f,\"p50_ms\":%.1f,\"p99_ms\":%.1f}\n",

@@ -76,11 +76,16 @@ double python_tasks_per_s(unsigned workers, int tasks) {
       "from concurrent.futures import ProcessPoolExecutor\n"
       "def noop(x): return x\n"
       "if __name__ == '__main__':\n"
-      "    with ProcessPoolExecutor(" + std::to_string(workers) + ", max_tasks_per_child=1) as ex:\n"
+      "    with ProcessPoolExecutor(" +
+      std::to_string(workers) +
+      ", max_tasks_per_child=1) as ex:\n"
       "        ex.submit(noop, 0).result()\n"
       "        t = time.perf_counter()\n"
-      "        list(ex.map(noop, range(" + std::to_string(tasks) + ")))\n"
-      "        print(" + std::to_string(tasks) + " / (time.perf_counter() - t))\n";
+      "        list(ex.map(noop, range(" +
+      std::to_string(tasks) +
+      ")))\n"
+      "        print(" +
+      std::to_string(tasks) + " / (time.perf_counter() - t))\n";
   const std::string path = "/tmp/forkpool-respawn-bench.py";
   if (FILE* f = std::fopen(path.c_str(), "w")) {
     std::fputs(script.c_str(), f);
@@ -103,9 +108,12 @@ int main(int argc, char** argv) {
   int tasks = 300;
   bool python = true;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--workers") && i + 1 < argc) workers = static_cast<unsigned>(std::atoi(argv[++i]));
-    else if (!std::strcmp(argv[i], "--tasks") && i + 1 < argc) tasks = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--no-python")) python = false;
+    if (!std::strcmp(argv[i], "--workers") && i + 1 < argc)
+      workers = static_cast<unsigned>(std::atoi(argv[++i]));
+    else if (!std::strcmp(argv[i], "--tasks") && i + 1 < argc)
+      tasks = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--no-python"))
+      python = false;
   }
   const result fork = measure(forkpool::start_method::fork, workers, tasks);
   const result forkserver = measure(forkpool::start_method::forkserver, workers, tasks);

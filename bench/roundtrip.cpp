@@ -43,7 +43,8 @@ int main(int argc, char** argv) {
   std::size_t heap_mib = 0;
   forkpool::start_method method = forkpool::start_method::forkserver;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--max-rss-mib")) max_rss_mib = std::strtoull(argv[i + 1], nullptr, 10);
+    if (!std::strcmp(argv[i], "--max-rss-mib"))
+      max_rss_mib = std::strtoull(argv[i + 1], nullptr, 10);
     if (!std::strcmp(argv[i], "--heap-mib")) heap_mib = std::strtoull(argv[i + 1], nullptr, 10);
     if (!std::strcmp(argv[i], "--start")) {
       if (!std::strcmp(argv[i + 1], "fork")) method = forkpool::start_method::fork;

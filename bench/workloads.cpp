@@ -20,8 +20,8 @@
 #include <cstring>
 #include <forkpool/forkpool.hpp>
 #include <map>
-#include <ranges>
 #include <mutex>
+#include <ranges>
 #include <string>
 #include <utility>
 #include <vector>
@@ -136,7 +136,8 @@ long allocation_and_lock_heavy(long rounds) {
   for (long r = 0; r < rounds; ++r) {
     std::map<long, std::string> index;
     for (long i = 0; i < 64; ++i) index.emplace(i * r % 997, std::string(24, 'k'));
-    for (const auto& [key, value] : index) total += legacy_helper(key) + static_cast<long>(value.size());
+    for (const auto& [key, value] : index)
+      total += legacy_helper(key) + static_cast<long>(value.size());
   }
   return total;
 }
@@ -154,12 +155,14 @@ int run_map(unsigned workers, long items, long chunksize) {
   std::vector<double> rates;
   for (int rep = 0; rep < 3; ++rep) {
     const auto start = clock_type::now();
-    const std::vector<int> out = pool.map(twice, inputs, {.chunksize = static_cast<std::size_t>(chunksize)});
+    const std::vector<int> out =
+        pool.map(twice, inputs, {.chunksize = static_cast<std::size_t>(chunksize)});
     rates.push_back(static_cast<double>(items) / seconds_since(start));
     if (out.size() != inputs.size() || out.back() != 2 * inputs.back()) return 1;
   }
-  std::printf("{\"bench\":\"map\",\"workers\":%u,\"items\":%ld,\"chunksize\":%ld,\"items_per_s\":%.0f}\n",
-              workers, items, chunksize, median(rates));
+  std::printf(
+      "{\"bench\":\"map\",\"workers\":%u,\"items\":%ld,\"chunksize\":%ld,\"items_per_s\":%.0f}\n",
+      workers, items, chunksize, median(rates));
   return 0;
 }
 
@@ -185,7 +188,7 @@ int run_imap(unsigned workers, long items, long chunksize, long big_items, long 
   std::vector<int> inputs(static_cast<std::size_t>(items));
   for (long i = 0; i < items; ++i) inputs[static_cast<std::size_t>(i)] = static_cast<int>(i);
   forkpool::map_options options{.chunksize = static_cast<std::size_t>(chunksize)};
-  if (window > 0) options.window = static_cast<std::size_t>(window);  // else the default
+  if (window > 0) options.window = static_cast<std::size_t>(window);       // else the default
   const long long expected = static_cast<long long>(items) * (items - 1);  // sum of twice(i)
   std::vector<double> map_rates, imap_rates, ratios;
   const auto time_map = [&] {
@@ -225,13 +228,13 @@ int run_imap(unsigned workers, long items, long chunksize, long big_items, long 
   const std::vector<int> big_out = pool.map(twice, big, options);
   const long after_map = peak_rss_kib();
   if (big_out.size() != big.size() || lazy_sum < 0) return 1;
-  std::printf("{\"bench\":\"imap\",\"workers\":%u,\"items\":%ld,\"chunksize\":%ld,"
-              "\"map_items_per_s\":%.0f,\"imap_items_per_s\":%.0f,\"imap_to_map\":%.3f,"
-              "\"big_items\":%ld,\"imap_generator_peak_growth_kib\":%ld,"
-              "\"map_vector_peak_growth_kib\":%ld}\n",
-              workers, items, chunksize, median(map_rates), median(imap_rates),
-              median(ratios), big_items, after_imap - before,
-              after_map - after_imap);
+  std::printf(
+      "{\"bench\":\"imap\",\"workers\":%u,\"items\":%ld,\"chunksize\":%ld,"
+      "\"map_items_per_s\":%.0f,\"imap_items_per_s\":%.0f,\"imap_to_map\":%.3f,"
+      "\"big_items\":%ld,\"imap_generator_peak_growth_kib\":%ld,"
+      "\"map_vector_peak_growth_kib\":%ld}\n",
+      workers, items, chunksize, median(map_rates), median(imap_rates), median(ratios), big_items,
+      after_imap - before, after_map - after_imap);
   return 0;
 }
 
@@ -257,14 +260,15 @@ int run_payload(unsigned workers, long mib, int repeat, bool argument) {
     }
   }
   if (!error.empty()) {
-    std::printf("{\"bench\":\"payload\",\"workers\":%u,\"mib\":%ld,\"error\":\"%s\"}\n", workers, mib,
-                error.c_str());
+    std::printf("{\"bench\":\"payload\",\"workers\":%u,\"mib\":%ld,\"error\":\"%s\"}\n", workers,
+                mib, error.c_str());
     return 0;
   }
   const double gb = static_cast<double>(size) / 1e9;
   if (!argument) {
-    std::printf("{\"bench\":\"payload\",\"workers\":%u,\"mib\":%ld,\"result_ms\":%.1f,\"result_gb_per_s\":%.2f}\n",
-                workers, mib, median(result_s) * 1e3, gb / median(result_s));
+    std::printf(
+        "{\"bench\":\"payload\",\"workers\":%u,\"mib\":%ld,\"result_ms\":%.1f,\"result_gb_per_s\":%.2f}\n",
+        workers, mib, median(result_s) * 1e3, gb / median(result_s));
     return 0;
   }
   std::printf(
@@ -313,7 +317,8 @@ int run_startup(unsigned workers, int repeat) {
     if (pool.submit(noop, 7).get() != 7) return 1;
     ms.push_back(seconds_since(start) * 1e3);
   }
-  std::printf("{\"bench\":\"startup\",\"workers\":%u,\"first_result_ms\":%.2f}\n", workers, median(ms));
+  std::printf("{\"bench\":\"startup\",\"workers\":%u,\"first_result_ms\":%.2f}\n", workers,
+              median(ms));
   return 0;
 }
 
@@ -353,9 +358,11 @@ int run_contention(unsigned workers, long tasks, long rounds) {
   // run makes workers that are some 20% slower at this workload.
   forkpool::process_pool processes(with_workers(workers));
   processes.submit(noop, 0).get();
-  const double pooled = pooled_seconds(processes, allocation_and_lock_heavy, tasks, rounds, expected);
+  const double pooled =
+      pooled_seconds(processes, allocation_and_lock_heavy, tasks, rounds, expected);
   forkpool::thread_pool threads(with_workers(workers));
-  const double threaded = pooled_seconds(threads, allocation_and_lock_heavy, tasks, rounds, expected);
+  const double threaded =
+      pooled_seconds(threads, allocation_and_lock_heavy, tasks, rounds, expected);
   std::printf(
       "{\"bench\":\"contention\",\"workers\":%u,\"tasks\":%ld,\"serial_s\":%.3f,\"thread_pool_s\":%.3f,"
       "\"process_pool_s\":%.3f,\"thread_pool_speedup\":%.2f,\"process_pool_speedup\":%.2f}\n",
@@ -385,22 +392,32 @@ int main(int argc, char** argv) {
   const std::string workload = argc > 1 ? argv[1] : "";
   const auto workers = static_cast<unsigned>(option(argc, argv, "--workers", 2));
   if (workload == "map")
-    return run_map(workers, option(argc, argv, "--items", 200000), option(argc, argv, "--chunksize", 1000));
+    return run_map(workers, option(argc, argv, "--items", 200000),
+                   option(argc, argv, "--chunksize", 1000));
   if (workload == "imap")
-    return run_imap(workers, option(argc, argv, "--items", 200000), option(argc, argv, "--chunksize", 1000),
+    return run_imap(workers, option(argc, argv, "--items", 200000),
+                    option(argc, argv, "--chunksize", 1000),
                     option(argc, argv, "--big-items", 10000000), option(argc, argv, "--window", 0));
   if (workload == "payload")
-    return run_payload(workers, option(argc, argv, "--mib", 64), static_cast<int>(option(argc, argv, "--repeat", 3)),
+    return run_payload(workers, option(argc, argv, "--mib", 64),
+                       static_cast<int>(option(argc, argv, "--repeat", 3)),
                        option(argc, argv, "--argument", 1) != 0);
   if (workload == "shared_payload")
     return run_shared_payload(workers, option(argc, argv, "--mib", 64),
                               static_cast<int>(option(argc, argv, "--repeat", 5)));
-  if (workload == "startup") return run_startup(workers, static_cast<int>(option(argc, argv, "--repeat", 5)));
+  if (workload == "startup")
+    return run_startup(workers, static_cast<int>(option(argc, argv, "--repeat", 5)));
   if (workload == "scaling")
-    return run_scaling(workers, option(argc, argv, "--tasks", 8), option(argc, argv, "--limit", 2000000));
+    return run_scaling(workers, option(argc, argv, "--tasks", 8),
+                       option(argc, argv, "--limit", 2000000));
   if (workload == "contention")
-    return run_contention(workers, option(argc, argv, "--tasks", 8), option(argc, argv, "--rounds", 20000));
-  if (workload == "noops") return run_noops(static_cast<unsigned>(option(argc, argv, "--workers", 1)), option(argc, argv, "--tasks", 1000));
-  std::fprintf(stderr, "usage: workloads map|imap|payload|shared_payload|startup|scaling|contention|noops [--option value]...\n");
+    return run_contention(workers, option(argc, argv, "--tasks", 8),
+                          option(argc, argv, "--rounds", 20000));
+  if (workload == "noops")
+    return run_noops(static_cast<unsigned>(option(argc, argv, "--workers", 1)),
+                     option(argc, argv, "--tasks", 1000));
+  std::fprintf(
+      stderr,
+      "usage: workloads map|imap|payload|shared_payload|startup|scaling|contention|noops [--option value]...\n");
   return 2;
 }

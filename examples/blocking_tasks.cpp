@@ -18,8 +18,8 @@
 std::string slow_lookup(int key) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const std::size_t thread = std::hash<std::thread::id>{}(std::this_thread::get_id()) % 10000;
-  return "key " + std::to_string(key) + " ran in pid " + std::to_string(::getpid()) +
-         ", thread #" + std::to_string(thread);
+  return "key " + std::to_string(key) + " ran in pid " + std::to_string(::getpid()) + ", thread #" +
+         std::to_string(thread);
 }
 FORKPOOL_TASK(slow_lookup);
 

@@ -2,8 +2,8 @@
 // with a progress bar on stderr (map_options::on_progress: done/total, rate), then prints the
 // results.
 //
-//   forkpool-master --workers 2 --tasks build/examples/plugin/libexample_tasks.so --socket /tmp/fp.sock &
-//   build/examples/client [--socket /tmp/fp.sock] [--jobs 200]
+//   forkpool-master --workers 2 --tasks build/examples/plugin/libexample_tasks.so --socket
+//   /tmp/fp.sock & build/examples/client [--socket /tmp/fp.sock] [--jobs 200]
 #include <unistd.h>
 
 #include <chrono>
@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
     const long total = std::accumulate(counts.begin(), counts.end(), 0L);
     std::printf("primes below %ld: %ld\n", jobs * span, total);
 
-    auto words = master.submit<std::map<std::string, int>>("word_counts", "To be, or not to be").get();
+    auto words =
+        master.submit<std::map<std::string, int>>("word_counts", "To be, or not to be").get();
     std::printf("word counts: to=%d be=%d or=%d not=%d\n", words["to"], words["be"], words["or"],
                 words["not"]);
     const auto stats = master.stats();

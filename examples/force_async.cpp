@@ -25,18 +25,23 @@ int main(int argc, char** argv) {
   auto fetch_report_async = forkpool::force_async(pool, fetch_report);  // the "decorator"
 
   boost::asio::io_context io;
-  boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> {
-    const auto start = std::chrono::steady_clock::now();
-    // Four calls in flight at once (each submits as it is made), then awaited in order.
-    auto a = fetch_report_async(1);
-    auto b = fetch_report_async(2);
-    auto c = fetch_report_async(3);
-    auto d = fetch_report_async(4);
-    for (auto* call : {&a, &b, &c, &d}) std::printf("%s\n", (co_await std::move(*call)).c_str());
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - start);
-    std::printf("4 calls of 250 ms each took %lld ms together\n", static_cast<long long>(ms.count()));
-  }, boost::asio::detached);
+  boost::asio::co_spawn(
+      io,
+      [&]() -> boost::asio::awaitable<void> {
+        const auto start = std::chrono::steady_clock::now();
+        // Four calls in flight at once (each submits as it is made), then awaited in order.
+        auto a = fetch_report_async(1);
+        auto b = fetch_report_async(2);
+        auto c = fetch_report_async(3);
+        auto d = fetch_report_async(4);
+        for (auto* call : {&a, &b, &c, &d})
+          std::printf("%s\n", (co_await std::move(*call)).c_str());
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - start);
+        std::printf("4 calls of 250 ms each took %lld ms together\n",
+                    static_cast<long long>(ms.count()));
+      },
+      boost::asio::detached);
   io.run();
   return 0;
 }

@@ -99,10 +99,14 @@ int main(int argc, char** argv) {
   bool processes = false;
   int clients = 4, requests = 4;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--processes")) processes = true;
-    else if (!std::strcmp(argv[i], "--threads")) processes = false;
-    else if (!std::strcmp(argv[i], "--clients") && i + 1 < argc) clients = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--requests") && i + 1 < argc) requests = std::atoi(argv[++i]);
+    if (!std::strcmp(argv[i], "--processes"))
+      processes = true;
+    else if (!std::strcmp(argv[i], "--threads"))
+      processes = false;
+    else if (!std::strcmp(argv[i], "--clients") && i + 1 < argc)
+      clients = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--requests") && i + 1 < argc)
+      requests = std::atoi(argv[++i]);
   }
   forkpool::thread_pool thread_workers({.workers = 2});
   forkpool::process_pool process_workers({.workers = 2});
@@ -122,7 +126,8 @@ int main(int argc, char** argv) {
   asio::co_spawn(io, ticker(done, max_lag), asio::detached);
   const auto start = steady_clock::now();
   for (int id = 0; id < clients; ++id)
-    asio::co_spawn(io, client(acceptor.local_endpoint(), id, requests, answers, left), asio::detached);
+    asio::co_spawn(io, client(acceptor.local_endpoint(), id, requests, answers, left),
+                   asio::detached);
   asio::steady_timer watch(io);
   std::function<void()> check_done = [&] {
     if (left == 0) {
@@ -131,7 +136,9 @@ int main(int argc, char** argv) {
       return;
     }
     watch.expires_after(milliseconds(10));
-    watch.async_wait([&](boost::system::error_code ec) { if (!ec) check_done(); });
+    watch.async_wait([&](boost::system::error_code ec) {
+      if (!ec) check_done();
+    });
   };
   check_done();
   io.run();
@@ -139,8 +146,9 @@ int main(int argc, char** argv) {
   const double seconds = duration<double>(steady_clock::now() - start).count();
   int wrong = 0;
   for (const auto& [seed, answer] : answers) wrong += answer != checksum(seed) ? 1 : 0;
-  std::printf("handler on %s: %d requests from %d clients in %.2f s, %d wrong, loop lag at most %lld ms\n",
-              work.holds_process_pool() ? "processes" : "threads", clients * requests, clients,
-              seconds, wrong, static_cast<long long>(max_lag.count()));
+  std::printf(
+      "handler on %s: %d requests from %d clients in %.2f s, %d wrong, loop lag at most %lld ms\n",
+      work.holds_process_pool() ? "processes" : "threads", clients * requests, clients, seconds,
+      wrong, static_cast<long long>(max_lag.count()));
   return wrong == 0 && left == 0 && static_cast<int>(answers.size()) == clients * requests ? 0 : 1;
 }

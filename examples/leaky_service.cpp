@@ -31,7 +31,8 @@ void serve(int requests, std::uint64_t rss_limit) {
   std::uint64_t peak = 0;
   for (int done = 0; done < requests;) {
     std::vector<forkpool::future<int>> batch;
-    for (int i = 0; i < 100 && done < requests; ++i, ++done) batch.push_back(pool.submit(handle_request, done));
+    for (int i = 0; i < 100 && done < requests; ++i, ++done)
+      batch.push_back(pool.submit(handle_request, done));
     for (auto& f : batch) f.get();
     std::printf("%9d ", done);
     for (const auto& w : pool.stats().per_worker) {

@@ -1,11 +1,11 @@
 // quickstart: register two tasks, start a process pool, submit, map, print the results and stats.
 //
 //   ./quickstart [workers]      (default: one per core)
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <forkpool/forkpool.hpp>
 #include <string>
-#include <unistd.h>
 
 // A CPU-heavy task: how many primes are below `limit`.
 long count_primes(long limit) {

@@ -51,11 +51,14 @@ int main(int argc, char** argv) {
   {
     asio::io_context io;
     asio::co_spawn(io, ticker("inline", inline_phase), asio::detached);
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-      for (int i = 0; i < 2; ++i) crunch(n);  // runs on the loop: nothing else can
-      inline_phase.done = true;
-      co_return;
-    }, asio::detached);
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          for (int i = 0; i < 2; ++i) crunch(n);  // runs on the loop: nothing else can
+          inline_phase.done = true;
+          co_return;
+        },
+        asio::detached);
     io.run();
   }
 
@@ -63,10 +66,13 @@ int main(int argc, char** argv) {
   {
     asio::io_context io;
     asio::co_spawn(io, ticker("pooled", pooled_phase), asio::detached);
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-      for (int i = 0; i < 2; ++i) co_await forkpool::run_in_executor(pool, crunch, n);
-      pooled_phase.done = true;
-    }, asio::detached);
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          for (int i = 0; i < 2; ++i) co_await forkpool::run_in_executor(pool, crunch, n);
+          pooled_phase.done = true;
+        },
+        asio::detached);
     io.run();
   }
 

@@ -60,7 +60,8 @@ TEST_CASE("archive: encodes exactly as cereal's binary archive" * doctest::timeo
   CHECK(tail == "tail");
 }
 
-TEST_CASE("archive: a chunk of numeric inputs encodes as cereal's and decodes intact" * doctest::timeout(10)) {
+TEST_CASE("archive: a chunk of numeric inputs encodes as cereal's and decodes intact" *
+          doctest::timeout(10)) {
   // More than one block of either record size, and a count that does not fill the last block.
   std::vector<std::tuple<int>> ints;
   std::vector<std::tuple<std::int64_t, double, char>> mixed;

@@ -40,8 +40,10 @@ std::vector<int> iota_vector(int n) {
 
 TEST_SUITE_BEGIN("batch");
 
-TEST_CASE_TEMPLATE("batch: imap yields map's results in input order and imap_unordered the same ones"
-                   " in some order", Pool, process_pool, thread_pool) {
+TEST_CASE_TEMPLATE(
+    "batch: imap yields map's results in input order and imap_unordered the same ones"
+    " in some order",
+    Pool, process_pool, thread_pool) {
   static_assert(executor<Pool>);
   Pool pool(options(2));
   const std::vector<int> inputs = iota_vector(500);
@@ -76,8 +78,10 @@ TEST_CASE_TEMPLATE("batch: tasks with several parameters take tuples on both poo
   CHECK(lazy == std::vector<int>{3, 7, 11});
 }
 
-TEST_CASE_TEMPLATE("batch: leaving imap early reads little of a million-item generator and "
-                   "cancels what is queued", Pool, process_pool, thread_pool) {
+TEST_CASE_TEMPLATE(
+    "batch: leaving imap early reads little of a million-item generator and "
+    "cancels what is queued",
+    Pool, process_pool, thread_pool) {
   Pool pool(options(2));
   std::atomic<int> read{0};
   auto generator = std::views::iota(0, 1'000'000) | std::views::transform([&](int i) {
@@ -100,8 +104,10 @@ TEST_CASE_TEMPLATE("batch: leaving imap early reads little of a million-item gen
   CHECK(pool.submit(square, 12).get() == 144);
 }
 
-TEST_CASE_TEMPLATE("batch: an error in the middle of imap is thrown at the item that failed and "
-                   "the rest is cancelled", Pool, process_pool, thread_pool) {
+TEST_CASE_TEMPLATE(
+    "batch: an error in the middle of imap is thrown at the item that failed and "
+    "the rest is cancelled",
+    Pool, process_pool, thread_pool) {
   Pool pool(options(2));
   std::vector<int> before;
   std::string message;
@@ -123,8 +129,10 @@ TEST_CASE_TEMPLATE("batch: an error in the middle of imap is thrown at the item 
   CHECK(settles(pool));
 }
 
-TEST_CASE_TEMPLATE("batch: map and imap past their timeout throw timeout_error and cancel the "
-                   "calls not started", Pool, process_pool, thread_pool) {
+TEST_CASE_TEMPLATE(
+    "batch: map and imap past their timeout throw timeout_error and cancel the "
+    "calls not started",
+    Pool, process_pool, thread_pool) {
   Pool pool(options(2));
   const std::vector<int> slow(20, 300);  // 20 calls of 300 ms on 2 workers: 3 s at best
   CHECK_THROWS_AS(pool.map(sleep_ms, slow, {.timeout = 200ms}), timeout_error);
@@ -144,8 +152,8 @@ TEST_CASE_TEMPLATE("batch: map and imap past their timeout throw timeout_error a
   CHECK(pool.map(square, iota_vector(10), {.timeout = 60s}).size() == 10);
 }
 
-TEST_CASE_TEMPLATE("batch: progress is reported on the calling thread and grows to the total",
-                   Pool, process_pool, thread_pool) {
+TEST_CASE_TEMPLATE("batch: progress is reported on the calling thread and grows to the total", Pool,
+                   process_pool, thread_pool) {
   Pool pool(options(2));
   const auto caller = std::this_thread::get_id();
   std::vector<progress> seen;
@@ -187,8 +195,10 @@ TEST_CASE_TEMPLATE("batch: progress is reported on the calling thread and grows 
   CHECK(std::any_of(seen.begin(), seen.end(), [](const progress& p) { return p.failed == 1; }));
 }
 
-TEST_CASE_TEMPLATE("batch: a chunksize or window of 0 and a negative timeout are "
-                   "std::invalid_argument", Pool, process_pool, thread_pool) {
+TEST_CASE_TEMPLATE(
+    "batch: a chunksize or window of 0 and a negative timeout are "
+    "std::invalid_argument",
+    Pool, process_pool, thread_pool) {
   Pool pool(options(2));
   const std::vector<int> inputs = iota_vector(10);
   CHECK_THROWS_AS(pool.map(square, inputs, {.chunksize = 0}), std::invalid_argument);
@@ -199,8 +209,10 @@ TEST_CASE_TEMPLATE("batch: a chunksize or window of 0 and a negative timeout are
   CHECK(pool.stats().submitted == 0);
 }
 
-TEST_CASE_TEMPLATE("batch: an input range that throws ends the batch with its exception and "
-                   "cancels what was queued", Pool, process_pool, thread_pool) {
+TEST_CASE_TEMPLATE(
+    "batch: an input range that throws ends the batch with its exception and "
+    "cancels what was queued",
+    Pool, process_pool, thread_pool) {
   Pool pool(options(2));
   auto breaks_at_30 = std::views::iota(0, 1000) | std::views::transform([](int i) {
                         if (i == 30) throw std::domain_error("input 30 is unreadable");
@@ -209,8 +221,7 @@ TEST_CASE_TEMPLATE("batch: an input range that throws ends the batch with its ex
   int seen = 0;
   CHECK_THROWS_AS(
       [&] {
-        for ([[maybe_unused]] int r : pool.imap(square, breaks_at_30, {.chunksize = 4}))
-          ++seen;
+        for ([[maybe_unused]] int r : pool.imap(square, breaks_at_30, {.chunksize = 4})) ++seen;
       }(),
       std::domain_error);
   CHECK(seen <= 30);

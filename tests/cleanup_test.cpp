@@ -50,7 +50,8 @@ TEST_CASE("cleanup: a destroyed pool leaves no worker process" * doctest::timeou
   }
 }
 
-TEST_CASE("cleanup: a SIGKILLed master takes its fork server and workers down" * doctest::timeout(30)) {
+TEST_CASE("cleanup: a SIGKILLed master takes its fork server and workers down" *
+          doctest::timeout(30)) {
   int report[2];
   REQUIRE(::pipe(report) == 0);
   const pid_t master = ::fork();

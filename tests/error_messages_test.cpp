@@ -33,7 +33,8 @@ bool contains(const std::string& text, const std::string& part) {
 
 int never_registered(int x) { return x; }
 
-TEST_CASE("errors: a call by name with other argument types says what it sent" * doctest::timeout(30)) {
+TEST_CASE("errors: a call by name with other argument types says what it sent" *
+          doctest::timeout(30)) {
   process_pool pool(options(1));
   const std::string wrong_type = error_of(pool.submit<int>("square", 2.5));
   CHECK(contains(wrong_type, "task 'square' takes (int)"));
@@ -113,16 +114,18 @@ TEST_CASE("master: --version prints the version the headers and the changelog ca
   const auto [status, output] = run(std::string(FORKPOOL_MASTER_BINARY) + " --version");
   CHECK(status == 0);
   CHECK(output == std::string("forkpool-master ") + FORKPOOL_VERSION_STRING + "\n");
-  CHECK(std::to_string(FORKPOOL_VERSION_MAJOR) + "." + std::to_string(FORKPOOL_VERSION_MINOR) + "." +
-            std::to_string(FORKPOOL_VERSION_PATCH) ==
+  CHECK(std::to_string(FORKPOOL_VERSION_MAJOR) + "." + std::to_string(FORKPOOL_VERSION_MINOR) +
+            "." + std::to_string(FORKPOOL_VERSION_PATCH) ==
         FORKPOOL_VERSION_STRING);
   // The newest changelog entry names this version.
   std::ifstream readme(std::string(FORKPOOL_SOURCE_DIR) + "/README.md");
   std::string line, newest;
   bool in_changelog = false;
   while (std::getline(readme, line)) {
-    if (line == "## Changelog") in_changelog = true;
-    else if (in_changelog && line.rfind("- ", 0) == 0) newest = line.substr(2, line.find(':') - 2);
+    if (line == "## Changelog")
+      in_changelog = true;
+    else if (in_changelog && line.rfind("- ", 0) == 0)
+      newest = line.substr(2, line.find(':') - 2);
   }
   CHECK(newest == FORKPOOL_VERSION_STRING);
 }

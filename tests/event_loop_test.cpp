@@ -48,8 +48,10 @@ TEST_CASE("asio: a coroutine awaits results from both pools" * doctest::timeout(
   int from_processes = 0, from_threads = 0, by_async_get = 0;
   run_coroutine([&]() -> asio::awaitable<void> {
     from_processes = co_await run_in_executor(processes, test_tasks::square, 7);
-    from_threads = co_await run_in_executor(threads, [](int x) { return x + 1; }, 7);
-    by_async_get = co_await processes.submit(test_tasks::add, 20, 22).async_get(asio::use_awaitable);
+    from_threads = co_await run_in_executor(
+        threads, [](int x) { return x + 1; }, 7);
+    by_async_get =
+        co_await processes.submit(test_tasks::add, 20, 22).async_get(asio::use_awaitable);
     co_await run_in_executor(processes, test_tasks::touch, 1);  // void
   });
   CHECK(from_processes == 49);
@@ -63,11 +65,14 @@ TEST_CASE("asio: many concurrent awaits from one io_context" * doctest::timeout(
   constexpr int kCoroutines = 300;
   std::atomic<int> correct{0};
   for (int i = 0; i < kCoroutines; ++i) {
-    asio::co_spawn(io, [&, i]() -> asio::awaitable<void> {
-      const int a = co_await run_in_executor(pool, test_tasks::square, i);
-      const int b = co_await run_in_executor(pool, test_tasks::add, a, 1);
-      if (b == i * i + 1) ++correct;
-    }, asio::detached);
+    asio::co_spawn(
+        io,
+        [&, i]() -> asio::awaitable<void> {
+          const int a = co_await run_in_executor(pool, test_tasks::square, i);
+          const int b = co_await run_in_executor(pool, test_tasks::add, a, 1);
+          if (b == i * i + 1) ++correct;
+        },
+        asio::detached);
   }
   io.run();
   CHECK(correct == kCoroutines);
@@ -152,13 +157,16 @@ TEST_CASE("asio: cancelling a task that has not started is seen by its awaiter a
   future<int> queued = pool.submit(test_tasks::square, 3);
   bool saw_cancelled = false;
   asio::io_context io;
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    try {
-      co_await queued.async_get(asio::use_awaitable);
-    } catch (const cancelled_error&) {
-      saw_cancelled = true;
-    }
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        try {
+          co_await queued.async_get(asio::use_awaitable);
+        } catch (const cancelled_error&) {
+          saw_cancelled = true;
+        }
+      },
+      asio::detached);
   io.poll();  // the coroutine is now suspended on the future
   CHECK(queued.cancel());
   io.run();
@@ -180,7 +188,8 @@ TEST_CASE("asio: force_async and the default executor" * doctest::timeout(30)) {
     a = co_await std::move(fa);
     b = co_await std::move(fb);
     c = co_await async_upper(std::string("quiet"));
-    d = co_await run_in_executor([](int n) { return std::string(static_cast<std::size_t>(n), 'z'); }, 3);
+    d = co_await run_in_executor(
+        [](int n) { return std::string(static_cast<std::size_t>(n), 'z'); }, 3);
   });
   CHECK(a == 64);
   CHECK(b == 81);
@@ -207,18 +216,24 @@ TEST_CASE("asio: the io_context keeps ticking while CPU-heavy work runs in the p
     asio::io_context io;
     std::atomic<bool> done{false};
     int ticks = 0;
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-      asio::steady_timer timer(co_await asio::this_coro::executor);
-      while (!done) {
-        timer.expires_after(std::chrono::milliseconds(10));
-        co_await timer.async_wait(asio::use_awaitable);
-        ++ticks;
-      }
-    }, asio::detached);
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-      co_await work();
-      done = true;
-    }, asio::detached);
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          asio::steady_timer timer(co_await asio::this_coro::executor);
+          while (!done) {
+            timer.expires_after(std::chrono::milliseconds(10));
+            co_await timer.async_wait(asio::use_awaitable);
+            ++ticks;
+          }
+        },
+        asio::detached);
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          co_await work();
+          done = true;
+        },
+        asio::detached);
     io.run();
     return ticks;
   };

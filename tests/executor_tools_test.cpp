@@ -11,8 +11,8 @@
 #include <stdexcept>
 #include <thread>
 
-#include "eventually.hpp"
 #include <forkpool/event_loop.hpp>
+#include "eventually.hpp"
 
 #include "test_tasks.hpp"
 
@@ -99,8 +99,9 @@ TEST_CASE("asio: force_sync on an executor runs there and refuses that executor'
   runner.join();
 }
 
-TEST_CASE("executor: an any_executor switched between pools while calls run keeps each call where it started" *
-          doctest::timeout(60)) {
+TEST_CASE(
+    "executor: an any_executor switched between pools while calls run keeps each call where it started" *
+    doctest::timeout(60)) {
   thread_pool threads(pool_options{.workers = 2});
   process_pool processes(test_tasks::options(2));
   const std::set<int> workers = worker_pids(processes);
@@ -125,8 +126,9 @@ TEST_CASE("executor: an any_executor switched between pools while calls run keep
   CHECK(ex.stats().completed >= 5);
 }
 
-TEST_CASE("executor: an any_executor holding a process_pool refuses a closure with invalid_argument" *
-          doctest::timeout(60)) {
+TEST_CASE(
+    "executor: an any_executor holding a process_pool refuses a closure with invalid_argument" *
+    doctest::timeout(60)) {
   thread_pool threads(pool_options{.workers = 1});
   process_pool processes(test_tasks::options(1));
   any_executor ex(processes);
@@ -156,7 +158,8 @@ TEST_CASE("asio: set_default_executor from two threads while calls run" * doctes
   // A call started on one default finishes there after the default changes.
   set_default_executor(processes);
   auto offload = force_async(pid_after_ms);  // goes to the default of each call's moment
-  std::future<int> in_flight = std::async(std::launch::async, [&] { return force_sync(offload)(300); });
+  std::future<int> in_flight =
+      std::async(std::launch::async, [&] { return force_sync(offload)(300); });
   CHECK(eventually([&] { return processes.stats().queue_depth == 1; }));
   set_default_executor(threads);
   CHECK(workers.count(in_flight.get()) == 1);
@@ -177,9 +180,12 @@ TEST_CASE("asio: set_default_executor from two threads while calls run" * doctes
   int on_threads = 0, on_processes = 0, elsewhere = 0;
   for (int i = 0; i < 200; ++i) {
     const int pid = force_sync(offload)(0);
-    if (pid == here) ++on_threads;
-    else if (workers.count(pid) == 1) ++on_processes;
-    else ++elsewhere;
+    if (pid == here)
+      ++on_threads;
+    else if (workers.count(pid) == 1)
+      ++on_processes;
+    else
+      ++elsewhere;
   }
   stop = true;
   a.join();

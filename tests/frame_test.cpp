@@ -18,7 +18,8 @@ std::vector<std::byte> make_frame(std::size_t payload_size, frame_kind kind, std
 }
 }  // namespace
 
-TEST_CASE("frame: a sealed frame parses back to its kind and id and payload" * doctest::timeout(5)) {
+TEST_CASE("frame: a sealed frame parses back to its kind and id and payload" *
+          doctest::timeout(5)) {
   auto bytes = make_frame(100, frame_kind::call, 77);
   frame_view f;
   REQUIRE(parse_frame(bytes, f) == frame_fault::none);

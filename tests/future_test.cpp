@@ -14,7 +14,8 @@ using namespace test_tasks;
 
 TEST_SUITE_BEGIN("pool");
 
-TEST_CASE("future: get(timeout) throws timeout_error and the task keeps running" * doctest::timeout(30)) {
+TEST_CASE("future: get(timeout) throws timeout_error and the task keeps running" *
+          doctest::timeout(30)) {
   process_pool pool(options(1));
   auto f = pool.submit(sleep_ms, 300);
   CHECK_THROWS_AS(f.get(std::chrono::milliseconds(10)), timeout_error);
@@ -41,7 +42,8 @@ TEST_CASE("future: copies compare equal and wait_until returns at its deadline o
   CHECK(slow.wait_until(std::chrono::steady_clock::now()));
 }
 
-TEST_CASE("future: running() is true only while a worker executes the task" * doctest::timeout(30)) {
+TEST_CASE("future: running() is true only while a worker executes the task" *
+          doctest::timeout(30)) {
   process_pool pool(options(1));
   auto first = pool.submit(sleep_ms, 200);
   auto second = pool.submit(sleep_ms, 1);
@@ -99,14 +101,16 @@ TEST_CASE("future: done callbacks run once with the future and also when added l
     ++calls;
   });
   f.wait();
-  for (int i = 0; i < 100 && calls == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 100 && calls == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   CHECK(calls == 1);
   CHECK(seen == 36);
   f.add_done_callback([&] { ++calls; });  // already done: runs at once, on this thread
   CHECK(calls == 2);
 }
 
-TEST_CASE("future: copies share one result and get() on a temporary moves it out" * doctest::timeout(30)) {
+TEST_CASE("future: copies share one result and get() on a temporary moves it out" *
+          doctest::timeout(30)) {
   process_pool pool(options(1));
   future<std::string> a = pool.submit(greet, "copy");
   future<std::string> b = a;
@@ -183,7 +187,8 @@ TEST_CASE("future: with FORKPOOL_SPIN_US=0 nothing busy-waits and every call sti
   for (int i = 0; i < 2000; ++i)
     if (batch[static_cast<std::size_t>(i)].get() != i + 1) ++wrong;
   CHECK(wrong == 0);
-  CHECK(pool.submit(sleep_ms, 30).get(std::chrono::seconds(10)) > 0);  // a reply after every wait slept
+  CHECK(pool.submit(sleep_ms, 30).get(std::chrono::seconds(10)) >
+        0);  // a reply after every wait slept
 }
 
 TEST_SUITE_END();

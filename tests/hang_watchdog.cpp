@@ -49,7 +49,8 @@ void watch() {
     std::string name;
     {
       std::lock_guard lock(state.mutex);
-      if (state.running_case.empty() || std::chrono::steady_clock::now() - state.started_at < kHangSeconds) {
+      if (state.running_case.empty() ||
+          std::chrono::steady_clock::now() - state.started_at < kHangSeconds) {
         continue;
       }
       name = state.running_case;

@@ -96,12 +96,10 @@ TEST_CASE("lifecycle: max_worker_rss_bytes bounds the RSS of workers running a l
   const std::uint64_t limit = baseline + (32ull << 20);
   auto [unlimited_peak, unlimited] = run_leaky(0);
   auto [limited_peak, limited] = run_leaky(limit);
-  MESSAGE("baseline " << (baseline >> 20) << " MiB; peak without limit "
-                      << (unlimited_peak >> 20) << " MiB; with a " << (limit >> 20)
-                      << " MiB limit " << (limited_peak >> 20) << " MiB ("
-                      << (static_cast<std::int64_t>(limited_peak - limit) >> 10)
-                      << " KiB over) after "
-                      << limited.restarts_memory << " memory restarts");
+  MESSAGE("baseline " << (baseline >> 20) << " MiB; peak without limit " << (unlimited_peak >> 20)
+                      << " MiB; with a " << (limit >> 20) << " MiB limit " << (limited_peak >> 20)
+                      << " MiB (" << (static_cast<std::int64_t>(limited_peak - limit) >> 10)
+                      << " KiB over) after " << limited.restarts_memory << " memory restarts");
   CHECK(unlimited.restarts_memory == 0);
   CHECK(unlimited_peak > baseline + (100ull << 20));  // each worker leaked ~125 MiB
   CHECK(limited.restarts_memory >= 3);
@@ -201,8 +199,9 @@ TEST_CASE("lifecycle: the initializer runs in every worker including replacement
   CHECK(pool.stats().restarts_task_count >= 5);
 }
 
-TEST_CASE("lifecycle: a throwing initializer fails tasks with its message and is not retried in a loop" *
-          doctest::timeout(60)) {
+TEST_CASE(
+    "lifecycle: a throwing initializer fails tasks with its message and is not retried in a loop" *
+    doctest::timeout(60)) {
   pool_options o = options(2);
   o.initializer = failing_initializer;
   process_pool pool(o);
@@ -317,8 +316,8 @@ TEST_CASE("chaos: workers SIGKILLed every few milliseconds while 100000 tasks ru
   }
   stop = true;
   killer.join();
-  MESSAGE("tasks " << kTasks << ", kills " << kills.load() << ", worker_died " << died << ", correct "
-                   << correct);
+  MESSAGE("tasks " << kTasks << ", kills " << kills.load() << ", worker_died " << died
+                   << ", correct " << correct);
   CHECK(correct + died == kTasks);
   CHECK(wrong == 0);
   CHECK(other == 0);

@@ -54,8 +54,9 @@ TEST_CASE("log: a worker's start and crash reach the handler as info and warning
   CHECK_THROWS_AS(pool.submit(segfaults, 1).get(), worker_died);
   CHECK(eventually([&] { return log.has(log_level::info, " started"); }));
   CHECK(eventually([&] {
-    return log.has(log_level::warning, "was killed by signal 11 (Segmentation fault) while "
-                                       "running task 'segfaults'");
+    return log.has(log_level::warning,
+                   "was killed by signal 11 (Segmentation fault) while "
+                   "running task 'segfaults'");
   }));
   CHECK(pool.submit(square, 5).get() == 25);
 }

@@ -24,11 +24,13 @@ TEST_CASE("master: out of descriptors it keeps accepting and serves again once t
     // Far more than its 64 descriptors: the rest wait in the listen queue.
     std::vector<std::unique_ptr<raw_connection>> idle;
     for (int i = 0; i < 100; ++i) idle.push_back(std::make_unique<raw_connection>(master.socket));
-    CHECK(eventually([&] { return master.log().find("cannot accept connections") != std::string::npos; }));
+    CHECK(eventually(
+        [&] { return master.log().find("cannot accept connections") != std::string::npos; }));
   }  // all closed
   client c(master.socket);
   CHECK(c.submit<int>("square", 7).get(std::chrono::seconds(30)) == 49);
-  auto [status, output] = run(std::string(FORKPOOL_MASTER_BINARY) + " status --socket " + master.socket);
+  auto [status, output] =
+      run(std::string(FORKPOOL_MASTER_BINARY) + " status --socket " + master.socket);
   CHECK(status == 0);
   CHECK(output.find("workers:") != std::string::npos);
   const std::string log = master.log();
@@ -85,11 +87,13 @@ TEST_CASE("master: one user's connections are bounded and a refused client is to
 
 TEST_CASE("master: bad values for the connection limits are refused on the command line" *
           doctest::timeout(60)) {
-  for (const std::string& args : {std::string("--message-timeout 0"), std::string("--max-connections-per-user 0"),
-                                  std::string("--message-timeout soon")}) {
+  for (const std::string& args :
+       {std::string("--message-timeout 0"), std::string("--max-connections-per-user 0"),
+        std::string("--message-timeout soon")}) {
     CAPTURE(args);
-    auto [status, output] = run(std::string(FORKPOOL_MASTER_BINARY) + " --workers 1 --tasks " +
-                                FORKPOOL_TEST_PLUGIN + " " + args + " --socket /tmp/forkpool-never-created/s.sock");
+    auto [status, output] =
+        run(std::string(FORKPOOL_MASTER_BINARY) + " --workers 1 --tasks " + FORKPOOL_TEST_PLUGIN +
+            " " + args + " --socket /tmp/forkpool-never-created/s.sock");
     CHECK(status == 2);
     CHECK(output.rfind("forkpool-master: ", 0) == 0);
   }

@@ -11,10 +11,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <doctest/doctest.h>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <doctest/doctest.h>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -71,9 +71,10 @@ struct master_process {
     bool capture_log = false;  ///< its stderr to log_path instead of the test's
   };
 
-  explicit master_process(std::vector<std::string> extra = {}) : master_process(extra, settings{}) {}
+  explicit master_process(std::vector<std::string> extra = {})
+      : master_process(extra, settings{}) {}
   master_process(std::vector<std::string> extra, settings how) {
-    std::vector<std::string> args{FORKPOOL_MASTER_BINARY, "--workers", "2", "--tasks",
+    std::vector<std::string> args{FORKPOOL_MASTER_BINARY, "--workers", "2",   "--tasks",
                                   FORKPOOL_TEST_PLUGIN,   "--socket",  socket};
     args.insert(args.end(), extra.begin(), extra.end());
     // A --socket among the extra arguments wins (the last one given): wait for that one.
@@ -118,7 +119,8 @@ struct master_process {
 // A raw connection, for speaking nonsense to the master.
 struct raw_connection {
   int fd;
-  explicit raw_connection(const std::string& path) : fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+  explicit raw_connection(const std::string& path)
+      : fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
     sockaddr_un a{};
     a.sun_family = AF_UNIX;
     std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);

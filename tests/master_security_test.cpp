@@ -114,8 +114,8 @@ TEST_CASE("master: a default socket directory made first by another user is refu
   auto [status, output] = run(tmp.env() + FORKPOOL_MASTER_BINARY + " status");
   CHECK(status != 0);
   CHECK(output.find("belongs to uid 65534") != std::string::npos);
-  auto [serve_status, serve_output] = run(tmp.env() + FORKPOOL_MASTER_BINARY +
-                                          " --workers 1 --tasks " + FORKPOOL_TEST_PLUGIN);
+  auto [serve_status, serve_output] =
+      run(tmp.env() + FORKPOOL_MASTER_BINARY + " --workers 1 --tasks " + FORKPOOL_TEST_PLUGIN);
   CHECK(serve_status == 2);
   CHECK(serve_output.find("belongs to uid 65534") != std::string::npos);
   CHECK(fake.bytes_received() == 0);  // the client sent it nothing
@@ -135,8 +135,8 @@ TEST_CASE("master: a symlink in place of the default socket directory is refused
   int planted;
   ::waitpid(child, &planted, 0);
   REQUIRE(WEXITSTATUS(planted) == 0);
-  auto [serve_status, output] = run(tmp.env() + FORKPOOL_MASTER_BINARY + " --workers 1 --tasks " +
-                                    FORKPOOL_TEST_PLUGIN);
+  auto [serve_status, output] =
+      run(tmp.env() + FORKPOOL_MASTER_BINARY + " --workers 1 --tasks " + FORKPOOL_TEST_PLUGIN);
   CHECK(serve_status == 2);
   CHECK(output.find("symbolic link") != std::string::npos);
   CHECK_FALSE(fs::exists(victims_own.path / "forkpool.sock"));
@@ -145,7 +145,8 @@ TEST_CASE("master: a symlink in place of the default socket directory is refused
   CHECK(status_output.find("symbolic link") != std::string::npos);
 }
 
-TEST_CASE("master: the default socket directory is made private and served" * doctest::timeout(60)) {
+TEST_CASE("master: the default socket directory is made private and served" *
+          doctest::timeout(60)) {
   shared_tmp tmp;
   const std::string directory = tmp.default_directory();
   const pid_t pid = ::fork();

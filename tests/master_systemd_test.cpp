@@ -22,7 +22,8 @@ using namespace forkpool;
 namespace {
 
 bool built_with_systemd() {
-  if (!FORKPOOL_MASTER_HAS_SYSTEMD) MESSAGE("skipped: forkpool-master was built without libsystemd");
+  if (!FORKPOOL_MASTER_HAS_SYSTEMD)
+    MESSAGE("skipped: forkpool-master was built without libsystemd");
   return FORKPOOL_MASTER_HAS_SYSTEMD;
 }
 
@@ -59,8 +60,10 @@ struct notify_socket {
 
 TEST_SUITE_BEGIN("master");
 
-TEST_CASE("master: tells systemd READY=1 once it serves and STOPPING=1 when it drains and pets the "
-          "watchdog" * doctest::timeout(60)) {
+TEST_CASE(
+    "master: tells systemd READY=1 once it serves and STOPPING=1 when it drains and pets the "
+    "watchdog" *
+    doctest::timeout(60)) {
   if (!built_with_systemd()) return;
   notify_socket systemd;
   ::setenv("NOTIFY_SOCKET", systemd.path.c_str(), 1);
@@ -70,7 +73,8 @@ TEST_CASE("master: tells systemd READY=1 once it serves and STOPPING=1 when it d
   ::unsetenv("WATCHDOG_USEC");
   REQUIRE(systemd.wait_for("READY=1"));
   CHECK(systemd.received.find("MAINPID=" + std::to_string(master.pid)) != std::string::npos);
-  CHECK(systemd.received.find("STATUS=2 workers, listening on " + master.socket) != std::string::npos);
+  CHECK(systemd.received.find("STATUS=2 workers, listening on " + master.socket) !=
+        std::string::npos);
   {
     client c(master.socket);  // ready means serving
     CHECK(c.submit<int>("square", 4).get() == 16);

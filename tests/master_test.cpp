@@ -2,9 +2,8 @@
 // socket's rules, signals, bad input of every kind, a master that goes away, and load.
 #include <doctest/doctest.h>
 
-#include <forkpool/shared_bytes.hpp>
-#include <fcntl.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,28 +12,28 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <forkpool/shared_bytes.hpp>
 
 #include <algorithm>
+#include <boost/asio/use_future.hpp>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <boost/asio/use_future.hpp>
 #include <fstream>
-#include <numeric>
 #include <future>
+#include <numeric>
 #include <random>
 #include <thread>
 
+#include <forkpool/event_loop.hpp>
 #include "forkpool/detail/client_protocol.hpp"
 #include "forkpool/version.hpp"
 #include "master_process.hpp"
-#include <forkpool/event_loop.hpp>
 
 #include "test_tasks.hpp"
 
 using namespace forkpool;
 namespace fs = std::filesystem;
-
 
 TEST_SUITE_BEGIN("master");
 
@@ -58,14 +57,16 @@ TEST_CASE("master: serves jobs to a client with typed results and errors" * doct
   CHECK(s.restarts_crash == 1);
 }
 
-TEST_CASE("master: a task's shared_bytes reach the client as a copy of its bytes" * doctest::timeout(60)) {
+TEST_CASE("master: a task's shared_bytes reach the client as a copy of its bytes" *
+          doctest::timeout(60)) {
   master_process master;
   client c(master.socket);
   const shared_bytes blob = c.submit<shared_bytes>("shared_blob", 300000).get();
   REQUIRE(blob.size() == 300000);
   CHECK_FALSE(blob.in_shared_memory());
   bool intact = true;
-  for (std::size_t i = 0; i < blob.size(); ++i) intact = intact && blob.data()[i] == static_cast<std::byte>(i % 251);
+  for (std::size_t i = 0; i < blob.size(); ++i)
+    intact = intact && blob.data()[i] == static_cast<std::byte>(i % 251);
   CHECK(intact);
 }
 
@@ -77,7 +78,8 @@ TEST_CASE("master: --max-retries runs a job again after its worker dies and stat
   CHECK(c.stats().retries == 2);
   CHECK(c.stats().restarts_crash == 3);
   CHECK(c.submit<int>("square", 6).get() == 36);
-  auto [status, output] = run(std::string(FORKPOOL_MASTER_BINARY) + " status --socket " + master.socket);
+  auto [status, output] =
+      run(std::string(FORKPOOL_MASTER_BINARY) + " status --socket " + master.socket);
   CHECK(status == 0);
   CHECK(output.find("retries: 2") != std::string::npos);
 }
@@ -89,8 +91,9 @@ TEST_CASE("master: client::map runs a batch by name with progress and the first 
   std::vector<int> inputs(20);
   std::iota(inputs.begin(), inputs.end(), 0);
   std::vector<progress> seen;
-  const std::vector<int> squares = c.map<int>(
-      "square", inputs, {.chunksize = 3, .on_progress = [&](const progress& p) { seen.push_back(p); }});
+  const std::vector<int> squares =
+      c.map<int>("square", inputs,
+                 {.chunksize = 3, .on_progress = [&](const progress& p) { seen.push_back(p); }});
   REQUIRE(squares.size() == 20);
   for (int i = 0; i < 20; ++i) CHECK(squares[static_cast<std::size_t>(i)] == i * i);
   REQUIRE(seen.size() == 7);  // 20 jobs in groups of 3
@@ -131,7 +134,8 @@ TEST_CASE("master: logs one line per worker event with a level and --log-level f
     master_process quiet({"--log-level", "warning"}, {.capture_log = true});
     client c(quiet.socket);
     CHECK_THROWS_AS(c.submit<int>("crash", 1).get(), worker_died);
-    CHECK(eventually([&] { return quiet.log().find(" while running task 'crash'") != std::string::npos; }));
+    CHECK(eventually(
+        [&] { return quiet.log().find(" while running task 'crash'") != std::string::npos; }));
     CHECK(quiet.log().find(" started\n") == std::string::npos);
     CHECK(quiet.log().find("loaded task library") == std::string::npos);
   }
@@ -151,7 +155,8 @@ int tcp_connect(int port) {
 std::string read_until_closed(int fd) {
   std::string all;
   char buffer[4096];
-  for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) all.append(buffer, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;)
+    all.append(buffer, static_cast<std::size_t>(n));
   return all;
 }
 }  // namespace
@@ -177,23 +182,25 @@ TEST_CASE("master: --metrics serves Prometheus text at /metrics and refuses bad 
   const int silent = tcp_connect(port);
   auto [status, page] = run("curl -s -S --max-time 20 " + url);
   CHECK(status == 0);
-  for (const char* line : {"# TYPE forkpool_workers_alive gauge\n", "# TYPE forkpool_queue_depth gauge\n",
-                           "# HELP forkpool_tasks_submitted_total ", "forkpool_tasks_submitted_total 2\n",
-                           "forkpool_tasks_completed_total 1\n", "forkpool_tasks_failed_total 1\n",
-                           "forkpool_tasks_cancelled_total 0\n",
-                           "# TYPE forkpool_worker_restarts_total counter\n",
-                           "forkpool_worker_restarts_total{reason=\"crash\"} 1\n",
-                           "forkpool_worker_restarts_total{reason=\"task_count\"} 0\n",
-                           "forkpool_worker_restarts_total{reason=\"requested\"} 0\n",
-                           "# TYPE forkpool_worker_rss_bytes gauge\n", "forkpool_worker_rss_bytes{pid=\""})
+  for (const char* line :
+       {"# TYPE forkpool_workers_alive gauge\n", "# TYPE forkpool_queue_depth gauge\n",
+        "# HELP forkpool_tasks_submitted_total ", "forkpool_tasks_submitted_total 2\n",
+        "forkpool_tasks_completed_total 1\n", "forkpool_tasks_failed_total 1\n",
+        "forkpool_tasks_cancelled_total 0\n", "# TYPE forkpool_worker_restarts_total counter\n",
+        "forkpool_worker_restarts_total{reason=\"crash\"} 1\n",
+        "forkpool_worker_restarts_total{reason=\"task_count\"} 0\n",
+        "forkpool_worker_restarts_total{reason=\"requested\"} 0\n",
+        "# TYPE forkpool_worker_rss_bytes gauge\n", "forkpool_worker_rss_bytes{pid=\""})
     CHECK_MESSAGE(page.find(line) != std::string::npos, line);
   auto [post_status, post] = run("curl -s -o /dev/null -w '%{http_code}' -X POST " + url);
   CHECK(post == "405");
-  auto [other_status, other] = run("curl -s -o /dev/null -w '%{http_code}' " + url.substr(0, url.rfind('/')) + "/other");
+  auto [other_status, other] =
+      run("curl -s -o /dev/null -w '%{http_code}' " + url.substr(0, url.rfind('/')) + "/other");
   CHECK(other == "404");
   const int garbage = tcp_connect(port);
   const std::string nonsense = "\x01\x02 not http at all\r\n\r\n";
-  CHECK(::write(garbage, nonsense.data(), nonsense.size()) == static_cast<ssize_t>(nonsense.size()));
+  CHECK(::write(garbage, nonsense.data(), nonsense.size()) ==
+        static_cast<ssize_t>(nonsense.size()));
   CHECK(read_until_closed(garbage).rfind("HTTP/1.1 400", 0) == 0);
   ::close(garbage);
   ::close(silent);
@@ -209,19 +216,21 @@ TEST_CASE("master: thousands of jobs in flight on one connection" * doctest::tim
   CHECK(wrong == 0);
 }
 
-TEST_CASE("master: bad command lines fail with one line and a non-zero exit" * doctest::timeout(60)) {
+TEST_CASE("master: bad command lines fail with one line and a non-zero exit" *
+          doctest::timeout(60)) {
   const std::string master = FORKPOOL_MASTER_BINARY;
   const std::string plugin = FORKPOOL_TEST_PLUGIN;
   for (const std::string& args :
-       {std::string("--workers x --tasks ") + plugin, std::string("--bogus"), std::string("--workers 2"),
-        std::string("--workers 2 --tasks /nonexistent/libnothing.so"),
+       {std::string("--workers x --tasks ") + plugin, std::string("--bogus"),
+        std::string("--workers 2"), std::string("--workers 2 --tasks /nonexistent/libnothing.so"),
         std::string("--workers 2 --tasks ") + FORKPOOL_EMPTY_PLUGIN,
         std::string("--workers 2 --tasks ") + FORKPOOL_THROWING_PLUGIN,
         std::string("--workers 2 --tasks ") + plugin + " --max-worker-rss 12Q",
         std::string("--workers 2 --tasks ") + plugin + " --task-timeout soon",
         std::string("--workers 0 --tasks ") + plugin}) {
     CAPTURE(args);
-    auto [status, output] = run(master + " " + args + " --socket /tmp/forkpool-never-created/s.sock");
+    auto [status, output] =
+        run(master + " " + args + " --socket /tmp/forkpool-never-created/s.sock");
     CHECK(status == 2);
     CHECK(std::count(output.begin(), output.end(), '\n') == 1);
     CHECK(output.rfind("forkpool-master: ", 0) == 0);
@@ -247,13 +256,15 @@ TEST_CASE("master: bad command lines fail with one line and a non-zero exit" * d
 }
 
 TEST_CASE("master: human units for sizes and durations" * doctest::timeout(60)) {
-  master_process master({"--max-worker-rss", "512M", "--task-timeout", "300ms", "--max-tasks-per-worker", "1000"});
+  master_process master(
+      {"--max-worker-rss", "512M", "--task-timeout", "300ms", "--max-tasks-per-worker", "1000"});
   client c(master.socket);
   CHECK_THROWS_AS(c.submit<int>("nap", 5000).get(), task_timeout);  // 300ms applies
   CHECK(c.submit<int>("square", 2).get() == 4);
 }
 
-TEST_CASE("master: the socket is private and a second master refuses to start" * doctest::timeout(60)) {
+TEST_CASE("master: the socket is private and a second master refuses to start" *
+          doctest::timeout(60)) {
   master_process master;
   struct stat st {};
   REQUIRE(::stat(master.socket.c_str(), &st) == 0);
@@ -285,7 +296,8 @@ TEST_CASE("master: a stale socket from a dead master is replaced" * doctest::tim
             FORKPOOL_TEST_PLUGIN, "--socket", path.c_str(), nullptr);
     ::_exit(127);
   }
-  for (int i = 0; i < 500 && !can_connect(path); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 500 && !can_connect(path); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   {
     client c(path);
     CHECK(c.submit<int>("square", 6).get() == 36);
@@ -313,7 +325,8 @@ TEST_CASE("master: status and restart from the shell and SIGHUP" * doctest::time
   auto [status, output] = shown;
   CHECK(status == 0);
   CHECK(output.find("rss MiB") != std::string::npos);
-  auto [restart_status, restart] = run(std::string(FORKPOOL_MASTER_BINARY) + " restart --socket " + master.socket);
+  auto [restart_status, restart] =
+      run(std::string(FORKPOOL_MASTER_BINARY) + " restart --socket " + master.socket);
   CHECK(restart_status == 0);
   client c(master.socket);
   CHECK(eventually([&] { return c.stats().restarts_requested >= 2; }));
@@ -322,7 +335,8 @@ TEST_CASE("master: status and restart from the shell and SIGHUP" * doctest::time
   CHECK(eventually([&] { return c.stats().restarts_requested >= 4; }));
   CHECK(c.stats().restarts_requested == 4);
   CHECK(c.submit<int>("square", 7).get() == 49);
-  auto [no_master, message] = run(std::string(FORKPOOL_MASTER_BINARY) + " status --socket /tmp/forkpool-none.sock");
+  auto [no_master, message] =
+      run(std::string(FORKPOOL_MASTER_BINARY) + " status --socket /tmp/forkpool-none.sock");
   CHECK(no_master != 0);
   CHECK(message.find("cannot connect") != std::string::npos);
 }
@@ -352,7 +366,8 @@ TEST_CASE("master: status shows pid and version and uptime and --json and tasks 
   CHECK(json.front() == '{');
   CHECK(json.find("}\n") == json.size() - 2);  // one object, one line
   CHECK(json.find("\"pid\":" + pid + ",") != std::string::npos);
-  CHECK(json.find(std::string("\"version\":\"") + FORKPOOL_VERSION_STRING + "\"") != std::string::npos);
+  CHECK(json.find(std::string("\"version\":\"") + FORKPOOL_VERSION_STRING + "\"") !=
+        std::string::npos);
   CHECK(json.find("\"square\"") != std::string::npos);
   CHECK(json.find("\"completed\":1,") != std::string::npos);
   CHECK(json.find("\"workers\":[{\"pid\":") != std::string::npos);
@@ -391,8 +406,9 @@ TEST_CASE("master: SIGTERM finishes running jobs and exits 0 and removes the soc
   CHECK_FALSE(fs::exists(master.socket));
 }
 
-TEST_CASE("master: past its drain timeout a master cancels the jobs not started and kills the running" *
-          doctest::timeout(60)) {
+TEST_CASE(
+    "master: past its drain timeout a master cancels the jobs not started and kills the running" *
+    doctest::timeout(60)) {
   master_process master({"--workers", "1", "--drain-timeout", "300ms"});
   client c(master.socket);
   // Ten minutes: the master exits within the test's time limit only if it stops the job.
@@ -496,7 +512,8 @@ TEST_CASE("master: oversized and truncated and garbage messages close only that 
   CHECK(client(master.socket).submit<int>("square", 9).get() == 81);
 }
 
-TEST_CASE("master: a client that disconnects with jobs in flight harms no one" * doctest::timeout(60)) {
+TEST_CASE("master: a client that disconnects with jobs in flight harms no one" *
+          doctest::timeout(60)) {
   master_process master;
   {
     client leaving(master.socket);
@@ -531,8 +548,10 @@ TEST_CASE("master: a client that never reads is held back and the master's memor
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (sent < bytes.size() && std::chrono::steady_clock::now() < give_up) {
     const ssize_t n = ::send(greedy.fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-    if (n > 0) sent += static_cast<std::size_t>(n);
-    else std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (n > 0)
+      sent += static_cast<std::size_t>(n);
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   client other(master.socket);

@@ -34,7 +34,8 @@ pool_options rss_limited_32_mib_above_a_fresh_worker() {
 }
 }  // namespace
 
-TEST_CASE("payload: results and arguments larger than the ring arrive intact" * doctest::timeout(60)) {
+TEST_CASE("payload: results and arguments larger than the ring arrive intact" *
+          doctest::timeout(60)) {
   process_pool pool(small_rings(1));
   const std::size_t size = 3 << 20;
   CHECK(pool.submit(patterned_string, size, 5).get() == patterned_string(size, 5));
@@ -46,28 +47,33 @@ TEST_CASE("payload: results and arguments larger than the ring arrive intact" * 
   CHECK(pool.submit(square, 12).get() == 144);
 }
 
-TEST_CASE("payload: many large results and arguments in flight at once all arrive" * doctest::timeout(60)) {
+TEST_CASE("payload: many large results and arguments in flight at once all arrive" *
+          doctest::timeout(60)) {
   process_pool pool(small_rings(2));
   std::vector<future<std::string>> results;
   std::vector<future<std::uint64_t>> sums;
   std::vector<future<int>> small;
   std::vector<std::string> arguments;
   for (int i = 0; i < 24; ++i) {
-    results.push_back(pool.submit(patterned_string, std::size_t{150000} + static_cast<std::size_t>(i) * 1000, i));
-    arguments.push_back(patterned_string(std::size_t{120000} + static_cast<std::size_t>(i), i + 100));
+    results.push_back(
+        pool.submit(patterned_string, std::size_t{150000} + static_cast<std::size_t>(i) * 1000, i));
+    arguments.push_back(
+        patterned_string(std::size_t{120000} + static_cast<std::size_t>(i), i + 100));
     sums.push_back(pool.submit(weighted_sum, arguments.back()));
     small.push_back(pool.submit(square, i));
   }
   for (int i = 0; i < 24; ++i) {
     CHECK(results[static_cast<std::size_t>(i)].get() ==
           patterned_string(std::size_t{150000} + static_cast<std::size_t>(i) * 1000, i));
-    CHECK(sums[static_cast<std::size_t>(i)].get() == weighted_sum(arguments[static_cast<std::size_t>(i)]));
+    CHECK(sums[static_cast<std::size_t>(i)].get() ==
+          weighted_sum(arguments[static_cast<std::size_t>(i)]));
     CHECK(small[static_cast<std::size_t>(i)].get() == i * i);
   }
 }
 
-TEST_CASE("payload: beyond max_payload_bytes a call fails with bad_arguments and a result with protocol_error" *
-          doctest::timeout(60)) {
+TEST_CASE(
+    "payload: beyond max_payload_bytes a call fails with bad_arguments and a result with protocol_error" *
+    doctest::timeout(60)) {
   pool_options o = small_rings(1);
   o.max_payload_bytes = 1 << 20;
   process_pool pool(o);
@@ -89,7 +95,8 @@ TEST_CASE("payload: beyond max_payload_bytes a call fails with bad_arguments and
   CHECK(pool.stats().restarts() == 0);
 }
 
-TEST_CASE("payload: strings and vectors larger than the huge-page threshold arrive intact" * doctest::timeout(60)) {
+TEST_CASE("payload: strings and vectors larger than the huge-page threshold arrive intact" *
+          doctest::timeout(60)) {
   // 6 MiB: past the size from which a decoded string or vector gets prepared memory, and past
   // the ring; once with the bulk areas' pages kept between payloads and once without.
   for (const std::size_t kept : {std::size_t{64} << 20, std::size_t{0}}) {
@@ -131,7 +138,8 @@ TEST_CASE("payload: get() on the only future hands the result over and on a shar
   check(threads);
 }
 
-TEST_CASE("payload: submit encodes an argument in place without copying it" * doctest::timeout(60)) {
+TEST_CASE("payload: submit encodes an argument in place without copying it" *
+          doctest::timeout(60)) {
   process_pool pool(options(1));
   const copy_counted numbers = ramp(700000);  // 5.6 MiB
   copy_counted::copies = 0;
@@ -146,7 +154,8 @@ TEST_CASE("payload: the bulk pages kept between large results do not count as wo
   // allows above a fresh worker's own memory (which includes what it shares copy-on-write with
   // this process); the worker's own memory falls back once the task's string is freed, so
   // nothing is replaced.
-  if (test_tasks::kSanitized) return;  // ASan keeps freed memory in quarantine: private RSS stays high
+  if (test_tasks::kSanitized)
+    return;  // ASan keeps freed memory in quarantine: private RSS stays high
   const pool_options o = rss_limited_32_mib_above_a_fresh_worker();
   process_pool pool(o);
   const std::size_t size = 40 << 20;

@@ -11,7 +11,8 @@ using namespace test_tasks;
 
 TEST_SUITE_BEGIN("pool");
 
-TEST_CASE("errors: a task that throws gives remote_error with type and message" * doctest::timeout(30)) {
+TEST_CASE("errors: a task that throws gives remote_error with type and message" *
+          doctest::timeout(30)) {
   process_pool pool(options(2));
   auto f = pool.submit(throws_runtime_error, "boom");
   try {
@@ -44,13 +45,14 @@ TEST_CASE("errors: submitting a function that was never registered gives unknown
   CHECK_THROWS_AS(pool.map(unregistered, std::vector<int>{1}), unknown_task);
 }
 
-TEST_CASE("errors: wrong argument or result types by name give bad_arguments" * doctest::timeout(30)) {
+TEST_CASE("errors: wrong argument or result types by name give bad_arguments" *
+          doctest::timeout(30)) {
   process_pool pool(options(1));
   // "square" takes an int: a string must not decode "successfully" as one.
   CHECK_THROWS_AS(pool.submit<int>("square", std::string("seven")).get(), bad_arguments);
-  CHECK_THROWS_AS(pool.submit<int>("square", 7L).get(), bad_arguments);       // long, not int
-  CHECK_THROWS_AS(pool.submit<int>("square", 1, 2).get(), bad_arguments);     // one too many
-  CHECK_THROWS_AS(pool.submit<int>("square").get(), bad_arguments);           // one too few
+  CHECK_THROWS_AS(pool.submit<int>("square", 7L).get(), bad_arguments);         // long, not int
+  CHECK_THROWS_AS(pool.submit<int>("square", 1, 2).get(), bad_arguments);       // one too many
+  CHECK_THROWS_AS(pool.submit<int>("square").get(), bad_arguments);             // one too few
   CHECK_THROWS_AS(pool.submit<std::string>("square", 7).get(), bad_arguments);  // wrong result
   try {
     pool.submit<int>("add", 1, std::string("x")).get();

@@ -65,8 +65,9 @@ TEST_CASE("pool: a pool made when descriptors are short throws broken_pool and a
   CHECK(pool.submit(square, 9).get() == 81);
 }
 
-TEST_CASE("pool: workers that cannot be replaced break the pool with broken_pool and the program lives" *
-          doctest::timeout(60)) {
+TEST_CASE(
+    "pool: workers that cannot be replaced break the pool with broken_pool and the program lives" *
+    doctest::timeout(60)) {
   if (sanitizer_needs_descriptors()) return;
   // Every descriptor number below the limit in use, and the pool's own above it: the ones its
   // retiring workers give back cannot be reused either. Nothing new can be opened at all.

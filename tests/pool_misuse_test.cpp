@@ -3,11 +3,11 @@
 // hand it an argument whose serialization throws.
 #include <doctest/doctest.h>
 
-#include "eventually.hpp"
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "eventually.hpp"
 
 #include <atomic>
 #include <future>
@@ -91,7 +91,7 @@ TEST_CASE("pool: a process pool destroyed from its own done callback shuts down 
   CHECK(eventually([&] { return destroyed.load(); }));
   CHECK(f.get() == 9);
   CHECK(wait_refused == !ran_here);  // refused exactly on the pool's own thread
-  process_pool next(options(1));  // the program goes on
+  process_pool next(options(1));     // the program goes on
   CHECK(next.submit(square, 4).get() == 16);
 }
 
@@ -141,7 +141,8 @@ TEST_CASE("pool: a child made by fork() leaves the parent's pool alone and retur
   CHECK(s.failed == 0);
 }
 
-TEST_CASE("pool: shutdown kills a stopped idle worker after the grace period" * doctest::timeout(60)) {
+TEST_CASE("pool: shutdown kills a stopped idle worker after the grace period" *
+          doctest::timeout(60)) {
   process_pool pool(options(2));
   CHECK(pool.submit(square, 2).get() == 4);
   const pool_stats s = wait_for_workers(pool, 2);

@@ -6,8 +6,8 @@
 
 #include <atomic>
 #include <fstream>
-#include <string>
 #include <set>
+#include <string>
 #include <thread>
 
 #include "eventually.hpp"
@@ -65,12 +65,13 @@ TEST_CASE("pool: workers show as forkpool-worker in ps and the fork server as fo
 TEST_CASE("pool: arguments are converted to the parameter types" * doctest::timeout(30)) {
   process_pool pool(options(2));
   const short s = 5;
-  CHECK(pool.submit(square, s).get() == 25);           // short -> int
+  CHECK(pool.submit(square, s).get() == 25);                   // short -> int
   CHECK(pool.submit(greet, "world").get() == "hello, world");  // const char* -> std::string
   CHECK(pool.submit<std::string>("demo.greet", "by name").get() == "hello, by name");
 }
 
-TEST_CASE("pool: strings and vectors and maps and user structs and no arguments and void" * doctest::timeout(30)) {
+TEST_CASE("pool: strings and vectors and maps and user structs and no arguments and void" *
+          doctest::timeout(30)) {
   process_pool pool(options(2));
   CHECK(pool.submit(reversed, std::vector<int>{1, 2, 3}).get() == std::vector<int>{3, 2, 1});
   const std::map<std::string, int> expected{{"a", 1}, {"abc", 3}};
@@ -176,7 +177,8 @@ TEST_CASE("pool: the default worker count is the number of cores" * doctest::tim
   CHECK(pool.stats().workers_alive == std::thread::hardware_concurrency());
 }
 
-TEST_CASE("pool: shutdown waits for queued tasks and submit afterwards throws" * doctest::timeout(30)) {
+TEST_CASE("pool: shutdown waits for queued tasks and submit afterwards throws" *
+          doctest::timeout(30)) {
   process_pool pool(options(2));
   std::vector<future<std::uint64_t>> futures;
   for (int i = 0; i < 6; ++i) futures.push_back(pool.submit(sleep_ms, 20));
@@ -189,7 +191,8 @@ TEST_CASE("pool: shutdown waits for queued tasks and submit afterwards throws" *
   CHECK(pool.stats().workers_alive == 0);
 }
 
-TEST_CASE("pool: shutdown with cancel_pending cancels what has not started" * doctest::timeout(30)) {
+TEST_CASE("pool: shutdown with cancel_pending cancels what has not started" *
+          doctest::timeout(30)) {
   process_pool pool(options(1));
   auto running = pool.submit(sleep_ms, 1000);
   wait_until_running(running);

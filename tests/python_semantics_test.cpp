@@ -32,10 +32,12 @@ TEST_CASE("pool: wait counts a future given twice once" * doctest::timeout(60)) 
   CHECK(r.not_done.empty());
 }
 
-TEST_CASE("pool: shutdown with cancel_pending and no wait has cancelled every queued call on return" *
-          doctest::timeout(60)) {
+TEST_CASE(
+    "pool: shutdown with cancel_pending and no wait has cancelled every queued call on return" *
+    doctest::timeout(60)) {
   process_pool pool(options(2));
-  std::vector<future<std::uint64_t>> running{pool.submit(sleep_ms, 1500), pool.submit(sleep_ms, 1500)};
+  std::vector<future<std::uint64_t>> running{pool.submit(sleep_ms, 1500),
+                                             pool.submit(sleep_ms, 1500)};
   for (auto& f : running) wait_until_running(f);
   std::vector<future<std::uint64_t>> queued;  // test_cancel_futures: in the workers' rings
   for (int i = 0; i < 8; ++i) queued.push_back(pool.submit(sleep_ms, 10));

@@ -28,7 +28,7 @@ TEST_CASE("signatures: differ by type and order and count but not by references 
   CHECK(signature_of<int, std::string>() != signature_of<std::string, int>());
   CHECK(signature_of<int>() != signature_of<int, int>());
   CHECK(signature_of<>() != signature_of<int>());
-  CHECK(signature_of<wire_type_t<const char (&)[4]>>() == signature_of<std::string>());
+  CHECK(signature_of<wire_type_t<const char(&)[4]>>() == signature_of<std::string>());
   CHECK(signature_of<wire_type_t<std::string_view>>() == signature_of<std::string>());
   CHECK(signature_of<wire_type_t<const int&>>() == signature_of<int>());
 }

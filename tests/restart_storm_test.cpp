@@ -3,9 +3,9 @@
 // storm made is gone. Runs for FORKPOOL_STORM_SECONDS (default 30) under each start method.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
 #include "eventually.hpp"
 #include "proc_status.hpp"
-#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -20,7 +20,6 @@ using namespace forkpool;
 using namespace test_tasks;
 
 namespace {
-
 
 // Children of this process, and how many of them are zombies (exited, not reaped).
 struct children_count {
@@ -63,7 +62,8 @@ std::size_t shm_entries() {
 std::size_t channel_mappings() {
   std::ifstream maps("/proc/self/maps");
   std::size_t n = 0;
-  for (std::string line; std::getline(maps, line);) n += line.find("forkpool-worker") != std::string::npos;
+  for (std::string line; std::getline(maps, line);)
+    n += line.find("forkpool-worker") != std::string::npos;
   return n;
 }
 
@@ -76,8 +76,9 @@ std::chrono::seconds storm_length() {
 
 TEST_SUITE_BEGIN("pool");
 
-TEST_CASE("pool: a storm of restart_workers while eight threads submit loses nothing and leaks nothing" *
-          doctest::timeout(300)) {
+TEST_CASE(
+    "pool: a storm of restart_workers while eight threads submit loses nothing and leaks nothing" *
+    doctest::timeout(300)) {
   const std::size_t descriptors_before = open_descriptors();
   const std::size_t mappings_before = channel_mappings();
   const std::size_t children_before = children().all;

@@ -53,8 +53,10 @@ TEST_CASE("retries: without max_retries the same call fails with worker_died" *
   CHECK(pool.stats().retries == 0);
 }
 
-TEST_CASE("retries: a call that always crashes is tried 1 + max_retries times and fails with the "
-          "last error" * doctest::timeout(60)) {
+TEST_CASE(
+    "retries: a call that always crashes is tried 1 + max_retries times and fails with the "
+    "last error" *
+    doctest::timeout(60)) {
   process_pool pool(retrying(2, 2));
   CHECK_THROWS_AS(pool.submit(segfaults, 1).get(30s), worker_died);
   const pool_stats s = pool.stats();

@@ -54,7 +54,8 @@ TEST_CASE("ring: an empty ring has nothing to peek" * doctest::timeout(10)) {
   CHECK(c.try_peek(m) == ring_consumer::status::empty);
 }
 
-TEST_CASE("ring: messages are invisible until published and then arrive in order" * doctest::timeout(10)) {
+TEST_CASE("ring: messages are invisible until published and then arrive in order" *
+          doctest::timeout(10)) {
   test_ring ring(4096);
   ring_producer p = ring.producer();
   ring_consumer c = ring.consumer();
@@ -114,7 +115,8 @@ TEST_CASE("ring: a full ring refuses a reservation and accepts it once room is r
   }
 }
 
-TEST_CASE("ring: every message size from 0 bytes to the maximum passes intact" * doctest::timeout(30)) {
+TEST_CASE("ring: every message size from 0 bytes to the maximum passes intact" *
+          doctest::timeout(30)) {
   const std::size_t capacity = 4096;
   test_ring ring(capacity);
   ring_producer p = ring.producer();
@@ -144,7 +146,8 @@ TEST_CASE("ring: every message size from 0 bytes to the maximum passes intact" *
   }
 }
 
-TEST_CASE("ring: a damaged length is reported as corrupt and never read past" * doctest::timeout(10)) {
+TEST_CASE("ring: a damaged length is reported as corrupt and never read past" *
+          doctest::timeout(10)) {
   test_ring ring(1024);
   ring_producer p = ring.producer();
   ring_consumer c = ring.consumer();

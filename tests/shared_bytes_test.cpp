@@ -2,7 +2,6 @@
 // bad use is a typed error on one future, and the pool keeps serving.
 #include <doctest/doctest.h>
 
-
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -90,13 +89,13 @@ pool_options with_area(unsigned workers, std::size_t area_bytes) {
   return o;
 }
 
-
 }  // namespace
 
-TEST_CASE("shared_bytes: a task's buffer reaches its caller in place and intact" * doctest::timeout(60)) {
+TEST_CASE("shared_bytes: a task's buffer reaches its caller in place and intact" *
+          doctest::timeout(60)) {
   process_pool pool(options(2));
-  for (const std::size_t size : {std::size_t{1}, std::size_t{4095}, std::size_t{4096},
-                                 std::size_t{(3 << 20) + 17}}) {
+  for (const std::size_t size :
+       {std::size_t{1}, std::size_t{4095}, std::size_t{4096}, std::size_t{(3 << 20) + 17}}) {
     shared_bytes result = pool.submit(filled, size, 7).get();
     CHECK(result.size() == size);
     CHECK(result.in_shared_memory());
@@ -111,7 +110,8 @@ TEST_CASE("shared_bytes: a task's buffer reaches its caller in place and intact"
   CHECK_FALSE(empty.in_shared_memory());
 }
 
-TEST_CASE("shared_bytes: a dropped result gives its room back to the worker" * doctest::timeout(60)) {
+TEST_CASE("shared_bytes: a dropped result gives its room back to the worker" *
+          doctest::timeout(60)) {
   // Room for one 3 MiB buffer at a time: twenty in a row only fit if each comes back.
   process_pool pool(with_area(1, 4 << 20));
   for (int i = 0; i < 20; ++i) {
@@ -121,7 +121,8 @@ TEST_CASE("shared_bytes: a dropped result gives its room back to the worker" * d
   }
 }
 
-TEST_CASE("shared_bytes: an area with no room fails that call alone with shared_memory_exhausted" * doctest::timeout(60)) {
+TEST_CASE("shared_bytes: an area with no room fails that call alone with shared_memory_exhausted" *
+          doctest::timeout(60)) {
   process_pool pool(with_area(1, 4 << 20));
   shared_bytes held = pool.submit(filled, std::size_t{3} << 20, 1).get();
   REQUIRE(held.in_shared_memory());
@@ -142,7 +143,8 @@ TEST_CASE("shared_bytes: an area with no room fails that call alone with shared_
   CHECK(pool.stats().failed == 2);
 }
 
-TEST_CASE("shared_bytes: at most kSharedBuffersPerWorker are held per worker" * doctest::timeout(60)) {
+TEST_CASE("shared_bytes: at most kSharedBuffersPerWorker are held per worker" *
+          doctest::timeout(60)) {
   process_pool pool(with_area(1, 16 << 20));
   std::vector<shared_bytes> held;
   for (std::uint32_t i = 0; i < shared_bytes::kSharedBuffersPerWorker; ++i)
@@ -160,7 +162,8 @@ TEST_CASE("shared_bytes: at most kSharedBuffersPerWorker are held per worker" * 
         shared_bytes::kSharedBuffersPerWorker);
 }
 
-TEST_CASE("shared_bytes: the same buffer twice in one result is one buffer in the caller" * doctest::timeout(60)) {
+TEST_CASE("shared_bytes: the same buffer twice in one result is one buffer in the caller" *
+          doctest::timeout(60)) {
   process_pool pool(with_area(1, 8 << 20));
   auto [first, second] = pool.submit(same_twice, std::size_t{10000}).get();
   CHECK(first.in_shared_memory());
@@ -168,7 +171,8 @@ TEST_CASE("shared_bytes: the same buffer twice in one result is one buffer in th
   CHECK(has_pattern(second, 4));
 }
 
-TEST_CASE("shared_bytes: a buffer the caller still holds goes out again as a copy" * doctest::timeout(60)) {
+TEST_CASE("shared_bytes: a buffer the caller still holds goes out again as a copy" *
+          doctest::timeout(60)) {
   process_pool pool(with_area(1, 8 << 20));
   shared_bytes first = pool.submit(cached).get();
   CHECK(first.in_shared_memory());
@@ -183,7 +187,8 @@ TEST_CASE("shared_bytes: a buffer the caller still holds goes out again as a cop
   CHECK(has_pattern(third, 8));
 }
 
-TEST_CASE("shared_bytes: stats count the buffers callers hold until they drop them" * doctest::timeout(60)) {
+TEST_CASE("shared_bytes: stats count the buffers callers hold until they drop them" *
+          doctest::timeout(60)) {
   process_pool pool(with_area(1, 8 << 20));
   CHECK(pool.stats().shared_buffers_held == 0);
   shared_bytes a = pool.submit(filled, std::size_t{1} << 20, 1).get();
@@ -199,7 +204,8 @@ TEST_CASE("shared_bytes: stats count the buffers callers hold until they drop th
   pool.restart_workers();
   CHECK(eventually([&] {
     const pool_stats now = pool.stats();
-    return now.workers_alive == 1 && now.workers_retiring == 0 && now.per_worker.at(0).pid != first_pid;
+    return now.workers_alive == 1 && now.workers_retiring == 0 &&
+           now.per_worker.at(0).pid != first_pid;
   }));
   CHECK(pool.stats().shared_bytes_held == std::size_t{1} << 20);
   a = shared_bytes();
@@ -216,8 +222,8 @@ TEST_CASE("shared_bytes: a held buffer outlives its worker and its pool" * docte
     pool.restart_workers();
     CHECK(eventually([&] {
       const pool_stats s = pool.stats();
-      return s.workers_alive == 1 && s.workers_retiring == 0 && s.per_worker.at(0).pid != first_pid &&
-             s.per_worker.at(0).pid != 0;
+      return s.workers_alive == 1 && s.workers_retiring == 0 &&
+             s.per_worker.at(0).pid != first_pid && s.per_worker.at(0).pid != 0;
     }));
     CHECK(has_pattern(kept, 3));
     CHECK(has_pattern(pool.submit(filled, std::size_t{1} << 20, 8).get(), 8));
@@ -229,7 +235,8 @@ TEST_CASE("shared_bytes: a held buffer outlives its worker and its pool" * docte
   kept = shared_bytes();
 }
 
-TEST_CASE("shared_bytes: without a shared area and in a thread_pool the bytes travel by copy" * doctest::timeout(60)) {
+TEST_CASE("shared_bytes: without a shared area and in a thread_pool the bytes travel by copy" *
+          doctest::timeout(60)) {
   {
     process_pool pool(with_area(1, 0));
     const shared_bytes copied = pool.submit(filled, std::size_t{2} << 20, 6).get();
@@ -244,7 +251,8 @@ TEST_CASE("shared_bytes: without a shared area and in a thread_pool the bytes tr
   CHECK(has_pattern(local, 2));
 }
 
-TEST_CASE("shared_bytes: a received buffer sent back as an argument arrives as a copy" * doctest::timeout(60)) {
+TEST_CASE("shared_bytes: a received buffer sent back as an argument arrives as a copy" *
+          doctest::timeout(60)) {
   process_pool pool(options(1));
   const shared_bytes result = pool.submit(filled, std::size_t{300000}, 9).get();
   REQUIRE(result.in_shared_memory());
@@ -257,8 +265,7 @@ TEST_CASE("shared_bytes: a received buffer sent back as an argument arrives as a
 TEST_CASE("shared_bytes: map returns buffers in place" * doctest::timeout(60)) {
   process_pool pool(with_area(2, 16 << 20));
   std::vector<std::size_t> sizes(40, 5000);
-  const std::vector<shared_bytes> results =
-      pool.map(filled_3, sizes, map_options{.chunksize = 8});
+  const std::vector<shared_bytes> results = pool.map(filled_3, sizes, map_options{.chunksize = 8});
   REQUIRE(results.size() == 40);
   for (const shared_bytes& b : results) {
     CHECK(b.in_shared_memory());
@@ -266,7 +273,8 @@ TEST_CASE("shared_bytes: map returns buffers in place" * doctest::timeout(60)) {
   }
 }
 
-TEST_CASE("shared_bytes: threads that take and drop results at once lose no room and no bytes" * doctest::timeout(90)) {
+TEST_CASE("shared_bytes: threads that take and drop results at once lose no room and no bytes" *
+          doctest::timeout(90)) {
   // Room for 8 buffers of 1 MiB per worker: 4 threads x 40 results each only fit if every drop
   // (from any thread) gives its room back.
   process_pool pool(with_area(2, 8 << 20));

@@ -31,7 +31,8 @@ bool always_spare() noexcept { return true; }
 
 TEST_SUITE_BEGIN("spin");
 
-TEST_CASE("spin: after kMissesToStop spins in vain in a row a place stops spinning and probes one wait in kProbeEvery") {
+TEST_CASE(
+    "spin: after kMissesToStop spins in vain in a row a place stops spinning and probes one wait in kProbeEvery") {
   adaptive_spin learner(4us);
   for (std::uint32_t i = 0; i + 1 < adaptive_spin::kMissesToStop; ++i) {
     spinner s(learner, kNoCap, always_spare);
@@ -52,7 +53,8 @@ TEST_CASE("spin: after kMissesToStop spins in vain in a row a place stops spinni
   CHECK(probes == 4);
 }
 
-TEST_CASE("spin: an answered spin restores the ceiling and an answer between misses resets their count") {
+TEST_CASE(
+    "spin: an answered spin restores the ceiling and an answer between misses resets their count") {
   adaptive_spin learner(4us);
   for (std::uint32_t i = 0; i < adaptive_spin::kMissesToStop; ++i) {
     spinner s(learner, kNoCap, always_spare);
@@ -60,7 +62,8 @@ TEST_CASE("spin: an answered spin restores the ceiling and an answer between mis
   }
   REQUIRE(learner.learned() == 0ns);
   // Waits sleep at once until the probe, which is answered.
-  for (std::uint32_t i = 0; i + 1 < adaptive_spin::kProbeEvery; ++i) CHECK(learner.next_budget() == 0ns);
+  for (std::uint32_t i = 0; i + 1 < adaptive_spin::kProbeEvery; ++i)
+    CHECK(learner.next_budget() == 0ns);
   {
     spinner s(learner, 1s, always_spare);  // a probe spins the ceiling; nothing cuts it short
     CHECK(s.keep_spinning());

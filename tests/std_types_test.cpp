@@ -63,7 +63,8 @@ FORKPOOL_TASK(boxed);
 
 TEST_SUITE_BEGIN("pool");
 
-TEST_CASE("pool: standard containers and vocabulary types travel both ways" * doctest::timeout(60)) {
+TEST_CASE("pool: standard containers and vocabulary types travel both ways" *
+          doctest::timeout(60)) {
   forkpool::process_pool pool(test_tasks::options(1));
   const word_counts counts{{"a", 1}, {"b", 2}};
   CHECK(pool.submit(echo<word_counts>, counts).get() == counts);

@@ -60,7 +60,8 @@ bool can_read_child_memory() {
 }
 std::string patterned_string(std::size_t bytes, int seed) {
   std::string out(bytes, '\0');
-  for (std::size_t i = 0; i < bytes; ++i) out[i] = static_cast<char>((i * 131 + static_cast<std::size_t>(seed) * 7 + i / 4093) & 0xff);
+  for (std::size_t i = 0; i < bytes; ++i)
+    out[i] = static_cast<char>((i * 131 + static_cast<std::size_t>(seed) * 7 + i / 4093) & 0xff);
   return out;
 }
 std::vector<std::string> patterned_pieces(std::size_t pieces, std::size_t bytes) {
@@ -87,7 +88,8 @@ double sum_of(const copy_counted& numbers) {
 }
 std::uint64_t weighted_sum(const std::string& data) {
   std::uint64_t sum = 0;
-  for (std::size_t i = 0; i < data.size(); ++i) sum += (i % 1009 + 1) * static_cast<unsigned char>(data[i]);
+  for (std::size_t i = 0; i < data.size(); ++i)
+    sum += (i % 1009 + 1) * static_cast<unsigned char>(data[i]);
   return sum;
 }
 

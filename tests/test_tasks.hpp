@@ -103,22 +103,22 @@ struct rendered {
   }
 };
 rendered render(std::size_t bytes);
-copy_counted ramp(std::size_t count);       ///< values 0.5, 1.5, 2.5, ...
-double sum_of(const copy_counted& numbers);  ///< content depends on every index
+copy_counted ramp(std::size_t count);                       ///< values 0.5, 1.5, 2.5, ...
+double sum_of(const copy_counted& numbers);                 ///< content depends on every index
 std::uint64_t weighted_sum(const std::string& data);        ///< changes if any byte moves
 std::string environment_variable(const std::string& name);  ///< "" when unset
-void leak_kib(int kib);                        ///< allocates, touches and never frees
-std::uint64_t ignore_sigterm_and_sleep(int ms);  ///< a task only SIGKILL can stop
-int record_run(const std::string& path, int id);  ///< appends "id\n" to path, returns id
+void leak_kib(int kib);                                     ///< allocates, touches and never frees
+std::uint64_t ignore_sigterm_and_sleep(int ms);             ///< a task only SIGKILL can stop
+int record_run(const std::string& path, int id);            ///< appends "id\n" to path, returns id
 int fails_at_fifty(int x);  ///< x, but throws std::runtime_error for 50
 /// SIGKILLs its own worker the first time any process runs it for `marker` (a file it creates),
 /// then returns x.
 int crashes_once(const std::string& marker, int x);
 /// Hangs (until killed) the first time any process runs it for `marker`, then returns x.
 int hangs_once(const std::string& marker, int x);
-void mark_initialized();                      ///< an initializer: sets FORKPOOL_TEST_INITIALIZED
-void failing_initializer();                   ///< an initializer that throws
-int master_marker();                          ///< a global the master sets before starting a pool
+void mark_initialized();     ///< an initializer: sets FORKPOOL_TEST_INITIALIZED
+void failing_initializer();  ///< an initializer that throws
+int master_marker();         ///< a global the master sets before starting a pool
 extern int master_marker_value;
 
 /// True in a build with AddressSanitizer, which slows everything down and keeps freed memory
@@ -170,8 +170,8 @@ forkpool::pool_stats wait_for_workers(const Pool& pool, std::size_t count) {
     forkpool::pool_stats s = pool.stats();
     if (s.workers_alive >= count) return s;
     if (std::chrono::steady_clock::now() > deadline)
-      throw std::runtime_error("the pool has " + std::to_string(s.workers_alive) + " workers after 20 s, not " +
-                               std::to_string(count));
+      throw std::runtime_error("the pool has " + std::to_string(s.workers_alive) +
+                               " workers after 20 s, not " + std::to_string(count));
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }

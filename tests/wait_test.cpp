@@ -36,7 +36,7 @@ TEST_CASE("wait: first_exception returns at the first failure" * doctest::timeou
 
 TEST_CASE("as_completed: yields every future once in completion order" * doctest::timeout(30)) {
   process_pool pool(options(3));  // one each, so that completion order is the order of the sleeps
-  wait_for_workers(pool, 3);       // all up (spawned ones start slowly), so none queues behind another
+  wait_for_workers(pool, 3);  // all up (spawned ones start slowly), so none queues behind another
   std::vector<future<std::uint64_t>> fs{pool.submit(sleep_ms, 1500), pool.submit(sleep_ms, 600),
                                         pool.submit(sleep_ms, 1)};
   std::vector<future<std::uint64_t>> order;

@@ -90,16 +90,17 @@ TEST_CASE("messages: a call that is cut short or names what does not exist is re
   const call_message call{frame_kind::call, 1, 2, 3, 4, "square", {}, std::uint64_t{100}};
   const std::vector<std::byte> good = encoded(call);
   call_message back;
-  CHECK(fault_of(parsed_call(resealed(good, [](auto& p) { p.resize(sizeof(call_header) - 1); }), back)) ==
-        "a call shorter than its header");
-  CHECK(fault_of(parsed_call(resealed(good, [](auto& p) { p.resize(sizeof(call_header) + 3); }), back)) ==
-        "a call whose name is cut short");
+  CHECK(fault_of(parsed_call(resealed(good, [](auto& p) { p.resize(sizeof(call_header) - 1); }),
+                             back)) == "a call shorter than its header");
+  CHECK(fault_of(parsed_call(resealed(good, [](auto& p) { p.resize(sizeof(call_header) + 3); }),
+                             back)) == "a call whose name is cut short");
   CHECK(fault_of(parsed_call(resealed(good, [](auto& p) { p.pop_back(); }), back)) ==
         "a call with a malformed size of bulk arguments");
   CHECK(fault_of(parsed_call(resealed(good,
                                       [](auto& p) {
                                         const std::uint32_t slot = kChannelSlots;
-                                        std::memcpy(p.data() + offsetof(call_header, slot), &slot, 4);
+                                        std::memcpy(p.data() + offsetof(call_header, slot), &slot,
+                                                    4);
                                       }),
                              back)) == "a call naming a slot that does not exist");
   CHECK(fault_of(parsed_call(resealed(good,
@@ -111,7 +112,8 @@ TEST_CASE("messages: a call that is cut short or names what does not exist is re
   CHECK(fault_of(parsed_call(resealed(good,
                                       [](auto& p) {
                                         const std::uint16_t flags = 0x8001;
-                                        std::memcpy(p.data() + offsetof(call_header, flags), &flags, 2);
+                                        std::memcpy(p.data() + offsetof(call_header, flags), &flags,
+                                                    2);
                                       }),
                              back)) == "a call with unknown flags");
   // A reply frame is no call.
@@ -157,7 +159,8 @@ TEST_CASE("messages: a reply with shared blocks and lent runs parses back with i
   }
   SUBCASE("a table cut short, empty or too long") {
     const std::size_t shared_table = sizeof(reply_table_header) + 2 * sizeof(shared_token);
-    const auto cut = resealed(bytes, [&](auto& p) { p.resize(sizeof(reply_header) + shared_table - 1); });
+    const auto cut =
+        resealed(bytes, [&](auto& p) { p.resize(sizeof(reply_header) + shared_table - 1); });
     CHECK(fault_of(parse_reply(cut, kAllowEverything, tables, back)) ==
           "a reply with a malformed table of shared buffers");
     for (const std::uint32_t count : {0u, kMaxLentRuns + 1}) {
@@ -174,16 +177,17 @@ TEST_CASE("messages: lent runs out of order or placed past the body are refused"
           doctest::timeout(5)) {
   const std::vector<std::byte> body(12);
   for (const std::vector<lent_run>& runs :
-       {std::vector<lent_run>{{8, 0x1000, 5}, {0, 0x2000, 5}}, std::vector<lent_run>{{0, 0x1000, 0}},
-        std::vector<lent_run>{{13, 0x1000, 5}}, std::vector<lent_run>{{0, 0x1000, ~std::uint64_t{0}}}}) {
+       {std::vector<lent_run>{{8, 0x1000, 5}, {0, 0x2000, 5}},
+        std::vector<lent_run>{{0, 0x1000, 0}}, std::vector<lent_run>{{13, 0x1000, 5}},
+        std::vector<lent_run>{{0, 0x1000, ~std::uint64_t{0}}}}) {
     const reply_message reply{frame_kind::result, 1, 0, 0, {}, runs, body, {}};
-    CHECK(reply_fault(reply) ==
-          "a reply whose lent runs do not fit its body");
+    CHECK(reply_fault(reply) == "a reply whose lent runs do not fit its body");
   }
 }
 
-TEST_CASE("messages: a result in the bulk area parses back with its size and an error may not claim one" *
-          doctest::timeout(5)) {
+TEST_CASE(
+    "messages: a result in the bulk area parses back with its size and an error may not claim one" *
+    doctest::timeout(5)) {
   reply_tables tables;
   reply_message back;
   reply_message reply = plain_reply(frame_kind::result, 9, 1);
@@ -194,24 +198,23 @@ TEST_CASE("messages: a result in the bulk area parses back with its size and an 
   CHECK(back.body.empty());
 
   reply.bulk_size = kBulk + 1;
-  CHECK(reply_fault(reply) ==
-        "a large reply with a malformed size");
+  CHECK(reply_fault(reply) == "a large reply with a malformed size");
   reply.kind = frame_kind::error;
   reply.bulk_size = 16;
-  CHECK(reply_fault(reply) ==
-        "a large reply with a malformed size");
+  CHECK(reply_fault(reply) == "a large reply with a malformed size");
   const std::vector<lent_run> lent = {{0, 0x1000, 5}};
   const reply_message lent_error{frame_kind::error, 1, 0, 0, {}, lent, {}, {}};
-  CHECK(reply_fault(lent_error) ==
-        "a reply with a malformed table of lent runs");
+  CHECK(reply_fault(lent_error) == "a reply with a malformed table of lent runs");
 }
 
 TEST_CASE("messages: a reply of a kind a worker never sends or with unknown flags is refused" *
           doctest::timeout(5)) {
   reply_tables tables;
   reply_message back;
-  const std::vector<std::byte> call = encoded(call_message{frame_kind::call, 1, 0, 0, 0, "x", {}, {}});
-  CHECK(fault_of(parse_reply(call, kAllowEverything, tables, back)) == "unexpected frame kind from worker");
+  const std::vector<std::byte> call =
+      encoded(call_message{frame_kind::call, 1, 0, 0, 0, "x", {}, {}});
+  CHECK(fault_of(parse_reply(call, kAllowEverything, tables, back)) ==
+        "unexpected frame kind from worker");
   const std::vector<std::byte> skipped = encoded(plain_reply(frame_kind::skipped, 0, 4));
   REQUIRE(parse_reply(skipped, kAllowEverything, tables, back) == nullptr);
   CHECK(back.kind == frame_kind::skipped);
@@ -220,7 +223,8 @@ TEST_CASE("messages: a reply of a kind a worker never sends or with unknown flag
     const std::uint32_t flags = 8;
     std::memcpy(p.data() + offsetof(reply_header, flags), &flags, 4);
   });
-  CHECK(fault_of(parse_reply(flagged, kAllowEverything, tables, back)) == "a reply with unknown flags");
+  CHECK(fault_of(parse_reply(flagged, kAllowEverything, tables, back)) ==
+        "a reply with unknown flags");
   const auto no_slot = resealed(skipped, [](auto& p) {
     const std::uint32_t slot = kChannelSlots;
     std::memcpy(p.data() + offsetof(reply_header, slot), &slot, 4);
@@ -228,7 +232,8 @@ TEST_CASE("messages: a reply of a kind a worker never sends or with unknown flag
   CHECK(fault_of(parse_reply(no_slot, kAllowEverything, tables, back)) ==
         "reply names a slot that does not exist");
   const auto short_one = resealed(skipped, [](auto& p) { p.resize(sizeof(reply_header) - 1); });
-  CHECK(fault_of(parse_reply(short_one, kAllowEverything, tables, back)) == "reply shorter than its header");
+  CHECK(fault_of(parse_reply(short_one, kAllowEverything, tables, back)) ==
+        "reply shorter than its header");
   std::vector<std::byte> corrupt = skipped;
   corrupt.back() ^= std::byte{1};
   CHECK(fault_of(parse_reply(corrupt, kAllowEverything, tables, back)) ==

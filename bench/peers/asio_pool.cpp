@@ -40,7 +40,8 @@ figures measure(Submit submit, int calls, int batch) {
   for (int i = 0; i < calls; ++i) {
     const auto start = clock_type::now();
     if (submit(i).get() != i) std::exit(1);
-    latencies.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - start).count());
+    latencies.push_back(
+        std::chrono::duration<double, std::micro>(clock_type::now() - start).count());
   }
   using future_type = decltype(submit(0));
   std::vector<future_type> futures;
@@ -71,7 +72,8 @@ int main(int argc, char** argv) {
         [&](int x) {
           std::promise<int> promise;
           std::future<int> result = promise.get_future();
-          boost::asio::post(pool, [promise = std::move(promise), x]() mutable { promise.set_value(noop(x)); });
+          boost::asio::post(
+              pool, [promise = std::move(promise), x]() mutable { promise.set_value(noop(x)); });
           return result;
         },
         calls, batch);

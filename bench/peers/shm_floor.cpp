@@ -98,7 +98,8 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--mib")) mib = value;
     if (!std::strcmp(argv[i], "--repeat")) repeat = value;
   }
-  void* memory = ::mmap(nullptr, sizeof(shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  void* memory =
+      ::mmap(nullptr, sizeof(shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (memory == MAP_FAILED) return 1;
   shared& s = *new (memory) shared;
 
@@ -120,7 +121,8 @@ int main(int argc, char** argv) {
     const auto start = clock_type::now();
     s.ping.store(i, std::memory_order_release);
     while (s.pong.load(std::memory_order_acquire) != i) relax();
-    latencies.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - start).count());
+    latencies.push_back(
+        std::chrono::duration<double, std::micro>(clock_type::now() - start).count());
   }
   s.ping.store(~std::uint64_t{0}, std::memory_order_release);
   ::waitpid(child, nullptr, 0);
@@ -134,7 +136,8 @@ int main(int argc, char** argv) {
   std::vector<double> warm_ms, fresh_ms;
   for (long r = 0; r < repeat; ++r) {
     warm_ms.push_back(copy_ms(source, warm.data()));
-    void* fresh = ::mmap(nullptr, source.size(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* fresh =
+        ::mmap(nullptr, source.size(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (fresh == MAP_FAILED) return 1;
     fresh_ms.push_back(copy_ms(source, static_cast<char*>(fresh)));
     ::munmap(fresh, source.size());

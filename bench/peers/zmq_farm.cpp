@@ -32,10 +32,12 @@ enum class kind : std::uint8_t { noop, twice_chunk, bytes, stop };
 struct call {
   std::uint64_t id = 0;
   kind what = kind::noop;
-  std::int64_t number = 0;      // noop's argument, bytes' size
-  std::vector<int> chunk;       // twice_chunk's items
+  std::int64_t number = 0;  // noop's argument, bytes' size
+  std::vector<int> chunk;   // twice_chunk's items
   template <class Archive>
-  void serialize(Archive& a) { a(id, what, number, chunk); }
+  void serialize(Archive& a) {
+    a(id, what, number, chunk);
+  }
 };
 
 struct reply {
@@ -44,7 +46,9 @@ struct reply {
   std::vector<int> chunk;
   std::string bytes;
   template <class Archive>
-  void serialize(Archive& a) { a(id, number, chunk, bytes); }
+  void serialize(Archive& a) {
+    a(id, number, chunk, bytes);
+  }
 };
 
 template <class T>
@@ -104,7 +108,9 @@ T decode(const zmq::message_t& message) {
 
 using clock_type = std::chrono::steady_clock;
 
-double micros(clock_type::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+double micros(clock_type::duration d) {
+  return std::chrono::duration<double, std::micro>(d).count();
+}
 
 double percentile(std::vector<double> values, double p) {
   std::sort(values.begin(), values.end());
@@ -114,7 +120,8 @@ double percentile(std::vector<double> values, double p) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int workers = 2, calls = 20000, batch = 100000, items = 200000, chunksize = 1000, mib = 64, repeat = 5;
+  int workers = 2, calls = 20000, batch = 100000, items = 200000, chunksize = 1000, mib = 64,
+      repeat = 5;
   for (int i = 1; i + 1 < argc; i += 2) {
     const int value = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--workers")) workers = value;
@@ -176,14 +183,16 @@ int main(int argc, char** argv) {
 
   // A burst: every call sent, then every reply read (the farm's own figure, no futures).
   auto start = clock_type::now();
-  for (int i = 0; i < batch; ++i) out.send(encode(call{next_id++, kind::noop, i, {}}), zmq::send_flags::none);
+  for (int i = 0; i < batch; ++i)
+    out.send(encode(call{next_id++, kind::noop, i, {}}), zmq::send_flags::none);
   long long sum = 0;
   for (int i = 0; i < batch; ++i) {
     zmq::message_t message;
     receive(message);
     sum += decode<reply>(message).number;
   }
-  const double burst_per_s = batch / std::chrono::duration<double>(clock_type::now() - start).count();
+  const double burst_per_s =
+      batch / std::chrono::duration<double>(clock_type::now() - start).count();
   if (sum != static_cast<long long>(batch) * (batch - 1) / 2) return 1;
 
   // A chunked map: chunks of ints doubled, the results put back in input order.
@@ -202,9 +211,11 @@ int main(int argc, char** argv) {
     receive(message);
     const reply r = decode<reply>(message);
     std::copy(r.chunk.begin(), r.chunk.end(),
-              output.begin() + static_cast<long>((r.id - first_chunk) * static_cast<std::uint64_t>(chunksize)));
+              output.begin() +
+                  static_cast<long>((r.id - first_chunk) * static_cast<std::uint64_t>(chunksize)));
   }
-  const double map_items_per_s = items / std::chrono::duration<double>(clock_type::now() - start).count();
+  const double map_items_per_s =
+      items / std::chrono::duration<double>(clock_type::now() - start).count();
   for (int i = 0; i < items; ++i)
     if (output[static_cast<std::size_t>(i)] != 2 * i) return 1;
 
@@ -218,7 +229,8 @@ int main(int argc, char** argv) {
     if (static_cast<std::int64_t>(big.bytes.size()) != size) return 1;
   }
 
-  for (int w = 0; w < workers; ++w) out.send(encode(call{0, kind::stop, 0, {}}), zmq::send_flags::none);
+  for (int w = 0; w < workers; ++w)
+    out.send(encode(call{0, kind::stop, 0, {}}), zmq::send_flags::none);
   for (const pid_t pid : children) ::waitpid(pid, nullptr, 0);
   std::printf(
       "{\"bench\":\"zmq_farm\",\"zmq\":\"%d.%d.%d\",\"workers\":%d,\"p50_us\":%.1f,\"p99_us\":%.1f,"

@@ -29,7 +29,7 @@ std::uint32_t crc32c_portable(std::uint32_t crc, const void* data, std::size_t s
 
 #if defined(__x86_64__)
 __attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(std::uint32_t crc, const void* data,
-                                                              std::size_t size) noexcept {
+                                                             std::size_t size) noexcept {
   const auto* p = static_cast<const unsigned char*>(data);
   std::uint64_t c = ~crc;
   while (size >= 8) {

@@ -105,7 +105,7 @@ bool private_memory_probe::read_exact(const statm_reading& now) {
   }
   const auto took = std::chrono::steady_clock::now() - started;
   next_exact_ = started + std::max<std::chrono::steady_clock::duration>(kMinimumExactInterval,
-                                                                         took * kExactCostFactor);
+                                                                        took * kExactCostFactor);
   if (size == 0) return false;
   assume(private_bytes_of_private_mappings(std::string_view(text_.data(), size)), now);
   return true;

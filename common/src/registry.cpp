@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
 

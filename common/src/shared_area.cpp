@@ -8,9 +8,9 @@
 
 #include "forkpool/detail/archive.hpp"
 #include "forkpool/detail/pages.hpp"
-#include "shared_region.hpp"
 #include "forkpool/detail/wire.hpp"
 #include "forkpool/errors.hpp"
+#include "shared_region.hpp"
 
 namespace forkpool::detail {
 
@@ -53,10 +53,9 @@ std::size_t shared_area::data_bytes(std::size_t bytes) noexcept {
 
 std::shared_ptr<shared_area> shared_area::map(int fd, std::size_t offset, std::size_t bytes,
                                               std::size_t kept) {
-  boost::interprocess::mapped_region mapping(descriptor_mappable(fd),
-                                             boost::interprocess::read_write,
-                                             static_cast<boost::interprocess::offset_t>(offset),
-                                             page_floor(bytes));
+  boost::interprocess::mapped_region mapping(
+      descriptor_mappable(fd), boost::interprocess::read_write,
+      static_cast<boost::interprocess::offset_t>(offset), page_floor(bytes));
   return std::shared_ptr<shared_area>(new shared_area(std::move(mapping), kept));
 }
 
@@ -81,10 +80,10 @@ std::byte* shared_area::data() const noexcept {
 std::shared_ptr<shared_block> shared_area::allocate(std::size_t size) {
   const std::size_t pages = page_ceil(size) / kPageBytes;
   if (size > capacity_)
-    throw shared_memory_exhausted(
-        "forkpool::shared_bytes of " + std::to_string(size) +
-        " bytes is larger than this worker's shared area (" + std::to_string(capacity_) +
-        " bytes: pool_options::shared_bytes_per_worker)");
+    throw shared_memory_exhausted("forkpool::shared_bytes of " + std::to_string(size) +
+                                  " bytes is larger than this worker's shared area (" +
+                                  std::to_string(capacity_) +
+                                  " bytes: pool_options::shared_bytes_per_worker)");
   std::uint32_t slot = kSharedBlocks;
   std::size_t offset = 0;
   {
@@ -97,8 +96,8 @@ std::shared_ptr<shared_block> shared_area::allocate(std::size_t size) {
     if (!found) throw_exhausted(size, slot == kSharedBlocks);
     offset = *found;
     record& chosen = records_[slot];
-    chosen = {offset, pages, chosen.generation + 1 == 0 ? 1 : chosen.generation + 1,
-              holder::worker, true};
+    chosen = {offset, pages, chosen.generation + 1 == 0 ? 1 : chosen.generation + 1, holder::worker,
+              true};
   }
   populate(data() + offset, pages * kPageBytes, populate_for::writing);
   return std::make_shared<worker_block>(shared_from_this(), slot, data() + offset, size);

@@ -43,7 +43,6 @@ struct shared_block {
   std::size_t size;
 };
 
-
 /// The blocks one reply names, made ready by the master before the result is decoded; those the
 /// decoding does not claim are released when the receipt goes.
 struct shared_receipt {
@@ -108,7 +107,7 @@ class shared_area : public std::enable_shared_from_this<shared_area> {
   shared_area(boost::interprocess::mapped_region mapping, std::size_t kept);
   std::atomic<std::uint32_t>& release_word(std::uint32_t slot) noexcept;
   std::byte* data() const noexcept;
-  void reclaim_released();  // with mutex_
+  void reclaim_released();                                                  // with mutex_
   [[noreturn]] void throw_exhausted(std::size_t size, bool no_slot) const;  // with mutex_
   std::optional<std::size_t> first_fit(std::size_t pages) const;
   void worker_dropped(std::uint32_t slot) noexcept;
@@ -123,7 +122,6 @@ class shared_area : public std::enable_shared_from_this<shared_area> {
   std::vector<std::uint32_t> pending_slots_;
   std::shared_ptr<shared_usage> usage_;
 };
-
 
 /// The worker process's area and the stream its replies are encoded into, set by the worker
 /// before its first task; empty in any other process.

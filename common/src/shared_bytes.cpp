@@ -61,7 +61,8 @@ void save(detail::output_archive& archive, const shared_bytes& value) {
       return;
     }
   }
-  archive(std::uint8_t{carried_bytes}, cereal::make_size_tag(static_cast<cereal::size_type>(value.size_)));
+  archive(std::uint8_t{carried_bytes},
+          cereal::make_size_tag(static_cast<cereal::size_type>(value.size_)));
   archive.saveBinary(value.data_, value.size_);
 }
 

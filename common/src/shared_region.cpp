@@ -14,7 +14,8 @@ shared_region::shared_region(unique_fd fd, std::size_t size)
     : fd_(std::move(fd)),
       mapping_(descriptor_mappable(fd_.get()), boost::interprocess::read_write, 0, size) {}
 
-shared_region shared_region::create(std::size_t size, const char* debug_name, std::size_t file_size) {
+shared_region shared_region::create(std::size_t size, const char* debug_name,
+                                    std::size_t file_size) {
   unique_fd fd(::memfd_create(debug_name, MFD_CLOEXEC));
   if (!fd) throw std::system_error(errno, std::generic_category(), "memfd_create");
   if (::ftruncate(fd.get(), static_cast<off_t>(std::max(size, file_size))) != 0)

@@ -21,9 +21,10 @@ std::string cgroup_path(const std::string& controller) {
     const auto second = line.find(':', first + 1);
     if (first == std::string::npos || second == std::string::npos) continue;
     const std::string controllers = line.substr(first + 1, second - first - 1);
-    const bool match = controller.empty()
-                           ? controllers.empty()
-                           : ("," + controllers + ",").find("," + controller + ",") != std::string::npos;
+    const bool match =
+        controller.empty()
+            ? controllers.empty()
+            : ("," + controllers + ",").find("," + controller + ",") != std::string::npos;
     if (match) return line.substr(second + 1);
   }
   return "/";
@@ -43,7 +44,8 @@ unsigned cgroup_quota_cpus() {
     std::ifstream file(std::string(mount) + v2 + "/cpu.max");
     std::string quota;
     long long period = 0;
-    if (file >> quota >> period) return quota == "max" ? 0 : quota_cpus(std::atoll(quota.c_str()), period);
+    if (file >> quota >> period)
+      return quota == "max" ? 0 : quota_cpus(std::atoll(quota.c_str()), period);
   }
   const std::string v1 = "/sys/fs/cgroup/cpu" + cgroup_path("cpu");
   long long quota = -1, period = 0;

@@ -48,7 +48,6 @@ void ring_init(void* memory, std::size_t capacity) noexcept;
 /// The largest message a ring of `capacity` bytes can carry.
 constexpr std::size_t ring_max_message(std::size_t capacity) noexcept { return capacity - 8; }
 
-
 /// The producing end. Not thread-safe: one producer thread at a time.
 class ring_producer {
  public:

@@ -87,27 +87,36 @@ shared_region attach_region(unique_fd fd) {
 
 }  // namespace
 
-std::shared_ptr<worker_channel> worker_channel::create(std::size_t ring_bytes, std::size_t bulk_bytes,
+std::shared_ptr<worker_channel> worker_channel::create(std::size_t ring_bytes,
+                                                       std::size_t bulk_bytes,
                                                        std::size_t kept_bulk_bytes,
                                                        std::size_t shared_bytes) {
   ring_bytes = std::bit_ceil(std::max<std::size_t>(ring_bytes, 4096));
   bulk_bytes = page_ceil(bulk_bytes);
-  const std::size_t shared_area_bytes = shared_bytes == 0 ? 0 : page_ceil(shared_bytes) + kPageBytes;
+  const std::size_t shared_area_bytes =
+      shared_bytes == 0 ? 0 : page_ceil(shared_bytes) + kPageBytes;
   shared_region region =
       shared_region::create(region_size(ring_bytes), "forkpool-worker",
                             region_size(ring_bytes) + 2 * bulk_bytes + shared_area_bytes);
   populate_front(region, ring_bytes);
   std::byte* base = region.data();
-  new (base) channel_header{kChannelMagic,     ring_bytes, bulk_bytes, shared_area_bytes,
-                            kept_bulk_bytes,   {0},        {lending_state::unknown},
-                            {0},               {0}};
+  new (base) channel_header{kChannelMagic,
+                            ring_bytes,
+                            bulk_bytes,
+                            shared_area_bytes,
+                            kept_bulk_bytes,
+                            {0},
+                            {lending_state::unknown},
+                            {0},
+                            {0}};
   for (std::uint32_t i = 0; i < kSlots; ++i)
-    new (base + kSlotsOffset + i * sizeof(std::atomic<std::uint64_t>)) std::atomic<std::uint64_t>(0);
+    new (base + kSlotsOffset + i * sizeof(std::atomic<std::uint64_t>))
+        std::atomic<std::uint64_t>(0);
   ring_init(base + kRequestsOffset, ring_bytes);
   ring_init(base + responses_offset(ring_bytes), ring_bytes);
   // The worker bell blocks (the worker sleeps in read); the master bell is read by the event loop.
-  std::shared_ptr<worker_channel> channel(new worker_channel(
-      std::move(region), doorbell::create(false), doorbell::create(true)));
+  std::shared_ptr<worker_channel> channel(
+      new worker_channel(std::move(region), doorbell::create(false), doorbell::create(true)));
   return channel;
 }
 

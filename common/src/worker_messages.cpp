@@ -35,7 +35,8 @@ std::span<const Entry> take_table(std::span<const std::byte>& body,
 // The last part of a call or reply, then the frame's seal: the size of the bytes in the bulk
 // area, or the bytes themselves.
 void finish_frame(std::byte* frame, std::byte* p, const std::optional<std::uint64_t>& bulk_size,
-                  std::span<const std::byte> bytes, frame_kind kind, std::uint64_t task_id) noexcept {
+                  std::span<const std::byte> bytes, frame_kind kind,
+                  std::uint64_t task_id) noexcept {
   if (bulk_size) {
     std::memcpy(p, &*bulk_size, sizeof(std::uint64_t));
     p += sizeof(std::uint64_t);
@@ -69,9 +70,11 @@ bool lent_runs_fit(std::span<const lent_run> runs, std::uint64_t body_size,
 
 }  // namespace
 
-// ---- calls ---------------------------------------------------------------------------------------
+// ---- calls
+// ---------------------------------------------------------------------------------------
 
-std::size_t call_frame_size(std::size_t name_size, std::size_t argument_bytes, bool in_bulk) noexcept {
+std::size_t call_frame_size(std::size_t name_size, std::size_t argument_bytes,
+                            bool in_bulk) noexcept {
   return frame_size(sizeof(call_header) + name_size +
                     (in_bulk ? sizeof(std::uint64_t) : argument_bytes));
 }
@@ -120,7 +123,8 @@ const char* parse_call(const frame_view& frame, std::uint64_t bulk_capacity,
   return nullptr;
 }
 
-// ---- replies -------------------------------------------------------------------------------------
+// ---- replies
+// -------------------------------------------------------------------------------------
 
 std::size_t reply_frame_size(const reply_message& reply) noexcept {
   return frame_size(sizeof(reply_header) + table_size(reply.shared) + table_size(reply.lent) +
@@ -163,7 +167,8 @@ const char* parse_reply(std::span<const std::byte> bytes, const reply_limits& li
   out.rss_bytes = header.rss_bytes;
   std::span<const std::byte> body = frame.payload.subspan(sizeof header);
   if ((header.flags & kBodyShared) != 0) {
-    if (!result || !limits.has_shared_area) return "a reply with a malformed table of shared buffers";
+    if (!result || !limits.has_shared_area)
+      return "a reply with a malformed table of shared buffers";
     out.shared = take_table(body, tables.shared);
     if (out.shared.empty()) return "a reply with a malformed table of shared buffers";
   }

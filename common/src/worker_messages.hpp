@@ -92,7 +92,8 @@ struct call_message {
 
 /// The frame size of a call: `name_size` bytes of name and `argument_bytes` of arguments in the
 /// frame, or, `in_bulk`, only their size.
-std::size_t call_frame_size(std::size_t name_size, std::size_t argument_bytes, bool in_bulk) noexcept;
+std::size_t call_frame_size(std::size_t name_size, std::size_t argument_bytes,
+                            bool in_bulk) noexcept;
 /// Writes `call` as a sealed frame at `frame`, which has call_frame_size() bytes of room. The
 /// name must fit a std::uint16_t.
 void encode_call(std::byte* frame, const call_message& call) noexcept;

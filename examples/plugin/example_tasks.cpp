@@ -17,7 +17,6 @@
 #include <thread>
 #include <vector>
 
-
 namespace example {
 
 // CPU-heavy: how many primes lie in [from, to).

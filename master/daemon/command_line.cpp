@@ -46,7 +46,8 @@ std::uint64_t parse_count(const std::string& flag, const std::string& text) {
 // Splits "1.5" style numbers off a unit suffix.
 std::pair<double, std::string> split_number(const std::string& text, const char* what) {
   std::size_t end = 0;
-  while (end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.'))
+  while (end < text.size() &&
+         (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.'))
     ++end;
   if (end == 0) throw std::invalid_argument(std::string("not a ") + what + ": '" + text + "'");
   double value;
@@ -63,22 +64,34 @@ std::pair<double, std::string> split_number(const std::string& text, const char*
 std::uint64_t parse_size(const std::string& text) {
   auto [value, unit] = split_number(text, "size");
   double scale = 1;
-  if (unit.empty() || unit == "B") scale = 1;
-  else if (unit == "k" || unit == "K" || unit == "KiB") scale = 1024.0;
-  else if (unit == "M" || unit == "MiB") scale = 1024.0 * 1024;
-  else if (unit == "G" || unit == "GiB") scale = 1024.0 * 1024 * 1024;
-  else throw std::invalid_argument("unknown size unit '" + unit + "' in '" + text + "' (use k, M or G)");
+  if (unit.empty() || unit == "B")
+    scale = 1;
+  else if (unit == "k" || unit == "K" || unit == "KiB")
+    scale = 1024.0;
+  else if (unit == "M" || unit == "MiB")
+    scale = 1024.0 * 1024;
+  else if (unit == "G" || unit == "GiB")
+    scale = 1024.0 * 1024 * 1024;
+  else
+    throw std::invalid_argument("unknown size unit '" + unit + "' in '" + text +
+                                "' (use k, M or G)");
   return static_cast<std::uint64_t>(value * scale);
 }
 
 std::chrono::milliseconds parse_duration(const std::string& text) {
   auto [value, unit] = split_number(text, "duration");
   double ms;
-  if (unit.empty() || unit == "s") ms = value * 1000;
-  else if (unit == "ms") ms = value;
-  else if (unit == "m" || unit == "min") ms = value * 60'000;
-  else if (unit == "h") ms = value * 3'600'000;
-  else throw std::invalid_argument("unknown duration unit '" + unit + "' in '" + text + "' (use ms, s, m or h)");
+  if (unit.empty() || unit == "s")
+    ms = value * 1000;
+  else if (unit == "ms")
+    ms = value;
+  else if (unit == "m" || unit == "min")
+    ms = value * 60'000;
+  else if (unit == "h")
+    ms = value * 3'600'000;
+  else
+    throw std::invalid_argument("unknown duration unit '" + unit + "' in '" + text +
+                                "' (use ms, s, m or h)");
   return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
 }
 
@@ -129,26 +142,30 @@ command_line parse_command_line(int argc, char** argv) {
       c.task_timeout = parse_duration(value(flag));
     } else if (flag == "--max-retries") {
       // Jobs whose worker died or timed out run again: only for idempotent tasks.
-      c.max_retries = static_cast<unsigned>(std::min<std::uint64_t>(parse_count(flag, value(flag)), 1000));
+      c.max_retries =
+          static_cast<unsigned>(std::min<std::uint64_t>(parse_count(flag, value(flag)), 1000));
     } else if (flag == "--metrics") {
       c.metrics = value(flag);
     } else if (flag == "--log-level") {
       const std::string name = value(flag);
       const std::optional<log_level> level = log_level_named(name);
       if (!level)
-        throw std::invalid_argument("--log-level: '" + name + "' is not debug, info, warning or error");
+        throw std::invalid_argument("--log-level: '" + name +
+                                    "' is not debug, info, warning or error");
       c.log = *level;
     } else if (flag == "--drain-timeout") {
       c.drain_timeout = parse_duration(value(flag));
     } else if (flag == "--message-timeout") {
       c.message_timeout = parse_duration(value(flag));
-      if (c.message_timeout.count() <= 0) throw std::invalid_argument("--message-timeout must be positive");
+      if (c.message_timeout.count() <= 0)
+        throw std::invalid_argument("--message-timeout must be positive");
     } else if (flag == "--max-connections-per-user") {
       c.max_connections_per_user = parse_count(flag, value(flag));
       if (c.max_connections_per_user == 0)
         throw std::invalid_argument("--max-connections-per-user must be at least 1");
     } else if (flag == "--max-message") {
-      c.max_message_bytes = static_cast<std::uint32_t>(std::min<std::uint64_t>(parse_size(value(flag)), 1u << 30));
+      c.max_message_bytes =
+          static_cast<std::uint32_t>(std::min<std::uint64_t>(parse_size(value(flag)), 1u << 30));
     } else {
       throw std::invalid_argument("unknown option: " + flag + " (see --help)");
     }

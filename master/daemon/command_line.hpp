@@ -13,8 +13,16 @@
 namespace forkpool::daemon {
 
 struct command_line {
-  enum class command_t { serve, status, tasks, stop, restart, help, version } command = command_t::serve;
-  bool json = false;  ///< status --json
+  enum class command_t {
+    serve,
+    status,
+    tasks,
+    stop,
+    restart,
+    help,
+    version
+  } command = command_t::serve;
+  bool json = false;                              ///< status --json
   std::chrono::milliseconds stop_timeout{60000};  ///< stop --timeout: how long to wait for the exit
   unsigned workers = 0;
   std::vector<std::string> task_libraries;
@@ -24,7 +32,7 @@ struct command_line {
   std::chrono::milliseconds task_timeout{0};
   unsigned max_retries = 0;
   log_level log = log_level::info;  ///< --log-level
-  std::string metrics;  ///< --metrics HOST:PORT; empty: off
+  std::string metrics;              ///< --metrics HOST:PORT; empty: off
   std::chrono::milliseconds drain_timeout{30000};
   std::uint32_t max_message_bytes = 64u << 20;
   std::chrono::milliseconds message_timeout{30000};

@@ -47,7 +47,8 @@ unsigned long long u(std::uint64_t v) { return static_cast<unsigned long long>(v
 
 void print_json(const master_info& info, const pool_stats& s) {
   std::string tasks;
-  for (const std::string& name : info.tasks) tasks += (tasks.empty() ? "" : ",") + json_string(name);
+  for (const std::string& name : info.tasks)
+    tasks += (tasks.empty() ? "" : ",") + json_string(name);
   std::string workers;
   for (const auto& w : s.per_worker) {
     char one[256];
@@ -64,9 +65,9 @@ void print_json(const master_info& info, const pool_stats& s) {
       "\"timeout\":%llu,\"crash\":%llu,\"requested\":%llu}}\n",
       info.pid, json_string(info.version).c_str(), unix_seconds(info.started),
       seconds_since(info.started), tasks.c_str(), s.workers_alive, s.workers_retiring,
-      workers.c_str(), u(s.submitted), u(s.completed), u(s.failed), u(s.cancelled),
-      s.queue_depth, u(s.retries), u(s.restarts_task_count), u(s.restarts_memory),
-      u(s.restarts_timeout), u(s.restarts_crash), u(s.restarts_requested));
+      workers.c_str(), u(s.submitted), u(s.completed), u(s.failed), u(s.cancelled), s.queue_depth,
+      u(s.retries), u(s.restarts_task_count), u(s.restarts_memory), u(s.restarts_timeout),
+      u(s.restarts_crash), u(s.restarts_requested));
 }
 
 void print_text(const client& c, const master_info& info, const pool_stats& s) {

@@ -2,13 +2,13 @@
 //
 //   forkpool-master --workers 4 --tasks ./libmytasks.so [--socket PATH] ...
 //   forkpool-master status [--json] | tasks | stop | restart [--socket PATH]
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
 #include <cstddef>
@@ -20,11 +20,11 @@
 
 #include "command_line.hpp"
 #include "commands.hpp"
+#include "forkpool/detail/client_protocol.hpp"
+#include "forkpool/detail/registry.hpp"
 #include "master_log.hpp"
 #include "metrics_server.hpp"
 #include "metrics_text.hpp"
-#include "forkpool/detail/client_protocol.hpp"
-#include "forkpool/detail/registry.hpp"
 #include "plugins.hpp"
 #include "server.hpp"
 #include "socket_file.hpp"
@@ -96,10 +96,11 @@ int serve(const daemon::command_line& options) {
   if (metrics_address) {
     metrics.emplace(io, *metrics_address, [&pool] { return daemon::metrics_text(pool.stats()); });
     const auto where = metrics->local_endpoint();
-    daemon::say(log_level::info, "metrics at http://" +
-                                     (where.address().is_v6() ? "[" + where.address().to_string() + "]"
-                                                              : where.address().to_string()) +
-                                     ":" + std::to_string(where.port()) + "/metrics");
+    daemon::say(log_level::info,
+                "metrics at http://" +
+                    (where.address().is_v6() ? "[" + where.address().to_string() + "]"
+                                             : where.address().to_string()) +
+                    ":" + std::to_string(where.port()) + "/metrics");
   }
   server.start();
   const std::string serving =
@@ -138,10 +139,10 @@ int serve(const daemon::command_line& options) {
       if (server.jobs_in_flight() == 0 && !cancelled_the_rest)
         daemon::say(log_level::info, "drain finished: every job answered");
       else
-        daemon::say(log_level::warning, "drain timed out (--drain-timeout): jobs not started "
-                                        "were cancelled, " +
-                                            std::to_string(server.jobs_in_flight()) +
-                                            " running jobs left unanswered");
+        daemon::say(log_level::warning,
+                    "drain timed out (--drain-timeout): jobs not started "
+                    "were cancelled, " +
+                        std::to_string(server.jobs_in_flight()) + " running jobs left unanswered");
       // Let the last replies leave the sockets, then stop.
       drain_timer.expires_after(std::chrono::milliseconds(50));
       drain_timer.async_wait([&](boost::system::error_code) {
@@ -198,7 +199,8 @@ int main(int argc, char** argv) {
       case daemon::command_line::command_t::restart: {
         client c(socket_of(options));
         c.restart_workers();
-        std::printf("restarting the workers of the forkpool-master at %s\n", c.socket_path().c_str());
+        std::printf("restarting the workers of the forkpool-master at %s\n",
+                    c.socket_path().c_str());
         return 0;
       }
       case daemon::command_line::command_t::serve:

@@ -54,10 +54,9 @@ class scrape : public std::enable_shared_from_this<scrape> {
   void start() {
     parser_.header_limit(kMaxRequestBytes);
     stream_.expires_after(kDeadline);
-    http::async_read(stream_, buffer_, parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->on_request(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_request(ec); });
   }
 
  private:
@@ -125,13 +124,15 @@ tcp::endpoint parse_metrics_address(const std::string& text) {
       host = host.substr(1, host.size() - 2);
     if (host.empty()) host = "127.0.0.1";
   }
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoul(port) > 65535)
-    throw std::invalid_argument("--metrics: '" + text + "' needs a port (HOST:PORT, e.g. 127.0.0.1:9464)");
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535)
+    throw std::invalid_argument("--metrics: '" + text +
+                                "' needs a port (HOST:PORT, e.g. 127.0.0.1:9464)");
   beast::error_code ec;
   const auto address = asio::ip::make_address(host, ec);
   if (ec)
-    throw std::invalid_argument("--metrics: '" + host + "' is not an IP address (HOST:PORT, e.g. 127.0.0.1:9464)");
+    throw std::invalid_argument("--metrics: '" + host +
+                                "' is not an IP address (HOST:PORT, e.g. 127.0.0.1:9464)");
   return {address, static_cast<unsigned short>(std::stoul(port))};
 }
 

@@ -5,9 +5,9 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <string>
 #include <exception>
 #include <stdexcept>
+#include <string>
 #include <typeinfo>
 
 #include "forkpool/detail/registry.hpp"
@@ -34,7 +34,8 @@ const char* loading = nullptr;
       why = "an exception that is not a std::exception";
     }
   }
-  std::fprintf(stderr, "forkpool-master: cannot load task library %s: its static initializer threw %s\n",
+  std::fprintf(stderr,
+               "forkpool-master: cannot load task library %s: its static initializer threw %s\n",
                loading, why.c_str());
   std::fflush(stderr);
   ::_exit(2);

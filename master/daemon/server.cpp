@@ -3,20 +3,20 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
-#include <algorithm>
 #include <cstdio>
 #include <deque>
 #include <unordered_map>
 
-#include "forkpool/detail/client_protocol.hpp"
 #include "encoded_calls.hpp"
-#include "wire_exception.hpp"
+#include "forkpool/detail/client_protocol.hpp"
 #include "master_log.hpp"
+#include "wire_exception.hpp"
 
 namespace forkpool::daemon {
 
@@ -61,7 +61,8 @@ class session : public std::enable_shared_from_this<session> {
   void close() {
     if (closed_) return;
     closed_ = true;
-    if (counted_ && --owner_.connections_per_uid_[uid_] == 0) owner_.connections_per_uid_.erase(uid_);
+    if (counted_ && --owner_.connections_per_uid_[uid_] == 0)
+      owner_.connections_per_uid_.erase(uid_);
     message_deadline_.cancel();
     boost::system::error_code ignored;
     socket_.shutdown(asio::socket_base::shutdown_both, ignored);
@@ -102,10 +103,10 @@ class session : public std::enable_shared_from_this<session> {
     message_deadline_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
       auto self = weak.lock();
       if (ec || !self || self->closed_) return;
-      say(log_level::warning,
-          "closed a connection from uid " + std::to_string(self->uid_) +
-              " that sent part of a message and did not finish it within " +
-              std::to_string(self->owner_.limits_.message_timeout.count()) + " ms");
+      say(log_level::warning, "closed a connection from uid " + std::to_string(self->uid_) +
+                                  " that sent part of a message and did not finish it within " +
+                                  std::to_string(self->owner_.limits_.message_timeout.count()) +
+                                  " ms");
       self->close();
     });
   }
@@ -177,9 +178,9 @@ class session : public std::enable_shared_from_this<session> {
     future<detail::encoded_result> job;
     try {
       const auto* bytes = reinterpret_cast<const std::byte*>(request.arguments.data());
-      job = detail::encoded_calls::submit(owner_.pool_, std::move(request.task),
-                                          request.argument_signature, request.result_signature,
-                                          detail::byte_buffer(bytes, bytes + request.arguments.size()));
+      job = detail::encoded_calls::submit(
+          owner_.pool_, std::move(request.task), request.argument_signature,
+          request.result_signature, detail::byte_buffer(bytes, bytes + request.arguments.size()));
     } catch (...) {  // pool_shut_down while draining
       master_reply reply;
       reply.kind = master_reply::kind_t::error;
@@ -265,7 +266,7 @@ class session : public std::enable_shared_from_this<session> {
   detail::byte_buffer payload_;
   std::deque<detail::byte_buffer> outbox_;
   std::size_t queued_bytes_ = 0;
-  std::uint64_t replies_ = 0;      ///< replies sent, and their bytes: the average reply size
+  std::uint64_t replies_ = 0;  ///< replies sent, and their bytes: the average reply size
   std::uint64_t reply_bytes_ = 0;
   std::unordered_map<std::uint64_t, future<detail::encoded_result>> jobs_;
   bool reading_ = false;
@@ -292,8 +293,8 @@ server::server(asio::io_context& io, process_pool& pool, const std::string& sock
                server_limits limits, master_info info)
     : server(io, pool, listening_at(io, socket_path), limits, std::move(info)) {}
 
-server::server(asio::io_context& io, process_pool& pool, int listening_socket,
-               server_limits limits, master_info info)
+server::server(asio::io_context& io, process_pool& pool, int listening_socket, server_limits limits,
+               master_info info)
     : server(io, pool,
              asio::local::stream_protocol::acceptor(io, asio::local::stream_protocol(),
                                                     listening_socket),
@@ -312,19 +313,19 @@ server::server(asio::io_context& io, process_pool& pool,
 void server::start() { accept(); }
 
 void server::accept() {
-  acceptor_.async_accept([this](boost::system::error_code ec,
-                                asio::local::stream_protocol::socket socket) {
-    if (!accepting_ || ec == asio::error::operation_aborted) return;
-    if (ec) return accept_failed(ec);
-    if (out_of_descriptors_) {
-      say(log_level::info, "accepting connections again");
-      out_of_descriptors_ = false;
-    }
-    auto s = std::make_shared<session>(*this, std::move(socket));
-    sessions_.insert(s);
-    s->start();
-    accept();
-  });
+  acceptor_.async_accept(
+      [this](boost::system::error_code ec, asio::local::stream_protocol::socket socket) {
+        if (!accepting_ || ec == asio::error::operation_aborted) return;
+        if (ec) return accept_failed(ec);
+        if (out_of_descriptors_) {
+          say(log_level::info, "accepting connections again");
+          out_of_descriptors_ = false;
+        }
+        auto s = std::make_shared<session>(*this, std::move(socket));
+        sessions_.insert(s);
+        s->start();
+        accept();
+      });
 }
 
 // A failed accept is an ordinary condition for a server: the client that could not be taken

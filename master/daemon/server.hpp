@@ -3,8 +3,8 @@
 // are posted back to it.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
 #include <sys/types.h>
+#include <boost/asio/io_context.hpp>
 
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>

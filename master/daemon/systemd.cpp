@@ -18,15 +18,17 @@ namespace forkpool::daemon {
 
 std::optional<int> activated_socket() {
   const int count = ::sd_listen_fds(/*unset_environment=*/1);  // not passed on to workers
-  if (count < 0) throw std::runtime_error("socket activation: " + std::string(std::strerror(-count)));
+  if (count < 0)
+    throw std::runtime_error("socket activation: " + std::string(std::strerror(-count)));
   if (count == 0) return std::nullopt;
   if (count != 1)
     throw std::runtime_error("socket activation passed " + std::to_string(count) +
                              " sockets; forkpool-master serves one (ListenStream= once)");
   const int fd = SD_LISTEN_FDS_START;
   if (::sd_is_socket_unix(fd, SOCK_STREAM, /*listening=*/1, nullptr, 0) <= 0)
-    throw std::runtime_error("socket activation passed a descriptor that is not a listening Unix "
-                             "stream socket (ListenStream=/path)");
+    throw std::runtime_error(
+        "socket activation passed a descriptor that is not a listening Unix "
+        "stream socket (ListenStream=/path)");
   return fd;
 }
 
@@ -56,7 +58,8 @@ void watchdog::arm() {
 
 std::optional<int> activated_socket() {
   if (std::getenv("LISTEN_FDS") != nullptr)
-    throw std::runtime_error("socket activation: this forkpool-master was built without libsystemd");
+    throw std::runtime_error(
+        "socket activation: this forkpool-master was built without libsystemd");
   return std::nullopt;
 }
 void notify_ready(const std::string&) {}

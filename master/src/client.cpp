@@ -15,9 +15,9 @@
 
 #include "forkpool/detail/client_protocol.hpp"
 #include "forkpool/detail/unique_fd.hpp"
-#include "wire_exception.hpp"
 #include "forkpool/errors.hpp"
 #include "socket_trust.hpp"
+#include "wire_exception.hpp"
 
 namespace forkpool {
 namespace {
@@ -87,7 +87,7 @@ struct client::impl {
   std::string lost;  ///< why the connection is gone; empty while it is up (pending_mutex)
   std::condition_variable connection_lost;  ///< `lost` was set
   std::thread reader;
-  std::mutex connect_mutex;  ///< one thread at a time makes a new connection
+  std::mutex connect_mutex;                  ///< one thread at a time makes a new connection
   std::atomic<bool> connection_gone{false};  ///< `lost` is set: the next call reconnects
 
   /// A connection that was lost is made again (a master serves the socket again after a
@@ -124,7 +124,8 @@ struct client::impl {
     // is about to see it, with the end of the stream.
     std::unique_lock lock(pending_mutex);
     connection_lost.wait_for(lock, std::chrono::seconds(2), [&] { return !lost.empty(); });
-    throw connection_error(lost.empty() ? "lost the connection to forkpool-master at " + path : lost);
+    throw connection_error(lost.empty() ? "lost the connection to forkpool-master at " + path
+                                        : lost);
   }
 
   // The reader thread: completes futures as replies arrive; on EOF fails what is left.
@@ -211,7 +212,8 @@ client::client(std::string socket_path) : impl_(std::make_unique<impl>()) {
   impl_->path = std::move(socket_path);
   // The default place is shared ground (/tmp): another user may have made it first.
   if (impl_->path == default_socket_path()) {
-    if (const std::string why = detail::why_directory_not_private(detail::directory_of(impl_->path));
+    if (const std::string why =
+            detail::why_directory_not_private(detail::directory_of(impl_->path));
         !why.empty())
       throw connection_error("refusing the default forkpool-master socket: " + why);
   }
@@ -221,7 +223,7 @@ client::client(std::string socket_path) : impl_(std::make_unique<impl>()) {
 
 client::~client() {
   std::lock_guard connecting(impl_->connect_mutex);
-  ::shutdown(impl_->socket.get(), SHUT_RDWR);  // the reader sees EOF and fails what is left
+  ::shutdown(impl_->socket.get(), SHUT_RDWR);          // the reader sees EOF and fails what is left
   if (impl_->reader.joinable()) impl_->reader.join();  // not after a failed reconnection
 }
 
@@ -261,8 +263,6 @@ void client::restart_workers() { impl_->control(client_request::kind_t::restart_
 
 const std::string& client::socket_path() const noexcept { return impl_->path; }
 
-const std::shared_ptr<detail::pool_link>& client::link() const noexcept {
-  return impl_->link;
-}
+const std::shared_ptr<detail::pool_link>& client::link() const noexcept { return impl_->link; }
 
 }  // namespace forkpool

@@ -16,7 +16,11 @@ any_executor& default_executor_handle() {
 }
 }  // namespace detail
 
-void set_default_executor(thread_pool& pool) { detail::default_executor_handle().set_executor(pool); }
-void set_default_executor(process_pool& pool) { detail::default_executor_handle().set_executor(pool); }
+void set_default_executor(thread_pool& pool) {
+  detail::default_executor_handle().set_executor(pool);
+}
+void set_default_executor(process_pool& pool) {
+  detail::default_executor_handle().set_executor(pool);
+}
 
 }  // namespace forkpool

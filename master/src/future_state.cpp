@@ -3,10 +3,10 @@
 
 #include "forkpool/detail/spin.hpp"
 #include "forkpool/detail/task_state.hpp"
-#include "worker_channel.hpp"
 #include "forkpool/errors.hpp"
 #include "scheduler_lock.hpp"
 #include "shared_area.hpp"
+#include "worker_channel.hpp"
 
 namespace forkpool::detail {
 bool task_state::done() const { return status_.load(std::memory_order_acquire) != status::pending; }

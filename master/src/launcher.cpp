@@ -61,33 +61,40 @@ class fork_server_launcher final : public launcher {
 
  private:
   void read_events() {
-    watch_.async_wait(asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code ec) {
-      if (ec) return;  // closed by stop()
-      server_event event;
-      ssize_t n;
-      while ((n = ::recv(watch_.native_handle(), &event, sizeof event, MSG_DONTWAIT)) ==
-             static_cast<ssize_t>(sizeof event)) {
-        switch (event.kind) {
-          case server_event::spawned: events_.on_spawned(event.worker_id, event.pid); break;
-          case server_event::spawn_failed: events_.on_spawn_failed(event.worker_id, event.status); break;
-          case server_event::exited: events_.on_exited(event.pid, event.status); break;
-        }
-        if (server_.pid < 0) return;  // the event led the pool to stop this launcher
-      }
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-        lost();
-        return;
-      }
-      read_events();
-    });
+    watch_.async_wait(
+        asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code ec) {
+          if (ec) return;  // closed by stop()
+          server_event event;
+          ssize_t n;
+          while ((n = ::recv(watch_.native_handle(), &event, sizeof event, MSG_DONTWAIT)) ==
+                 static_cast<ssize_t>(sizeof event)) {
+            switch (event.kind) {
+              case server_event::spawned:
+                events_.on_spawned(event.worker_id, event.pid);
+                break;
+              case server_event::spawn_failed:
+                events_.on_spawn_failed(event.worker_id, event.status);
+                break;
+              case server_event::exited:
+                events_.on_exited(event.pid, event.status);
+                break;
+            }
+            if (server_.pid < 0) return;  // the event led the pool to stop this launcher
+          }
+          if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+            lost();
+            return;
+          }
+          read_events();
+        });
   }
 
   void send_requests() {
     while (!outbox_.empty() && watch_.is_open()) {
       const spawn_order& order = outbox_.front();
-      const int error = request_spawn(watch_.native_handle(), order.worker_id,
-                                      order.channel->region_fd(), order.channel->worker_bell().fd(),
-                                      order.channel->master_bell().fd());
+      const int error =
+          request_spawn(watch_.native_handle(), order.worker_id, order.channel->region_fd(),
+                        order.channel->worker_bell().fd(), order.channel->master_bell().fd());
       if (error == EAGAIN) {
         if (!waiting_to_send_) {
           waiting_to_send_ = true;
@@ -100,9 +107,8 @@ class fork_server_launcher final : public launcher {
         return;
       }
       if (error != 0) {
-        asio::post(watch_.get_executor(), [this, id = order.worker_id, error] {
-          events_.on_spawn_failed(id, error);
-        });
+        asio::post(watch_.get_executor(),
+                   [this, id = order.worker_id, error] { events_.on_spawn_failed(id, error); });
       }
       outbox_.pop_front();
     }
@@ -223,11 +229,13 @@ std::unique_ptr<launcher> make_launcher(start_method method, asio::io_context& i
       return std::make_unique<direct_launcher>(io, config, events, std::nullopt);
     case start_method::spawn:
       if (!fresh_run_initializer) throw std::logic_error("start_method::spawn needs a fresh run");
-      return std::make_unique<direct_launcher>(
-          io, config, events, make_spawn_command(config, *fresh_run_initializer));
-    case start_method::forkserver: break;
+      return std::make_unique<direct_launcher>(io, config, events,
+                                               make_spawn_command(config, *fresh_run_initializer));
+    case start_method::forkserver:
+      break;
   }
-  if (!fresh_run_initializer) return std::make_unique<fork_server_launcher>(io, config, events, nullptr);
+  if (!fresh_run_initializer)
+    return std::make_unique<fork_server_launcher>(io, config, events, nullptr);
   const spawn_command server =
       make_spawn_command(config, *fresh_run_initializer, kForkServerMarker);
   return std::make_unique<fork_server_launcher>(io, config, events, &server);

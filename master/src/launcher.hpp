@@ -10,9 +10,9 @@
 #include <optional>
 #include <string>
 
+#include "forkpool/options.hpp"
 #include "worker_channel.hpp"
 #include "worker_loop.hpp"
-#include "forkpool/options.hpp"
 
 namespace forkpool::detail {
 

@@ -40,7 +40,8 @@ std::atomic<unsigned> forks_since_start{0};
 
 unsigned current_fork_generation() {
   static const bool registered = [] {
-    ::pthread_atfork(nullptr, nullptr, [] { forks_since_start.fetch_add(1, std::memory_order_relaxed); });
+    ::pthread_atfork(nullptr, nullptr,
+                     [] { forks_since_start.fetch_add(1, std::memory_order_relaxed); });
     return true;
   }();
   (void)registered;
@@ -82,10 +83,12 @@ pool_core::pool_core(pool_options options)
   if (is_spawned_worker()) {
     // This process was started as a spawned worker but its main() did not call forkpool::init
     // first: running the program as a second master could fork without end. Stop here.
-    std::fprintf(stderr, "forkpool: a spawned worker's main() must call forkpool::init(argc, argv) first\n");
+    std::fprintf(
+        stderr, "forkpool: a spawned worker's main() must call forkpool::init(argc, argv) first\n");
     std::_Exit(worker_exit_not_initialized);
   }
-  if (options_.task_timeout.count() < 0) throw std::invalid_argument("pool_options.task_timeout < 0");
+  if (options_.task_timeout.count() < 0)
+    throw std::invalid_argument("pool_options.task_timeout < 0");
   shortest_timeout_ = options_.task_timeout;
   worker_config_.initializer = options_.initializer;
   worker_config_.spin = spin_time(kWorkerSpin);
@@ -309,9 +312,10 @@ void pool_core::kill_running_tasks() {
     if (worker->occupied() == 0 || worker->state == worker_record::phase::exited) continue;
     for (auto& task : worker->slots)
       if (task && !task->done())
-        task->fail(std::make_exception_ptr(cancelled_error(
-            "task '" + task->name + "' was stopped while it ran: the pool was shut down with "
-            "kill_running, and its worker killed")));
+        task->fail(std::make_exception_ptr(
+            cancelled_error("task '" + task->name +
+                            "' was stopped while it ran: the pool was shut down with "
+                            "kill_running, and its worker killed")));
     // Retiring: its death is expected, counted as no crash, and it is not replaced.
     worker->state = worker_record::phase::retiring;
     if (worker->pid > 0) ::kill(worker->pid, SIGKILL);

@@ -14,8 +14,8 @@
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -30,12 +30,12 @@
 #include <vector>
 
 #include "forkpool/detail/task_state.hpp"
-#include "worker_channel.hpp"
-#include "worker_loop.hpp"
 #include "forkpool/options.hpp"
 #include "launcher.hpp"
 #include "scheduler_lock.hpp"
 #include "shared_area.hpp"
+#include "worker_channel.hpp"
+#include "worker_loop.hpp"
 
 namespace forkpool::detail {
 
@@ -68,15 +68,15 @@ struct worker_record {
   /// SIGKILL for a worker told to stop, holding no call, that has not exited after kStopGrace
   /// (stopped with SIGSTOP, say): a shutdown or a restart never waits on it forever.
   std::unique_ptr<boost::asio::steady_timer> stop_timer;
-  bool ring_full = false;     ///< the last call did not fit; retry after the next reply
+  bool ring_full = false;  ///< the last call did not fit; retry after the next reply
   /// The slot of the call whose arguments are in the request bulk area, or -1: one at a time.
   int bulk_request_slot = -1;
-  bool stop_pending = false;  ///< a stop frame is owed but did not fit yet
+  bool stop_pending = false;        ///< a stop frame is owed but did not fit yet
   bool supervision_posted = false;  ///< a helper handed this worker to the pool's thread
   bool lending_settled = false;     ///< the channel knows whether the master can read its memory
   pid_t lender_pid = 0;             ///< whose memory lent runs are read from, once allowed
   bool reaped = false;              ///< it has exited and been waited for: its pid is free
-  std::string fault;          ///< why the master killed it, if it broke the protocol
+  std::string fault;                ///< why the master killed it, if it broke the protocol
 
   std::atomic<std::uint64_t> tasks_run{0};
   std::atomic<std::uint64_t> rss_bytes{0};
@@ -209,7 +209,7 @@ class pool_core final : public launch_events, public pool_helper {
   const unsigned fork_generation_;  ///< see forked_away()
   const pool_options options_;
   const unsigned worker_count_;
-  const std::uint32_t depth_;  ///< calls a worker may hold at once
+  const std::uint32_t depth_;        ///< calls a worker may hold at once
   const std::size_t ring_capacity_;  ///< bytes of each ring, as the channels round them
   worker_config worker_config_;
   adaptive_spin incoming_spin_;  ///< see serve_incoming()
@@ -251,9 +251,9 @@ class pool_core final : public launch_events, public pool_helper {
   bool restart_in_progress_ = false;
   bool restart_requested_ = false;  ///< asked for during the one in progress
   std::unique_ptr<boost::asio::steady_timer> timeout_timer_;
-  std::string broken_;  ///< set when no worker can ever start: every call fails with it
-  bool draining_ = false;  ///< shutdown: finish what is queued, then stop the workers
-  bool stopped_ = false;   ///< every worker has exited and the launcher is stopped
+  std::string broken_;          ///< set when no worker can ever start: every call fails with it
+  bool draining_ = false;       ///< shutdown: finish what is queued, then stop the workers
+  bool stopped_ = false;        ///< every worker has exited and the launcher is stopped
   bool finish_posted_ = false;  ///< a helper asked the pool's thread to check for the end
 
   mutable std::mutex stats_mutex_;

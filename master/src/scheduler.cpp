@@ -26,8 +26,8 @@ void pool_core::dispatch() {
           worker->occupied() >= depth_ || (bulk && worker->bulk_request_slot >= 0))
         continue;
       // A worker with a task budget gets no more calls than it will run.
-      if (max_tasks != 0 && worker->tasks_run.load(std::memory_order_relaxed) +
-                                    worker->occupied() >= max_tasks)
+      if (max_tasks != 0 &&
+          worker->tasks_run.load(std::memory_order_relaxed) + worker->occupied() >= max_tasks)
         continue;
       if (best == nullptr || worker->occupied() < best->occupied()) best = worker.get();
     }
@@ -35,7 +35,7 @@ void pool_core::dispatch() {
     std::shared_ptr<task_state> task = std::move(pending_.front());
     pending_.pop_front();
     if (task->done()) continue;  // cancelled while it waited
-    send_call(*best, task);  // on a full ring the call goes back to the queue
+    send_call(*best, task);      // on a full ring the call goes back to the queue
   }
   for (auto& worker : workers_) {
     if (worker->state != worker_record::phase::exited) worker->channel->requests_out().publish();
@@ -86,14 +86,8 @@ bool pool_core::send_call(worker_record& worker, const std::shared_ptr<task_stat
   worker.free_slots.pop_back();
   worker.slots[slot] = task;
 
-  call_message call{task->kind,
-                    task->id,
-                    slot,
-                    task->argument_signature,
-                    task->result_signature,
-                    task->name,
-                    {},
-                    {}};
+  call_message call{task->kind, task->id, slot, task->argument_signature, task->result_signature,
+                    task->name, {},       {}};
   if (bulk) {
     // The worker reads the area only for this call, and no other call of its uses it until the
     // reply (see bulk_request_slot), so writing it here races with nothing.
@@ -194,7 +188,8 @@ void pool_core::stop_helping() {
 bool pool_core::needs_supervision(const worker_record& worker) const {
   // Mirrors check_limits, plus a fault (the worker is to be killed).
   if (!worker.fault.empty() || worker.stop_pending) return true;
-  if (worker.state == worker_record::phase::retiring && worker.occupied() == 0 && !worker.stop_timer)
+  if (worker.state == worker_record::phase::retiring && worker.occupied() == 0 &&
+      !worker.stop_timer)
     return true;  // its stop grace starts
   if (worker.state != worker_record::phase::running) return false;
   const std::uint64_t max_tasks = options_.max_tasks_per_worker;
@@ -221,9 +216,9 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
   const bulk_area& area = worker.channel->response_bulk();
   reply_tables tables;
   reply_message reply;
-  if (const char* fault =
-          parse_reply(message, {area.capacity(), worker.lender_pid != 0, worker.channel->shared() != nullptr},
-                      tables, reply)) {
+  if (const char* fault = parse_reply(
+          message, {area.capacity(), worker.lender_pid != 0, worker.channel->shared() != nullptr},
+          tables, reply)) {
     worker.fault = fault;
     return false;
   }
@@ -244,7 +239,8 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
   worker.rss_bytes.store(reply.rss_bytes, std::memory_order_relaxed);
   shared_receipt receipt;  // blocks the decoding does not claim are released with it
   if (!receive_shared(worker, reply.shared, receipt)) return false;
-  const std::span<const std::byte> body = reply.bulk_size ? area.prepare_read(*reply.bulk_size) : reply.body;
+  const std::span<const std::byte> body =
+      reply.bulk_size ? area.prepare_read(*reply.bulk_size) : reply.body;
   release_slot(worker, slot);
   switch (reply.kind) {
     case frame_kind::result:
@@ -267,7 +263,8 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
       }
       break;
     }
-    default: break;  // skipped: the user cancelled it; its future is already done
+    default:
+      break;  // skipped: the user cancelled it; its future is already done
   }
   return true;
 }
@@ -278,7 +275,8 @@ bool pool_core::receive_shared(worker_record& worker, std::span<const shared_tok
   if (tokens.empty()) return true;
   try {
     receipt.blocks.reserve(tokens.size());
-    for (const shared_token& token : tokens) receipt.blocks.push_back(worker.channel->shared()->receive(token));
+    for (const shared_token& token : tokens)
+      receipt.blocks.push_back(worker.channel->shared()->receive(token));
   } catch (const decode_failure&) {
     worker.fault = "a reply names a shared buffer outside its worker's area";
     return false;

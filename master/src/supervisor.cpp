@@ -32,9 +32,9 @@ constexpr unsigned kLaunchAttempts = 16;
 std::unique_ptr<worker_record> pool_core::make_worker() {
   auto worker = std::make_unique<worker_record>();
   worker->id = next_worker_id_++;
-  worker->channel = worker_channel::create(options_.ring_bytes, options_.max_payload_bytes,
-                                           options_.kept_payload_bytes,
-                                           options_.shared_bytes_per_worker);
+  worker->channel =
+      worker_channel::create(options_.ring_bytes, options_.max_payload_bytes,
+                             options_.kept_payload_bytes, options_.shared_bytes_per_worker);
   if (const auto& area = worker->channel->shared()) area->count_into(shared_usage_);
   unique_fd bell(::fcntl(worker->channel->master_bell().fd(), F_DUPFD_CLOEXEC, 0));
   if (!bell) throw std::system_error(errno, std::generic_category(), "dup");
@@ -112,7 +112,8 @@ void pool_core::replenish() {
   while (serving_workers() < worker_count_) {
     if (!launch_worker()) {
       // Resources are short: try again shortly, not in a loop.
-      if (broken_.empty()) schedule_respawn(std::max(respawn_delay(), std::chrono::milliseconds(1)));
+      if (broken_.empty())
+        schedule_respawn(std::max(respawn_delay(), std::chrono::milliseconds(1)));
       return;
     }
   }
@@ -264,7 +265,8 @@ void pool_core::fail_everything(const std::string& reason) {
   if (broken_.empty()) report(log_level::error, [&] { return "the pool is broken: " + reason; });
   broken_ = reason;
   take_incoming();
-  const auto error = std::make_exception_ptr(broken_pool("forkpool: the pool is broken: " + reason));
+  const auto error =
+      std::make_exception_ptr(broken_pool("forkpool: the pool is broken: " + reason));
   for (auto& task : pending_) task->fail(error);
   pending_.clear();
 }
@@ -306,16 +308,17 @@ void pool_core::bury(worker_record& worker, int wait_status) {
         retry_or_fail(std::move(task), error, true, requeue);
       } else if (!worker.fault.empty()) {
         // Not retried: the same call would likely break the protocol again.
-        task->fail(std::make_exception_ptr(protocol_error(
-            "worker " + std::to_string(worker.pid) + " broke the protocol (" + worker.fault +
-            ") and was replaced")));
+        task->fail(std::make_exception_ptr(protocol_error("worker " + std::to_string(worker.pid) +
+                                                          " broke the protocol (" + worker.fault +
+                                                          ") and was replaced")));
       } else {
-        retry_or_fail(std::move(task), std::make_exception_ptr(worker_died(worker.pid, wait_status)),
-                      true, requeue);
+        retry_or_fail(std::move(task),
+                      std::make_exception_ptr(worker_died(worker.pid, wait_status)), true, requeue);
       }
     }
   }
-  std::sort(requeue.begin(), requeue.end(), [](const auto& a, const auto& b) { return a->id < b->id; });
+  std::sort(requeue.begin(), requeue.end(),
+            [](const auto& a, const auto& b) { return a->id < b->id; });
   pending_.insert(pending_.begin(), requeue.begin(), requeue.end());
 
   const bool never_initialized =
@@ -327,10 +330,11 @@ void pool_core::bury(worker_record& worker, int wait_status) {
   }
   continue_restart();
   if (never_initialized)
-    fail_everything("start_method::spawn: a spawned worker (a fresh run of this program) made a "
-                    "pool before forkpool::init ran: main() must call forkpool::init(argc, argv) "
-                    "first, and no pool may be made before main (a global's constructor runs in "
-                    "every worker too)");
+    fail_everything(
+        "start_method::spawn: a spawned worker (a fresh run of this program) made a "
+        "pool before forkpool::init ran: main() must call forkpool::init(argc, argv) "
+        "first, and no pool may be made before main (a global's constructor runs in "
+        "every worker too)");
   replenish();
   dispatch();
 }
@@ -370,7 +374,8 @@ std::string describe_exit(int wait_status) {
   if (WIFSIGNALED(wait_status))
     return "was killed by signal " + std::to_string(WTERMSIG(wait_status)) + " (" +
            ::strsignal(WTERMSIG(wait_status)) + ")";
-  if (WIFEXITED(wait_status)) return "exited with status " + std::to_string(WEXITSTATUS(wait_status));
+  if (WIFEXITED(wait_status))
+    return "exited with status " + std::to_string(WEXITSTATUS(wait_status));
   return "ended (wait status " + std::to_string(wait_status) + ")";
 }
 
@@ -440,8 +445,8 @@ void pool_core::kill_for_timeout(worker_record& worker, std::uint32_t slot) {
   worker.timed_out_task = worker.slots[slot]->id;
   report(log_level::warning, [&] {
     return "worker " + std::to_string(worker.pid) + " killed: task '" + worker.slots[slot]->name +
-           "' ran longer than its timeout (" + std::to_string(timeout_of(*worker.slots[slot]).count()) +
-           " ms)";
+           "' ran longer than its timeout (" +
+           std::to_string(timeout_of(*worker.slots[slot]).count()) + " ms)";
   });
   if (worker.state == worker_record::phase::running) worker.state = worker_record::phase::retiring;
   revoke_queued(worker);

@@ -13,9 +13,9 @@
 #include <thread>
 
 #include "call_task.hpp"
+#include "forkpool/errors.hpp"
 #include "private_memory.hpp"
 #include "wire_exception.hpp"
-#include "forkpool/errors.hpp"
 
 namespace forkpool {
 struct thread_pool::impl {
@@ -116,9 +116,11 @@ thread_pool::thread_pool(pool_options options) : impl_(std::make_unique<impl>())
   impl_->options = std::move(options);
   unsigned count = impl_->options.workers;
   if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < count; ++i) impl_->records.push_back(std::make_unique<impl::thread_record>());
   for (unsigned i = 0; i < count; ++i)
-    impl_->threads.emplace_back([state = impl_.get(), i] { state->run_thread(*state->records[i]); });
+    impl_->records.push_back(std::make_unique<impl::thread_record>());
+  for (unsigned i = 0; i < count; ++i)
+    impl_->threads.emplace_back(
+        [state = impl_.get(), i] { state->run_thread(*state->records[i]); });
   // Return once every thread is up: a process pool created next forks its fork server from a
   // program whose threads are not in the middle of starting (and so of allocating).
   std::unique_lock lock(impl_->mutex);
@@ -153,8 +155,8 @@ void thread_pool::run_by_name(const std::shared_ptr<detail::task_state>& task) {
     detail::byte_buffer result;
     detail::buffer_sink sink(result);
     detail::wire_error failure;
-    if (detail::call_task({task->name, task->kind, task->argument_signature,
-                           task->result_signature, task->arguments},
+    if (detail::call_task({task->name, task->kind, task->argument_signature, task->result_signature,
+                           task->arguments},
                           sink, failure)) {
       task->succeed_from(std::span<const std::byte>(result));
     } else {
@@ -188,8 +190,6 @@ pool_stats thread_pool::stats() const {
   return s;
 }
 
-const std::shared_ptr<detail::pool_link>& thread_pool::link() const noexcept {
-  return impl_->link;
-}
+const std::shared_ptr<detail::pool_link>& thread_pool::link() const noexcept { return impl_->link; }
 
 }  // namespace forkpool

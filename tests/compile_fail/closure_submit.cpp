@@ -1,6 +1,6 @@
 // A lambda with captures passed to a process pool.
-// expect: a closure \(a lambda with captures, or a function object\) cannot cross into another process
-// expect: forkpool::thread_pool
+// expect: a closure \(a lambda with captures, or a function object\) cannot cross into another
+// process expect: forkpool::thread_pool
 #include <forkpool/forkpool.hpp>
 
 int main() {

@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
   std::printf("consumer: 21 * 2 = %d, computed by pid %d (master %d)\n", doubled, worker,
               static_cast<int>(::getpid()));
   // Found by find_package, the package's version must be the headers' (empty: add_subdirectory).
-  const bool same_version = PACKAGE_VERSION[0] == '\0' || std::strcmp(PACKAGE_VERSION, FORKPOOL_VERSION_STRING) == 0;
+  const bool same_version =
+      PACKAGE_VERSION[0] == '\0' || std::strcmp(PACKAGE_VERSION, FORKPOOL_VERSION_STRING) == 0;
   std::printf("consumer: forkpool %s (package %s)\n", FORKPOOL_VERSION_STRING, PACKAGE_VERSION);
   return doubled == 42 && worker != ::getpid() && same_version ? 0 : 1;
 }

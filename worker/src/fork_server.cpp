@@ -144,7 +144,9 @@ int receive_request(int socket, spawn_request& request, int (&fds)[kDescriptorsP
 
 }  // namespace
 
-void run_fork_server(unique_fd socket, const worker_config& config) { serve(std::move(socket), config); }
+void run_fork_server(unique_fd socket, const worker_config& config) {
+  serve(std::move(socket), config);
+}
 
 fork_server_handle start_fork_server(const worker_config& config, const spawn_command* fresh_run) {
   int pair[2];
@@ -155,7 +157,8 @@ fork_server_handle start_fork_server(const worker_config& config, const spawn_co
     const int keep[1] = {server_end.get()};
     int error = 0;
     const pid_t pid = start_fresh_run(*fresh_run, keep, 1, error);
-    if (pid < 0) throw std::system_error(error, std::generic_category(), "starting the fork server");
+    if (pid < 0)
+      throw std::system_error(error, std::generic_category(), "starting the fork server");
     return {pid, std::move(master_end)};
   }
   std::fflush(nullptr);  // or the server's copy of unwritten output could be written twice

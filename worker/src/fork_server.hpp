@@ -14,8 +14,8 @@
 
 #include <cstdint>
 
-#include "spawn.hpp"
 #include "forkpool/detail/unique_fd.hpp"
+#include "spawn.hpp"
 #include "worker_loop.hpp"
 
 namespace forkpool::detail {

@@ -23,8 +23,8 @@
 #include "forkpool/detail/serialize.hpp"
 #include "forkpool/detail/spin.hpp"
 #include "forkpool/detail/wire.hpp"
-#include "worker_channel.hpp"
 #include "shared_area.hpp"
+#include "worker_channel.hpp"
 
 namespace forkpool::detail {
 
@@ -168,7 +168,8 @@ class reply_body final : public lending_sink {
       return false;
     }
     if (bulk_size_ + n > populated_) {
-      const std::size_t end = std::min(bulk.capacity(), std::max(bulk_size_ + n, populated_ + kPopulateStep));
+      const std::size_t end =
+          std::min(bulk.capacity(), std::max(bulk_size_ + n, populated_ + kPopulateStep));
       bulk.prepare_write(populated_, end);
       populated_ = end;
     }

@@ -39,7 +39,8 @@ spawn_command make_spawn_command(const worker_config& config, const std::string&
   command.argument_storage = {command.executable, marker,
                               kSpinOption + std::to_string(config.spin.count()),
                               kRssLimitOption + std::to_string(config.rss_limit)};
-  if (!initializer_task.empty()) command.argument_storage.push_back(kInitializerOption + initializer_task);
+  if (!initializer_task.empty())
+    command.argument_storage.push_back(kInitializerOption + initializer_task);
   if (std::strcmp(marker, kSpawnMarker) == 0)
     command.argument_storage.push_back(kParentOption + std::to_string(::getpid()));
   for (char** e = environ; e != nullptr && *e != nullptr; ++e)
@@ -115,7 +116,8 @@ void run_spawned_worker_if_requested(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) {
     const std::string argument = argv[i];
     if (argument.rfind(kSpinOption, 0) == 0) {
-      config.spin = std::chrono::nanoseconds(std::strtoll(argument.c_str() + std::strlen(kSpinOption), nullptr, 10));
+      config.spin = std::chrono::nanoseconds(
+          std::strtoll(argument.c_str() + std::strlen(kSpinOption), nullptr, 10));
     } else if (argument.rfind(kParentOption, 0) == 0) {
       // Set here, after exec: posix_spawn runs no code of ours in the child before it. The
       // parent may have gone already, before prctl.
@@ -123,7 +125,8 @@ void run_spawned_worker_if_requested(int argc, char** argv) {
       if (::getppid() != std::atoi(argument.c_str() + std::strlen(kParentOption)))
         ::_exit(worker_exit_setup_failed);
     } else if (argument.rfind(kRssLimitOption, 0) == 0) {
-      config.rss_limit = std::strtoull(argument.c_str() + std::strlen(kRssLimitOption), nullptr, 10);
+      config.rss_limit =
+          std::strtoull(argument.c_str() + std::strlen(kRssLimitOption), nullptr, 10);
     } else if (argument.rfind(kInitializerOption, 0) == 0) {
       const std::string name = argument.substr(std::strlen(kInitializerOption));
       const task_entry* task = find_task(name);

@@ -113,7 +113,8 @@ class worker {
   // not a hang.
   void await_revocation(const call_message& call) {
     const std::uint64_t queued = slot_word(call.task_id, slot_state::queued);
-    for (int i = 0; i < 20000 && channel_.slot(call.slot).load(std::memory_order_acquire) == queued; ++i)
+    for (int i = 0; i < 20000 && channel_.slot(call.slot).load(std::memory_order_acquire) == queued;
+         ++i)
       ::usleep(100);
   }
 
@@ -129,14 +130,13 @@ class worker {
     current_task_ = call.task_id;
     current_slot_ = call.slot;
     wire_error failure;
-    bool ok = initializer_failed_
-                  ? false
-                  : call_task({call.name, call.kind, call.argument_signature,
-                               call.result_signature, arguments},
-                              body_, failure);
+    bool ok = initializer_failed_ ? false
+                                  : call_task({call.name, call.kind, call.argument_signature,
+                                               call.result_signature, arguments},
+                                              body_, failure);
     if (call.bulk_size) channel_.request_bulk().release(arguments.size());
     if (initializer_failed_) failure = initializer_error_;  // copied only when it is the answer
-    if (ok && !body_.published()) body_.fit_tables();  // on failure, overflowed() says so
+    if (ok && !body_.published()) body_.fit_tables();       // on failure, overflowed() says so
     if (body_.overflowed()) {
       ok = false;
       failure = {error_code::protocol, "",

@@ -31,13 +31,13 @@ inline constexpr char kForkServerTitle[] = "forkpool-forker";
 
 /// Exit codes a worker uses to say why it stopped on its own.
 enum worker_exit : int {
-  worker_exit_stopped = 0,         ///< asked to stop
-  worker_exit_corrupt_ring = 90,   ///< the request ring held an impossible length
-  worker_exit_corrupt_frame = 91,  ///< a request frame failed validation
-  worker_exit_setup_failed = 92,   ///< could not attach to the channel
+  worker_exit_stopped = 0,              ///< asked to stop
+  worker_exit_corrupt_ring = 90,        ///< the request ring held an impossible length
+  worker_exit_corrupt_frame = 91,       ///< a request frame failed validation
+  worker_exit_setup_failed = 92,        ///< could not attach to the channel
   worker_exit_initializer_failed = 93,  ///< the initializer threw (reported to the first call)
   worker_exit_not_initialized = 94,     ///< a spawned worker whose main() skipped forkpool::init
-  worker_exit_channel_lost = 95,  ///< a task closed or replaced the channel's descriptors
+  worker_exit_channel_lost = 95,        ///< a task closed or replaced the channel's descriptors
 };
 
 /// Runs in the new worker process until told to stop. Never returns.

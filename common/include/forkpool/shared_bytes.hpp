@@ -58,9 +58,7 @@ class shared_bytes {
   std::span<std::byte> bytes() noexcept { return {data_, size_}; }
   std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
   /// The bytes as characters.
-  std::string_view view() const noexcept {
-    return {reinterpret_cast<const char*>(data_), size_};
-  }
+  std::string_view view() const noexcept { return {reinterpret_cast<const char*>(data_), size_}; }
   /// Whether the bytes are in a worker's shared area (read in place), not on the heap.
   bool in_shared_memory() const noexcept;
 

@@ -18,10 +18,12 @@
 /// only, so that every run of the program registers it before main(): the empty namespace
 /// makes it a compile error anywhere else (in a function it would register only once that
 /// function ran, which a spawned worker never does).
-#define FORKPOOL_TASK_NAMED(fn, name)                                                   \
-  namespace forkpool_task_must_be_at_namespace_scope {}                                 \
+#define FORKPOOL_TASK_NAMED(fn, name)                                                      \
+  namespace forkpool_task_must_be_at_namespace_scope {}                                    \
   [[maybe_unused]] static const ::forkpool::detail::task_registrar FORKPOOL_DETAIL_CONCAT( \
-      forkpool_task_registrar_, __COUNTER__) { fn, name }
+      forkpool_task_registrar_, __COUNTER__) {                                             \
+    fn, name                                                                               \
+  }
 
 /// Registers `fn` under its own name.
 #define FORKPOOL_TASK(fn) FORKPOOL_TASK_NAMED(fn, #fn)

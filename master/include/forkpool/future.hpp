@@ -30,7 +30,9 @@ class future {
   using value_type = T;
 
   future() = default;
-  explicit future(std::shared_ptr<detail::future_state<T>> state) : state_(std::move(state)) { retain(); }
+  explicit future(std::shared_ptr<detail::future_state<T>> state) : state_(std::move(state)) {
+    retain();
+  }
   future(const future& other) : state_(other.state_) { retain(); }
   future(future&& other) noexcept = default;
   future& operator=(const future& other) {
@@ -97,9 +99,8 @@ class future {
   template <class F>
   void add_done_callback(F callback) const {
     if constexpr (std::is_invocable_v<F&, const future&>) {
-      state_->add_done_callback([callback = std::move(callback), self = *this]() mutable {
-        callback(self);
-      });
+      state_->add_done_callback(
+          [callback = std::move(callback), self = *this]() mutable { callback(self); });
     } else {
       state_->add_done_callback(std::move(callback));
     }

@@ -24,7 +24,7 @@ namespace forkpool {
 namespace detail {
 class pool_core;
 struct encoded_calls;
-}
+}  // namespace detail
 
 class process_pool {
  public:
@@ -53,12 +53,13 @@ class process_pool {
   /// A closure (a lambda with captures, a function object) cannot run in another process: this
   /// overload only says so, at compile time.
   template <class F, class... A>
-    requires(!detail::task_function<std::decay_t<F>> && std::invocable<F&, A...>)
-  future<std::invoke_result_t<F&, A...>> submit(F&&, A&&...) {
-    static_assert(detail::always_false<F>,
-                  "process_pool::submit: a closure (a lambda with captures, or a function "
-                  "object) cannot cross into another process; register a plain function with "
-                  "FORKPOOL_TASK and pass what it needs as arguments, or use forkpool::thread_pool");
+  requires(!detail::task_function<std::decay_t<F>> &&
+           std::invocable<F&, A...>) future<std::invoke_result_t<F&, A...>> submit(F&&, A&&...) {
+    static_assert(
+        detail::always_false<F>,
+        "process_pool::submit: a closure (a lambda with captures, or a function "
+        "object) cannot cross into another process; register a plain function with "
+        "FORKPOOL_TASK and pass what it needs as arguments, or use forkpool::thread_pool");
     return {};
   }
 
@@ -83,8 +84,7 @@ class process_pool {
   /// the loop moves, with at most options.window chunks in flight. See imap_range for errors
   /// and leaving early. An lvalue range must outlive the loop; an rvalue one is kept.
   template <detail::task_function F, std::ranges::input_range Range>
-  auto imap(F fn, Range&& inputs, map_options options = {})
-      -> imap_range<detail::task_result_t<F>>;
+  auto imap(F fn, Range&& inputs, map_options options = {}) -> imap_range<detail::task_result_t<F>>;
   /// imap, results in the order the chunks finish.
   template <detail::task_function F, std::ranges::input_range Range>
   auto imap_unordered(F fn, Range&& inputs, map_options options = {})
@@ -92,9 +92,10 @@ class process_pool {
 
   /// As for submit: a closure cannot run in another process.
   template <class F, class Range>
-    requires(!detail::task_function<std::decay_t<F>> && !std::convertible_to<F, std::string_view>)
-  std::vector<std::invoke_result_t<F&, decltype(*std::begin(std::declval<const Range&>()))>> map(
-      F&&, const Range&, map_options = {}) {
+  requires(!detail::task_function<std::decay_t<F>> &&
+           !std::convertible_to<F, std::string_view>) std::
+      vector<std::invoke_result_t<F&, decltype(*std::begin(std::declval<const Range&>()))>> map(
+          F&&, const Range&, map_options = {}) {
     static_assert(detail::always_false<F>,
                   "process_pool::map: a closure (a lambda with captures, or a function object) "
                   "cannot cross into another process; register a plain function with "
@@ -186,8 +187,8 @@ future<R> process_pool::submit(const call_options& call, std::string_view name, 
 }
 
 template <class F, class Range>
-auto process_pool::chunks_of(F fn, Range&& inputs, const map_options& options,
-                             std::size_t window, detail::result_order order) {
+auto process_pool::chunks_of(F fn, Range&& inputs, const map_options& options, std::size_t window,
+                             detail::result_order order) {
   using traits = detail::function_traits<detail::task_pointer_t<F>>;
   using R = typename traits::result;
   using arguments = typename traits::arguments;
@@ -201,9 +202,9 @@ auto process_pool::chunks_of(F fn, Range&& inputs, const map_options& options,
   const detail::task_entry& entry = detail::registered_task(+fn);
   auto to_arguments = [](auto&& input) { return arguments(std::forward<decltype(input)>(input)); };
   auto submit_chunk = [this, name = &entry.name](std::vector<arguments>&& chunk) {
-    auto state = detail::new_call<std::vector<R>>(link(), *name, detail::frame_kind::call_chunk,
-                                                  traits::argument_signature,
-                                                  traits::result_signature);
+    auto state =
+        detail::new_call<std::vector<R>>(link(), *name, detail::frame_kind::call_chunk,
+                                         traits::argument_signature, traits::result_signature);
     if (detail::encode_arguments(*state, [&] { detail::encode_into(state->arguments, chunk); }))
       enqueue(state);
     return future<std::vector<R>>(std::move(state));
@@ -216,9 +217,11 @@ template <detail::task_function F, class Range>
 auto process_pool::map(F fn, const Range& inputs, map_options options)
     -> std::vector<detail::task_result_t<F>> {
   using traits = detail::function_traits<detail::task_pointer_t<F>>;
-  if constexpr (!detail::require_sendable_task<traits>()) return {};  // the error says why
-  else return chunks_of(fn, inputs, options, detail::kUnboundedWindow, detail::result_order::input)
-      ->collect();
+  if constexpr (!detail::require_sendable_task<traits>())
+    return {};  // the error says why
+  else
+    return chunks_of(fn, inputs, options, detail::kUnboundedWindow, detail::result_order::input)
+        ->collect();
 }
 
 template <detail::task_function F, std::ranges::input_range Range>

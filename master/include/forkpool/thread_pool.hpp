@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "forkpool/detail/make_call.hpp"
-#include "forkpool/detail/windowed_chunks.hpp"
 #include "forkpool/detail/unique_function.hpp"
+#include "forkpool/detail/windowed_chunks.hpp"
 #include "forkpool/future.hpp"
 #include "forkpool/imap_range.hpp"
 #include "forkpool/options.hpp"
@@ -38,9 +38,10 @@ class thread_pool {
 
   /// Runs `fn(args...)` on a pool thread; the arguments are copied (or moved) into the task.
   template <class F, class... A>
-    requires std::invocable<std::decay_t<F>&, std::decay_t<A>&...>
-  auto submit(F&& fn, A&&... args)
-      -> future<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>>;
+  requires std::invocable < std::decay_t<F>
+  &, std::decay_t<A>&... >
+         auto submit(F&& fn, A&&... args)
+             -> future<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>>;
 
   /// Runs the registered task `name`, with the same type checks as process_pool.
   template <class R, class... A>
@@ -84,9 +85,10 @@ class thread_pool {
 // ---- template definitions ----
 
 template <class F, class... A>
-  requires std::invocable<std::decay_t<F>&, std::decay_t<A>&...>
-auto thread_pool::submit(F&& fn, A&&... args)
-    -> future<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>> {
+requires std::invocable < std::decay_t<F>
+&, std::decay_t<A>&... >
+       auto thread_pool::submit(F&& fn, A&&... args)
+           -> future<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>> {
   using R = std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>;
   auto state = std::make_shared<detail::future_state<R>>(link());
   auto run = [state, fn = std::forward<F>(fn),

@@ -21,7 +21,8 @@ template <class T>
 std::vector<future<T>> distinct_futures(std::vector<future<T>> futures) {
   std::vector<future<T>> distinct;
   for (auto& f : futures)
-    if (std::find(distinct.begin(), distinct.end(), f) == distinct.end()) distinct.push_back(std::move(f));
+    if (std::find(distinct.begin(), distinct.end(), f) == distinct.end())
+      distinct.push_back(std::move(f));
   return distinct;
 }
 }  // namespace detail
@@ -68,7 +69,8 @@ class as_completed_range {
  public:
   as_completed_range(std::vector<future<T>> futures,
                      std::optional<std::chrono::steady_clock::duration> timeout)
-      : futures_(detail::distinct_futures(std::move(futures))), queue_(std::make_shared<detail::completion_queue>()) {
+      : futures_(detail::distinct_futures(std::move(futures))),
+        queue_(std::make_shared<detail::completion_queue>()) {
     if (timeout) deadline_ = std::chrono::steady_clock::now() + *timeout;
     for (std::size_t i = 0; i < futures_.size(); ++i)
       futures_[i].add_done_callback([queue = queue_, i] { queue->push(i); });

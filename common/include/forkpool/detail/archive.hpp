@@ -11,8 +11,8 @@
 // work unchanged.
 #pragma once
 
-#include <cereal/cereal.hpp>
 #include <algorithm>
+#include <cereal/cereal.hpp>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -217,8 +217,9 @@ requires(std::is_arithmetic_v<T> &&
 // Each string carries at least its own 8-byte size: a count larger than the message can hold
 // is refused before the vector is allocated.
 template <class Char, class Traits, class StringAlloc, class Alloc>
-void CEREAL_LOAD_FUNCTION_NAME(input_archive& archive,
-                               std::vector<std::basic_string<Char, Traits, StringAlloc>, Alloc>& values) {
+void CEREAL_LOAD_FUNCTION_NAME(
+    input_archive& archive,
+    std::vector<std::basic_string<Char, Traits, StringAlloc>, Alloc>& values) {
   values.resize(checked_size(archive, sizeof(cereal::size_type)));
   for (auto& text : values) archive(text);
 }
@@ -233,17 +234,19 @@ inline constexpr std::size_t kRecordBytes = (std::size_t{0} + ... + sizeof(T));
 inline constexpr std::size_t kBlockBytes = 4096;
 
 template <plain_number... T, class Alloc>
-  requires(sizeof...(T) > 0)
-void CEREAL_SAVE_FUNCTION_NAME(output_archive& archive,
-                               const std::vector<std::tuple<T...>, Alloc>& values) {
+requires(sizeof...(T) >
+         0) void CEREAL_SAVE_FUNCTION_NAME(output_archive& archive,
+                                           const std::vector<std::tuple<T...>, Alloc>& values) {
   archive(cereal::make_size_tag(static_cast<cereal::size_type>(values.size())));
   constexpr std::size_t record = kRecordBytes<T...>;
   std::byte block[kBlockBytes / record * record];
   std::size_t used = 0;
   for (const std::tuple<T...>& value : values) {
-    std::apply([&](const T&... field) {
-      ((std::memcpy(block + used, &field, sizeof(T)), used += sizeof(T)), ...);
-    }, value);
+    std::apply(
+        [&](const T&... field) {
+          ((std::memcpy(block + used, &field, sizeof(T)), used += sizeof(T)), ...);
+        },
+        value);
     if (used == sizeof block) {
       archive.saveBinary(block, used);
       used = 0;
@@ -253,9 +256,9 @@ void CEREAL_SAVE_FUNCTION_NAME(output_archive& archive,
 }
 
 template <plain_number... T, class Alloc>
-  requires(sizeof...(T) > 0)
-void CEREAL_LOAD_FUNCTION_NAME(input_archive& archive,
-                               std::vector<std::tuple<T...>, Alloc>& values) {
+requires(sizeof...(T) >
+         0) void CEREAL_LOAD_FUNCTION_NAME(input_archive& archive,
+                                           std::vector<std::tuple<T...>, Alloc>& values) {
   constexpr std::size_t record = kRecordBytes<T...>;
   values.resize(checked_size(archive, record));
   std::byte block[kBlockBytes / record * record];
@@ -264,9 +267,9 @@ void CEREAL_LOAD_FUNCTION_NAME(input_archive& archive,
     archive.loadBinary(block, count * record);
     const std::byte* next = block;
     for (std::size_t i = 0; i < count; ++i) {
-      std::apply([&](T&... field) {
-        ((std::memcpy(&field, next, sizeof(T)), next += sizeof(T)), ...);
-      }, values[done + i]);
+      std::apply(
+          [&](T&... field) { ((std::memcpy(&field, next, sizeof(T)), next += sizeof(T)), ...); },
+          values[done + i]);
     }
     done += count;
   }

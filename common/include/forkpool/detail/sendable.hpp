@@ -65,22 +65,31 @@ struct is_product<std::variant<T...>> : std::true_type {};
 
 // The part of a value that require_sendable looks into, by overload on the value's kind.
 template <class T>
-consteval bool require_element_sendable(T*) requires requires { typename T::value_type; } {
-  return require_sendable<typename T::value_type>();
+consteval bool require_element_sendable(T*) requires requires {
+  typename T::value_type;
+}
+{ return require_sendable<typename T::value_type>(); }
+template <class T>
+consteval bool require_element_sendable(std::unique_ptr<T>*) {
+  return require_sendable<T>();
 }
 template <class T>
-consteval bool require_element_sendable(std::unique_ptr<T>*) { return require_sendable<T>(); }
-template <class T>
-consteval bool require_element_sendable(std::shared_ptr<T>*) { return require_sendable<T>(); }
+consteval bool require_element_sendable(std::shared_ptr<T>*) {
+  return require_sendable<T>();
+}
 
 template <class A, class B>
 consteval bool require_element_sendable(std::pair<A, B>*) {
   return require_sendable<A>() && require_sendable<B>();
 }
 template <class... T>
-consteval bool require_element_sendable(std::tuple<T...>*) { return (require_sendable<T>() && ...); }
+consteval bool require_element_sendable(std::tuple<T...>*) {
+  return (require_sendable<T>() && ...);
+}
 template <class... T>
-consteval bool require_element_sendable(std::variant<T...>*) { return (require_sendable<T>() && ...); }
+consteval bool require_element_sendable(std::variant<T...>*) {
+  return (require_sendable<T>() && ...);
+}
 
 /// True when T can be sent. Otherwise a compile error about the innermost part that cannot (the
 /// `widget` of a std::map<int, widget>), named in its "with T = ..." line.

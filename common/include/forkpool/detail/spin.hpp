@@ -71,7 +71,7 @@ class alignas(64) adaptive_spin {  // its own cache line: read on every wait
   /// The budget learned so far: the ceiling, or 0 while spinning does not pay.
   std::chrono::nanoseconds learned() const noexcept {
     return misses_.load(std::memory_order_relaxed) >= kMissesToStop ? std::chrono::nanoseconds(0)
-                                                                     : ceiling();
+                                                                    : ceiling();
   }
 
   /// The budget for the wait about to begin.
@@ -140,8 +140,10 @@ class spinner {
 
  private:
   void start(std::chrono::nanoseconds budget) noexcept {
-    if (budget.count() > 0) deadline_ = std::chrono::steady_clock::now() + budget;
-    else learner_ = nullptr;
+    if (budget.count() > 0)
+      deadline_ = std::chrono::steady_clock::now() + budget;
+    else
+      learner_ = nullptr;
   }
 
   adaptive_spin* learner_ = nullptr;

@@ -46,11 +46,10 @@ consteval bool require_sendable_task() {
 template <class Parameters, class... A>
 struct drops_fraction : std::false_type {};
 template <class... P, class... A>
-  requires(sizeof...(P) == sizeof...(A))
-struct drops_fraction<std::tuple<P...>, A...>
-    : std::bool_constant<((std::is_integral_v<P> &&
-                           std::is_floating_point_v<std::remove_cvref_t<A>>) ||
-                          ...)> {};
+requires(sizeof...(P) == sizeof...(A)) struct drops_fraction<std::tuple<P...>, A...>
+    : std::bool_constant<
+          ((std::is_integral_v<P> && std::is_floating_point_v<std::remove_cvref_t<A>>) || ...)> {
+};
 
 /// A plain function, or a captureless lambda (which converts to one).
 template <class F>
@@ -66,7 +65,8 @@ template <task_function F>
 using task_result_t = typename function_traits<task_pointer_t<F>>::result;
 
 template <class Pointer>
-void invoke_one(erased_function function, std::span<const std::byte> bytes, std::streambuf& result) {
+void invoke_one(erased_function function, std::span<const std::byte> bytes,
+                std::streambuf& result) {
   using traits = function_traits<Pointer>;
   const auto fn = reinterpret_cast<typename traits::pointer>(function);
   typename traits::arguments arguments;
@@ -80,7 +80,8 @@ void invoke_one(erased_function function, std::span<const std::byte> bytes, std:
 }
 
 template <class Pointer>
-void invoke_chunk(erased_function function, std::span<const std::byte> bytes, std::streambuf& result) {
+void invoke_chunk(erased_function function, std::span<const std::byte> bytes,
+                  std::streambuf& result) {
   using traits = function_traits<Pointer>;
   const auto fn = reinterpret_cast<typename traits::pointer>(function);
   std::vector<typename traits::arguments> items;
@@ -106,7 +107,8 @@ task_entry make_task_entry(Pointer fn, const char* name) {
   entry.argument_types = traits::argument_types();
   entry.result_type = std::string(type_name<typename traits::result>());
   entry.invoke = &invoke_one<Pointer>;
-  if constexpr (!std::is_void_v<typename traits::result>) entry.invoke_chunk = &invoke_chunk<Pointer>;
+  if constexpr (!std::is_void_v<typename traits::result>)
+    entry.invoke_chunk = &invoke_chunk<Pointer>;
   return entry;
 }
 

@@ -13,16 +13,16 @@ namespace forkpool::detail {
 
 /// Which public error an error reply becomes.
 enum class error_code : std::uint8_t {
-  remote = 1,         ///< the task threw
+  remote = 1,  ///< the task threw
   unknown_task = 2,
   bad_arguments = 3,
-  protocol = 4,       ///< the call frame did not make sense
-  initializer = 5,    ///< the worker's initializer threw
+  protocol = 4,     ///< the call frame did not make sense
+  initializer = 5,  ///< the worker's initializer threw
   // Only between forkpool-master and its clients:
-  worker_died = 6,    ///< type_name holds "pid signal exit_code"
+  worker_died = 6,  ///< type_name holds "pid signal exit_code"
   task_timeout = 7,
   cancelled = 8,
-  other = 9,          ///< any other forkpool::error
+  other = 9,  ///< any other forkpool::error
   broken_pool = 10,
   shared_memory_exhausted = 11,  ///< a task's shared_bytes found no room
 };

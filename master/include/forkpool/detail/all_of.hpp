@@ -13,7 +13,8 @@
 namespace forkpool::detail {
 
 template <class R>
-future<std::vector<R>> all_of(std::vector<future<R>> parts, const std::shared_ptr<pool_link>& link) {
+future<std::vector<R>> all_of(std::vector<future<R>> parts,
+                              const std::shared_ptr<pool_link>& link) {
   struct gathering {
     std::vector<future<R>> parts;
     std::atomic<std::size_t> left;

@@ -20,9 +20,8 @@
 namespace forkpool::detail {
 
 template <class R>
-std::shared_ptr<future_state<R>> new_call(const std::shared_ptr<pool_link>& link,
-                                          std::string name, frame_kind kind,
-                                          std::uint64_t argument_signature,
+std::shared_ptr<future_state<R>> new_call(const std::shared_ptr<pool_link>& link, std::string name,
+                                          frame_kind kind, std::uint64_t argument_signature,
                                           std::uint64_t result_signature) {
   auto state = std::allocate_shared<future_state<R>>(task_allocator<future_state<R>>(), link);
   state->name = std::move(name);
@@ -44,10 +43,10 @@ bool encode_arguments(task_state& state, Encode&& encode) {
     state.fail_before_sending(std::make_exception_ptr(bad_arguments(
         "the arguments of the call to '" + state.name + "' could not be encoded: " + e.what())));
   } catch (...) {
-    state.fail_before_sending(std::make_exception_ptr(bad_arguments(
-        "the arguments of the call to '" + state.name +
-        "' could not be encoded: their serialization threw something that is not a "
-        "std::exception")));
+    state.fail_before_sending(std::make_exception_ptr(
+        bad_arguments("the arguments of the call to '" + state.name +
+                      "' could not be encoded: their serialization threw something that is not a "
+                      "std::exception")));
   }
   return false;
 }
@@ -102,8 +101,8 @@ template <class Pointer>
 const task_entry& registered_task(Pointer fn) {
   const task_entry* entry = find_task(reinterpret_cast<erased_function>(fn));
   if (entry == nullptr)
-    throw unknown_task(unregistered_function_message(reinterpret_cast<erased_function>(fn),
-                                                     type_name<Pointer>()));
+    throw unknown_task(
+        unregistered_function_message(reinterpret_cast<erased_function>(fn), type_name<Pointer>()));
   return *entry;
 }
 

@@ -19,8 +19,8 @@
 
 #include "forkpool/detail/frame.hpp"
 #include "forkpool/detail/sendable.hpp"
-#include "forkpool/detail/spin.hpp"
 #include "forkpool/detail/serialize.hpp"
+#include "forkpool/detail/spin.hpp"
 #include "forkpool/detail/unique_function.hpp"
 
 namespace forkpool::detail {
