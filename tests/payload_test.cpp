@@ -245,6 +245,36 @@ TEST_CASE("payload: a fresh worker lends from its first result" * doctest::timeo
   if (lending) CHECK(stats.result_bytes_read_in_place >= size);
 }
 
+namespace {
+// A result the task returns by reference may be part of its arguments, which die when the task
+// returns; a const value cannot be moved into the worker's keeping. Both are copied, not lent.
+const std::string& last_of(const std::vector<std::string>& texts) { return texts.back(); }
+const std::vector<double> const_ramp(std::size_t count) {
+  std::vector<double> ramp(count);
+  for (std::size_t i = 0; i < count; ++i) ramp[i] = static_cast<double>(i) / 3;
+  return ramp;
+}
+}  // namespace
+FORKPOOL_TASK(last_of);
+FORKPOOL_TASK(const_ramp);
+
+TEST_CASE("payload: a large result returned by reference or as a const value is copied intact" *
+          doctest::timeout(60)) {
+  process_pool pool(options(1));
+  const std::vector<std::string> texts{"short", patterned_string(3 << 20, 4)};
+  CHECK(pool.submit(last_of, texts).get() == texts.back());
+  const std::vector<double> ramp = pool.submit(const_ramp, std::size_t{1} << 18).get();
+  CHECK(ramp == const_ramp(std::size_t{1} << 18));
+  CHECK(pool.stats().result_bytes_read_in_place == 0);
+  thread_pool threads(options(1));  // the same calls, one line away
+  CHECK(threads.submit(last_of, texts).get() == texts.back());
+  CHECK(threads.submit(const_ramp, std::size_t{3}).get() == const_ramp(3));
+  // The same pool still lends the result a task owns.
+  const std::size_t size = 5 << 20;
+  CHECK(pool.submit(patterned_string, size, 2).get() == patterned_string(size, 2));
+  if (can_read_child_memory()) CHECK(pool.stats().result_bytes_read_in_place >= size);
+}
+
 TEST_CASE("payload: more than 64 large runs in one result arrive intact" * doctest::timeout(60)) {
   process_pool pool(options(1));
   CHECK(pool.submit(square, 3).get() == 9);

@@ -107,7 +107,7 @@ void* allocate_task_memory(std::size_t bytes) {
   if (kUseRegion && bytes != 0 && size_class_of(bytes) < kClasses) {
     if (void* memory = region().allocate(size_class_of(bytes))) return memory;
   }
-  return ::operator new (bytes, std::align_val_t{kUnit});
+  return ::operator new(bytes, std::align_val_t{kUnit});
 }
 
 void free_task_memory(void* memory, std::size_t bytes) noexcept {
@@ -116,7 +116,7 @@ void free_task_memory(void* memory, std::size_t bytes) noexcept {
     region().free(memory, size_class_of(bytes));
     return;
   }
-  ::operator delete (memory, bytes, std::align_val_t{kUnit});
+  ::operator delete(memory, bytes, std::align_val_t{kUnit});
 }
 
 }  // namespace forkpool::detail

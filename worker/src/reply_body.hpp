@@ -5,16 +5,15 @@
 // Better still, when the master can read this process's memory (worker_channel::lending), a
 // contiguous run of kLendAtLeast bytes or more (a large string's or vector's data) is not copied
 // at all: the body records where it is, and the master copies it once, from the task's own
-// result into the caller's. That memory must outlive the master's read: lending_sink's
-// encode_lending calls sync() while the result is still alive, which publishes the reply (through
-// the worker's publisher) and waits until the master has read it.
+// result into the caller's. That memory must outlive the master's read: the body keeps the
+// result (lending_sink), and the worker publishes the reply, waits for the master's read
+// (await_master_read) and only then lets the result go (reset).
 #pragma once
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
-#include <functional>
 #include <streambuf>
 #include <vector>
 
@@ -31,15 +30,10 @@ namespace forkpool::detail {
 class reply_body final : public lending_sink {
  public:
   /// `ring_room`: the largest body a response frame can carry.
-  /// `publish`: sends the reply for the body as it stands (see sync()).
   /// `spin`: how long to busy-wait for the master's read before sleeping between looks.
   reply_body(byte_buffer& small, std::size_t ring_room, worker_channel& channel,
-             std::chrono::nanoseconds spin, std::function<void()> publish)
-      : small_(small),
-        ring_room_(ring_room),
-        channel_(channel),
-        spin_(spin),
-        publish_(std::move(publish)) {
+             std::chrono::nanoseconds spin)
+      : small_(small), ring_room_(ring_room), channel_(channel), spin_(spin) {
     lent_.reserve(kMaxLentRuns);
   }
 
@@ -51,8 +45,8 @@ class reply_body final : public lending_sink {
     populated_ = 0;
     lent_.clear();
     lent_bytes_ = 0;
-    published_ = false;
     busy_claimed_ = false;
+    drop_kept();
   }
   /// The body is in the response bulk area (bulk_size() bytes); the busy word is set.
   bool in_bulk() const noexcept { return in_bulk_; }
@@ -61,8 +55,12 @@ class reply_body final : public lending_sink {
   bool overflowed() const noexcept { return overflowed_; }
   /// Runs of the result left where they are, for the master to read (in order of `at`).
   const std::vector<lent_run>& lent() const noexcept { return lent_; }
-  /// sync() has sent the reply already.
-  bool published() const noexcept { return published_; }
+  /// After the reply that lends runs has been published: returns once the master has read
+  /// them, so the result they are in may go.
+  void await_master_read() {
+    await_master();
+    busy_claimed_ = false;
+  }
   /// Makes room in front of a body that stays in the ring for the tables of its shared blocks
   /// and lent runs, moving the body to the bulk area if need be. False if it does not fit there
   /// either (overflowed()).
@@ -80,9 +78,11 @@ class reply_body final : public lending_sink {
     in_bulk_ = false;
     lent_.clear();
     lent_bytes_ = 0;
+    drop_kept();
   }
 
  protected:
+  bool lent_any() const noexcept override { return !lent_.empty(); }
   std::streamsize xsputn(const char* data, std::streamsize n) override {
     const auto count = static_cast<std::size_t>(n);
     if (count >= kLendAtLeast && lending() && lent_.size() < kMaxLentRuns &&
@@ -98,17 +98,6 @@ class reply_body final : public lending_sink {
       if (!move_to_bulk()) return 0;
     }
     return write_bulk(data, count) ? n : 0;
-  }
-  // The encoding is complete and the memory of its lent runs still valid: publish the reply now
-  // and return once the master has read them.
-  int sync() override {
-    if (lent_.empty() || overflowed_ || published_) return 0;
-    if (!fit_tables()) return -1;
-    publish_();
-    published_ = true;
-    await_master();
-    busy_claimed_ = false;
-    return 0;
   }
   int_type overflow(int_type c) override {
     if (traits_type::eq_int_type(c, traits_type::eof())) return traits_type::not_eof(c);
@@ -186,10 +175,8 @@ class reply_body final : public lending_sink {
   bool overflowed_ = false;
   std::size_t bulk_size_ = 0;
   std::size_t populated_ = 0;
-  std::function<void()> publish_;
   std::vector<lent_run> lent_;
   std::size_t lent_bytes_ = 0;
-  bool published_ = false;
   bool busy_claimed_ = false;  ///< this result set large_result_busy
 };
 

@@ -65,7 +65,7 @@ class worker {
       : channel_(channel),
         config_(config),
         memory_(config.rss_limit, config.fresh_run),
-        body_(result_, ring_room(channel), channel, config.spin, [this] { publish_result(); }) {
+        body_(result_, ring_room(channel), channel, config.spin) {
     // From here on, a task's shared_bytes come from this channel's shared area, and a result
     // encoded into body_ names them instead of copying them.
     this_worker_sharing() = {channel.shared(), &body_};
@@ -136,7 +136,7 @@ class worker {
                                               body_, failure);
     if (call.bulk_size) channel_.request_bulk().release(arguments.size());
     if (initializer_failed_) failure = initializer_error_;  // copied only when it is the answer
-    if (ok && !body_.published()) body_.fit_tables();       // on failure, overflowed() says so
+    if (ok) body_.fit_tables();                             // on failure, overflowed() says so
     if (body_.overflowed()) {
       ok = false;
       failure = {error_code::protocol, "",
@@ -148,7 +148,10 @@ class worker {
       if (shared_area* area = channel_.shared().get()) area->cancel_reply();
     }
     if (ok) {
-      if (!body_.published()) publish_result();
+      publish_result();
+      // Lent runs are read from this process's memory, in the result the body keeps: it may go
+      // (at the next reset) once the master has read them.
+      if (!body_.lent().empty()) body_.await_master_read();
     } else {
       result_.clear();
       encode_into(result_, failure);

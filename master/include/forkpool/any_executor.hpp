@@ -39,10 +39,9 @@ class any_executor {
   /// As the held pool's submit. A closure (a lambda with captures, a function object) can only
   /// run on a thread_pool: on a process_pool, throws std::invalid_argument.
   template <class F, class... A>
-  requires std::invocable < std::decay_t<F>
-  &, std::decay_t<A>&... >
-         auto submit(F&& fn, A&&... args)
-             -> future<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>> {
+    requires std::invocable<std::decay_t<F>&, std::decay_t<A>&...>
+  auto submit(F&& fn, A&&... args)
+      -> future<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>> {
     const target now = current();
     if constexpr (detail::task_function<std::decay_t<F>>) {
       if (now.processes != nullptr) return now.processes->submit(+fn, std::forward<A>(args)...);

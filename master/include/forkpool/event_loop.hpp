@@ -110,7 +110,8 @@ auto run_in_executor(E& pool, F&& fn, A&&... args) {
 
 /// run_in_executor on the default executor (see set_default_executor).
 template <class F, class... A>
-requires(!executor<std::remove_cvref_t<F>>) auto run_in_executor(F&& fn, A&&... args) {
+  requires(!executor<std::remove_cvref_t<F>>)
+auto run_in_executor(F&& fn, A&&... args) {
   return run_in_executor(detail::default_executor_handle(), std::forward<F>(fn),
                          std::forward<A>(args)...);
 }
@@ -126,7 +127,8 @@ auto force_async(E& pool, F fn) {
 
 /// force_async on the default executor: each call goes to the default of that moment.
 template <class F>
-requires(!executor<std::remove_cvref_t<F>>) auto force_async(F fn) {
+  requires(!executor<std::remove_cvref_t<F>>)
+auto force_async(F fn) {
   return force_async(detail::default_executor_handle(), std::move(fn));
 }
 
@@ -148,8 +150,9 @@ auto force_sync(F fn) {
 /// from a thread that is running that executor's io_context, it would wait for itself forever:
 /// it throws std::logic_error instead.
 template <class Executor, class F>
-requires(boost::asio::execution::is_executor<Executor>::value ||
-         boost::asio::is_executor<Executor>::value) auto force_sync(Executor executor, F fn) {
+  requires(boost::asio::execution::is_executor<Executor>::value ||
+           boost::asio::is_executor<Executor>::value)
+auto force_sync(Executor executor, F fn) {
   return [executor, fn](auto&&... args) {
     if (detail::runs_in_this_thread(executor))
       throw std::logic_error(

@@ -53,8 +53,8 @@ class process_pool {
   /// A closure (a lambda with captures, a function object) cannot run in another process: this
   /// overload only says so, at compile time.
   template <class F, class... A>
-  requires(!detail::task_function<std::decay_t<F>> &&
-           std::invocable<F&, A...>) future<std::invoke_result_t<F&, A...>> submit(F&&, A&&...) {
+    requires(!detail::task_function<std::decay_t<F>> && std::invocable<F&, A...>)
+  future<std::invoke_result_t<F&, A...>> submit(F&&, A&&...) {
     static_assert(
         detail::always_false<F>,
         "process_pool::submit: a closure (a lambda with captures, or a function "
@@ -92,10 +92,9 @@ class process_pool {
 
   /// As for submit: a closure cannot run in another process.
   template <class F, class Range>
-  requires(!detail::task_function<std::decay_t<F>> &&
-           !std::convertible_to<F, std::string_view>) std::
-      vector<std::invoke_result_t<F&, decltype(*std::begin(std::declval<const Range&>()))>> map(
-          F&&, const Range&, map_options = {}) {
+    requires(!detail::task_function<std::decay_t<F>> && !std::convertible_to<F, std::string_view>)
+  std::vector<std::invoke_result_t<F&, decltype(*std::begin(std::declval<const Range&>()))>> map(
+      F&&, const Range&, map_options = {}) {
     static_assert(detail::always_false<F>,
                   "process_pool::map: a closure (a lambda with captures, or a function object) "
                   "cannot cross into another process; register a plain function with "

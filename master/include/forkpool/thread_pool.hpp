@@ -36,12 +36,12 @@ class thread_pool {
   thread_pool(const thread_pool&) = delete;
   thread_pool& operator=(const thread_pool&) = delete;
 
-  /// Runs `fn(args...)` on a pool thread; the arguments are copied (or moved) into the task.
+  /// Runs `fn(args...)` on a pool thread; the arguments are copied (or moved) into the task, and
+  /// the future holds a copy of what it returns (also of a reference).
   template <class F, class... A>
-  requires std::invocable < std::decay_t<F>
-  &, std::decay_t<A>&... >
-         auto submit(F&& fn, A&&... args)
-             -> future<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>>;
+    requires std::invocable<std::decay_t<F>&, std::decay_t<A>&...>
+  auto submit(F&& fn, A&&... args)
+      -> future<std::remove_cvref_t<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>>>;
 
   /// Runs the registered task `name`, with the same type checks as process_pool.
   template <class R, class... A>
@@ -85,11 +85,10 @@ class thread_pool {
 // ---- template definitions ----
 
 template <class F, class... A>
-requires std::invocable < std::decay_t<F>
-&, std::decay_t<A>&... >
-       auto thread_pool::submit(F&& fn, A&&... args)
-           -> future<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>> {
-  using R = std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>;
+  requires std::invocable<std::decay_t<F>&, std::decay_t<A>&...>
+auto thread_pool::submit(F&& fn, A&&... args)
+    -> future<std::remove_cvref_t<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>>> {
+  using R = std::remove_cvref_t<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>>;
   auto state = std::make_shared<detail::future_state<R>>(link());
   auto run = [state, fn = std::forward<F>(fn),
               arguments = std::make_tuple(std::forward<A>(args)...)]() mutable {

@@ -159,12 +159,12 @@ inline void prepare_destination(void* data, std::size_t bytes) noexcept {
 
 // The primitives cereal's binary format is made of, as in <cereal/archives/binary.hpp>.
 template <class T>
-requires std::is_arithmetic_v<T>
+  requires std::is_arithmetic_v<T>
 void CEREAL_SAVE_FUNCTION_NAME(output_archive& archive, const T& value) {
   archive.saveBinary(std::addressof(value), sizeof value);
 }
 template <class T>
-requires std::is_arithmetic_v<T>
+  requires std::is_arithmetic_v<T>
 void CEREAL_LOAD_FUNCTION_NAME(input_archive& archive, T& value) {
   archive.loadBinary(std::addressof(value), sizeof value);
 }
@@ -209,9 +209,8 @@ void CEREAL_LOAD_FUNCTION_NAME(input_archive& archive,
   load_contiguous(archive, text);
 }
 template <class T, class Alloc>
-requires(std::is_arithmetic_v<T> &&
-         !std::is_same_v<T, bool>) void CEREAL_LOAD_FUNCTION_NAME(input_archive& archive,
-                                                                  std::vector<T, Alloc>& values) {
+  requires(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>)
+void CEREAL_LOAD_FUNCTION_NAME(input_archive& archive, std::vector<T, Alloc>& values) {
   load_contiguous(archive, values);
 }
 // Each string carries at least its own 8-byte size: a count larger than the message can hold
@@ -234,9 +233,9 @@ inline constexpr std::size_t kRecordBytes = (std::size_t{0} + ... + sizeof(T));
 inline constexpr std::size_t kBlockBytes = 4096;
 
 template <plain_number... T, class Alloc>
-requires(sizeof...(T) >
-         0) void CEREAL_SAVE_FUNCTION_NAME(output_archive& archive,
-                                           const std::vector<std::tuple<T...>, Alloc>& values) {
+  requires(sizeof...(T) > 0)
+void CEREAL_SAVE_FUNCTION_NAME(output_archive& archive,
+                               const std::vector<std::tuple<T...>, Alloc>& values) {
   archive(cereal::make_size_tag(static_cast<cereal::size_type>(values.size())));
   constexpr std::size_t record = kRecordBytes<T...>;
   std::byte block[kBlockBytes / record * record];
@@ -256,9 +255,9 @@ requires(sizeof...(T) >
 }
 
 template <plain_number... T, class Alloc>
-requires(sizeof...(T) >
-         0) void CEREAL_LOAD_FUNCTION_NAME(input_archive& archive,
-                                           std::vector<std::tuple<T...>, Alloc>& values) {
+  requires(sizeof...(T) > 0)
+void CEREAL_LOAD_FUNCTION_NAME(input_archive& archive,
+                               std::vector<std::tuple<T...>, Alloc>& values) {
   constexpr std::size_t record = kRecordBytes<T...>;
   values.resize(checked_size(archive, record));
   std::byte block[kBlockBytes / record * record];

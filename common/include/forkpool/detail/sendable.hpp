@@ -65,10 +65,11 @@ struct is_product<std::variant<T...>> : std::true_type {};
 
 // The part of a value that require_sendable looks into, by overload on the value's kind.
 template <class T>
-consteval bool require_element_sendable(T*) requires requires {
-  typename T::value_type;
+consteval bool require_element_sendable(T*)
+  requires requires { typename T::value_type; }
+{
+  return require_sendable<typename T::value_type>();
 }
-{ return require_sendable<typename T::value_type>(); }
 template <class T>
 consteval bool require_element_sendable(std::unique_ptr<T>*) {
   return require_sendable<T>();

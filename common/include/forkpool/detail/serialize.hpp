@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <memory>
 #include <span>
 #include <stdexcept>
 #include <streambuf>
@@ -61,14 +62,17 @@ void encode_to(std::streambuf& out, const T&... values) {
 }
 
 /// A sink that can leave a value's large contiguous runs where they are, for the reader to copy
-/// straight out of this process (the worker's reply body; see lent_run).
+/// straight out of this process (the worker's reply body; see lent_run). The value must then
+/// outlive the reader's copy: the sink keeps it (kept_result) until its owner has published the
+/// reply and seen it read.
 class lending_sink : public std::streambuf {
  public:
-  /// Encodes `value`, lending what the sink can; returns once the reader is done with the lent
-  /// runs, so `value` must only stay alive until then. Only for lendable types: their runs are
-  /// inside the value itself, never in a temporary made while encoding.
+  /// Encodes `value`, lending what the sink can, and keeps `value` if runs of it were lent. Only
+  /// for lendable types, whose runs are in heap storage the value owns, never in a temporary
+  /// made while encoding: moving the value into the keeper leaves that storage where it is.
   template <class T>
-  void encode_lending(const T& value) {
+    requires(!std::is_reference_v<T>)
+  void encode_lending(T&& value) {
     lending_ = true;
     try {
       encode_to(*this, value);
@@ -77,14 +81,28 @@ class lending_sink : public std::streambuf {
       throw;
     }
     lending_ = false;
-    if (pubsync() != 0) throw cereal::Exception("the result could not be published");
+    if (lent_any()) kept_ = std::make_unique<kept<T>>(std::move(value));
   }
 
  protected:
   bool lending() const noexcept { return lending_; }
+  /// True when the encoding left runs of the value where they are.
+  virtual bool lent_any() const noexcept = 0;
+  /// Drops the value kept by the last encoding: the reader is done with it.
+  void drop_kept() noexcept { kept_.reset(); }
 
  private:
+  struct kept_base {
+    virtual ~kept_base() = default;
+  };
+  template <class T>
+  struct kept final : kept_base {
+    explicit kept(T&& v) : value(std::move(v)) {}
+    T value;
+  };
+
   bool lending_ = false;
+  std::unique_ptr<kept_base> kept_;
 };
 
 template <class T>
@@ -106,11 +124,16 @@ struct is_lendable<std::pair<A, B>>
 template <class T>
 concept lendable = is_lendable<std::remove_cvref_t<T>>::value;
 
-/// Encodes a task's result: lending its large runs when both the sink and the type allow.
+/// Encodes a task's result: lending its large runs when the sink and the type allow and the
+/// result is the task's own (a value the sink can move and keep; a reference the task returned
+/// may name memory that dies with its arguments, and a const value would be copied, not moved,
+/// so those are copied into the body).
 template <class R>
-void encode_result(std::streambuf& out, const R& value) {
-  if constexpr (lendable<R>) {
-    if (auto* sink = dynamic_cast<lending_sink*>(&out)) return sink->encode_lending(value);
+void encode_result(std::streambuf& out, R&& value) {
+  if constexpr (lendable<R> && !std::is_lvalue_reference_v<R> &&
+                !std::is_const_v<std::remove_reference_t<R>>) {
+    if (auto* sink = dynamic_cast<lending_sink*>(&out))
+      return sink->encode_lending(std::move(value));
   }
   encode_to(out, value);
 }

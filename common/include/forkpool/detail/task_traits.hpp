@@ -19,7 +19,8 @@ struct function_traits;
 
 template <class R, class... P>
 struct function_traits<R (*)(P...)> {
-  using result = R;
+  /// What the caller gets: a copy, also of a reference or a const value the task returns.
+  using result = std::remove_cvref_t<R>;
   using arguments = std::tuple<std::decay_t<P>...>;  ///< what travels in a call
   using pointer = R (*)(P...);
   static constexpr std::size_t arity = sizeof...(P);
@@ -46,10 +47,10 @@ consteval bool require_sendable_task() {
 template <class Parameters, class... A>
 struct drops_fraction : std::false_type {};
 template <class... P, class... A>
-requires(sizeof...(P) == sizeof...(A)) struct drops_fraction<std::tuple<P...>, A...>
-    : std::bool_constant<
-          ((std::is_integral_v<P> && std::is_floating_point_v<std::remove_cvref_t<A>>) || ...)> {
-};
+  requires(sizeof...(P) == sizeof...(A))
+struct drops_fraction<std::tuple<P...>, A...>
+    : std::bool_constant<(
+          (std::is_integral_v<P> && std::is_floating_point_v<std::remove_cvref_t<A>>) || ...)> {};
 
 /// A plain function, or a captureless lambda (which converts to one).
 template <class F>
@@ -74,8 +75,7 @@ void invoke_one(erased_function function, std::span<const std::byte> bytes,
   if constexpr (std::is_void_v<typename traits::result>) {
     std::apply(fn, std::move(arguments));
   } else {
-    auto&& value = std::apply(fn, std::move(arguments));  // alive until encode_result returns
-    encode_result(result, value);
+    encode_result(result, std::apply(fn, std::move(arguments)));
   }
 }
 
@@ -89,7 +89,7 @@ void invoke_chunk(erased_function function, std::span<const std::byte> bytes,
   std::vector<typename traits::result> results;
   results.reserve(items.size());
   for (auto& item : items) results.push_back(std::apply(fn, std::move(item)));
-  encode_result(result, results);
+  encode_result(result, std::move(results));
 }
 
 template <class Pointer>

@@ -11,8 +11,8 @@ class unique_function {
  public:
   unique_function() = default;
   template <class F>
-  requires(!std::is_same_v<std::decay_t<F>, unique_function>) unique_function(F f)
-      : callable_(std::make_unique<model<F>>(std::move(f))) {}
+    requires(!std::is_same_v<std::decay_t<F>, unique_function>)
+  unique_function(F f) : callable_(std::make_unique<model<F>>(std::move(f))) {}
 
   void operator()() { callable_->call(); }
   explicit operator bool() const noexcept { return callable_ != nullptr; }
