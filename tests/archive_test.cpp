@@ -219,30 +219,30 @@ TEST_CASE("worker channel: lending is allowed only after reading the worker's me
           doctest::timeout(10)) {
   const int self = static_cast<int>(::getpid());
   {
-    const auto channel = worker_channel::create(4096);
-    CHECK(channel->settle_lending(0) == 0);  // nothing offered yet: still unknown
-    CHECK(channel->lending().load() == worker_channel::lending_state::unknown);
-    channel->offer_lending();
-    CHECK(channel->settle_lending(self) == self);
-    CHECK(channel->lending().load() == worker_channel::lending_state::allowed);
+    const auto channel = master_channel::create(4096);
+    CHECK(channel->lending().settle(0) == 0);  // nothing offered yet: still unknown
+    CHECK(channel->lending().state() == lending_state::unknown);
+    channel->lending().offer();
+    CHECK(channel->lending().settle(self) == self);
+    CHECK(channel->lending().state() == lending_state::allowed);
   }
   {
     // The launcher knows the worker by another pid: the offer is not trusted.
-    const auto channel = worker_channel::create(4096);
-    channel->offer_lending();
-    CHECK(channel->settle_lending(self + 1) == 0);
-    CHECK(channel->lending().load() == worker_channel::lending_state::refused);
+    const auto channel = master_channel::create(4096);
+    channel->lending().offer();
+    CHECK(channel->lending().settle(self + 1) == 0);
+    CHECK(channel->lending().state() == lending_state::refused);
   }
   {
     // The offering process has gone: its memory cannot be read.
-    const auto channel = worker_channel::create(4096);
+    const auto channel = master_channel::create(4096);
     const pid_t child = ::fork();
     if (child == 0) {
-      channel->offer_lending();
+      channel->lending().offer();
       ::_exit(0);
     }
     ::waitpid(child, nullptr, 0);
-    CHECK(channel->settle_lending(0) == 0);
-    CHECK(channel->lending().load() == worker_channel::lending_state::refused);
+    CHECK(channel->lending().settle(0) == 0);
+    CHECK(channel->lending().state() == lending_state::refused);
   }
 }

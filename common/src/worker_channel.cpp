@@ -7,7 +7,7 @@
 #include <new>
 #include <stdexcept>
 
-#include "process_memory.hpp"
+#include "forkpool/detail/pages.hpp"
 #include "shared_area.hpp"
 
 namespace forkpool::detail {
@@ -23,16 +23,14 @@ struct channel_header {
   std::uint64_t shared_area_bytes;  ///< its control page included; 0: none
   std::uint64_t kept_bulk_bytes;
   std::atomic<std::uint32_t> large_result_busy;
-  std::atomic<worker_channel::lending_state> lending;
-  std::atomic<std::uint64_t> lending_probe;  ///< where the worker maps this header; 0 until said
-  std::atomic<std::int64_t> lending_pid;     ///< the worker's pid, written before lending_probe
+  lending_words lending;
 };
 constexpr std::uint64_t kChannelMagic = 0x666f726b706f6f6cull;  // "forkpool"
 
 constexpr std::size_t align64(std::size_t n) noexcept { return (n + 63) & ~std::size_t{63}; }
 constexpr std::size_t kSlotsOffset = align64(sizeof(channel_header));
 constexpr std::size_t kRequestsOffset =
-    align64(kSlotsOffset + worker_channel::kSlots * sizeof(std::atomic<std::uint64_t>));
+    align64(kSlotsOffset + channel_region::kSlots * sizeof(std::atomic<std::uint64_t>));
 
 std::size_t responses_offset(std::size_t ring_bytes) noexcept {
   return kRequestsOffset + align64(ring_footprint(ring_bytes));
@@ -87,7 +85,7 @@ shared_region attach_region(unique_fd fd) {
 
 }  // namespace
 
-std::shared_ptr<worker_channel> worker_channel::create(std::size_t ring_bytes,
+std::shared_ptr<master_channel> master_channel::create(std::size_t ring_bytes,
                                                        std::size_t bulk_bytes,
                                                        std::size_t kept_bulk_bytes,
                                                        std::size_t shared_bytes) {
@@ -106,103 +104,79 @@ std::shared_ptr<worker_channel> worker_channel::create(std::size_t ring_bytes,
                             shared_area_bytes,
                             kept_bulk_bytes,
                             {0},
-                            {lending_state::unknown},
-                            {0},
-                            {0}};
+                            {{lending_state::unknown}, {0}, {0}}};
   for (std::uint32_t i = 0; i < kSlots; ++i)
     new (base + kSlotsOffset + i * sizeof(std::atomic<std::uint64_t>))
         std::atomic<std::uint64_t>(0);
   ring_init(base + kRequestsOffset, ring_bytes);
   ring_init(base + responses_offset(ring_bytes), ring_bytes);
   // The worker bell blocks (the worker sleeps in read); the master bell is read by the event loop.
-  std::shared_ptr<worker_channel> channel(
-      new worker_channel(std::move(region), doorbell::create(false), doorbell::create(true)));
-  return channel;
+  return std::shared_ptr<master_channel>(
+      new master_channel(std::move(region), doorbell::create(false), doorbell::create(true)));
 }
 
-worker_channel::worker_channel(shared_region region, doorbell worker_bell, doorbell master_bell)
+namespace {
+const channel_header& checked_header(const shared_region& region) {
+  const auto* header = std::launder(reinterpret_cast<const channel_header*>(region.data()));
+  if (region.size() < sizeof(channel_header) || header->magic != kChannelMagic ||
+      region_size(header->ring_bytes) != region.size())
+    throw std::runtime_error("forkpool: not a worker channel region");
+  return *header;
+}
+channel_header& header_of(const shared_region& region) {
+  checked_header(region);
+  return *std::launder(reinterpret_cast<channel_header*>(region.data()));
+}
+}  // namespace
+
+channel_region::channel_region(shared_region region, doorbell worker_bell, doorbell master_bell)
     : region_(std::move(region)),
       worker_bell_(std::move(worker_bell)),
-      master_bell_(std::move(master_bell)) {
-  bind_rings();
-}
-
-worker_channel::worker_channel(unique_fd region, unique_fd worker_bell, unique_fd master_bell,
-                               doorbell::lost_handler on_lost)
-    : worker_channel(attach_region(std::move(region)),
-                     on_lost ? doorbell::guarded(std::move(worker_bell), on_lost)
-                             : doorbell(std::move(worker_bell)),
-                     on_lost ? doorbell::guarded(std::move(master_bell), on_lost)
-                             : doorbell(std::move(master_bell))) {}
-
-void worker_channel::bind_rings() {
-  const auto* header = reinterpret_cast<const channel_header*>(region_.data());
-  if (region_.size() < sizeof(channel_header) || header->magic != kChannelMagic ||
-      region_size(header->ring_bytes) != region_.size())
-    throw std::runtime_error("forkpool: not a worker channel region");
-  ring_bytes_ = header->ring_bytes;
-  const std::size_t bulk_bytes = header->bulk_bytes;
+      master_bell_(std::move(master_bell)),
+      lending_(header_of(region_).lending, region_.data(), kChannelMagic) {
+  const channel_header& header = checked_header(region_);
+  ring_bytes_ = header.ring_bytes;
+  const std::size_t bulk_bytes = header.bulk_bytes;
   if (bulk_bytes != 0) {
-    const std::size_t kept = header->kept_bulk_bytes;
+    const std::size_t kept = header.kept_bulk_bytes;
     request_bulk_ = bulk_area(region_.fd(), region_.size(), bulk_bytes, kept);
     response_bulk_ = bulk_area(region_.fd(), region_.size() + bulk_bytes, bulk_bytes, kept);
   }
-  if (header->shared_area_bytes != 0)
+  if (header.shared_area_bytes != 0)
     shared_ = shared_area::map(region_.fd(), region_.size() + 2 * bulk_bytes,
-                               header->shared_area_bytes, header->kept_bulk_bytes);
-  std::byte* requests = region_.data() + kRequestsOffset;
-  std::byte* responses = region_.data() + responses_offset(ring_bytes_);
-  requests_out_ = ring_producer(requests, &worker_bell_, &master_bell_);
-  requests_in_ = ring_consumer(requests, &master_bell_, &worker_bell_);
-  responses_out_ = ring_producer(responses, &master_bell_, &worker_bell_);
-  responses_in_ = ring_consumer(responses, &worker_bell_, &master_bell_);
+                               header.shared_area_bytes, header.kept_bulk_bytes);
 }
 
-std::atomic<std::uint64_t>& worker_channel::slot(std::uint32_t index) noexcept {
+std::byte* channel_region::request_ring() noexcept { return region_.data() + kRequestsOffset; }
+std::byte* channel_region::response_ring() noexcept {
+  return region_.data() + responses_offset(ring_bytes_);
+}
+
+master_channel::master_channel(shared_region region, doorbell worker_bell, doorbell master_bell)
+    : channel_region(std::move(region), std::move(worker_bell), std::move(master_bell)),
+      requests_out_(request_ring(), &this->worker_bell(), &this->master_bell()),
+      responses_in_(response_ring(), &this->worker_bell(), &this->master_bell()) {}
+
+worker_channel::worker_channel(unique_fd region, unique_fd worker_bell, unique_fd master_bell,
+                               doorbell::lost_handler on_lost)
+    : channel_region(attach_region(std::move(region)),
+                     on_lost ? doorbell::guarded(std::move(worker_bell), on_lost)
+                             : doorbell(std::move(worker_bell)),
+                     on_lost ? doorbell::guarded(std::move(master_bell), on_lost)
+                             : doorbell(std::move(master_bell))),
+      requests_in_(request_ring(), &this->master_bell(), &this->worker_bell()),
+      responses_out_(response_ring(), &this->master_bell(), &this->worker_bell()) {}
+
+std::atomic<std::uint64_t>& channel_region::slot(std::uint32_t index) noexcept {
   return *std::launder(reinterpret_cast<std::atomic<std::uint64_t>*>(
       region_.data() + kSlotsOffset + index * sizeof(std::atomic<std::uint64_t>)));
 }
 
-std::atomic<std::uint32_t>& worker_channel::large_result_busy() noexcept {
+std::atomic<std::uint32_t>& channel_region::large_result_busy() noexcept {
   return std::launder(reinterpret_cast<channel_header*>(region_.data()))->large_result_busy;
 }
 
-std::atomic<worker_channel::lending_state>& worker_channel::lending() noexcept {
-  return std::launder(reinterpret_cast<channel_header*>(region_.data()))->lending;
-}
-
-void worker_channel::offer_lending() noexcept {
-  auto* header = std::launder(reinterpret_cast<channel_header*>(region_.data()));
-  header->lending_pid.store(::getpid(), std::memory_order_relaxed);
-  header->lending_probe.store(reinterpret_cast<std::uintptr_t>(region_.data()),
-                              std::memory_order_release);
-}
-
-int worker_channel::offered_pid() noexcept {
-  auto* header = std::launder(reinterpret_cast<channel_header*>(region_.data()));
-  if (header->lending_probe.load(std::memory_order_acquire) == 0) return 0;
-  return static_cast<int>(header->lending_pid.load(std::memory_order_relaxed));
-}
-
-int worker_channel::settle_lending(int known_pid) noexcept {
-  auto* header = std::launder(reinterpret_cast<channel_header*>(region_.data()));
-  const std::uint64_t probe = header->lending_probe.load(std::memory_order_acquire);
-  const auto pid = static_cast<int>(header->lending_pid.load(std::memory_order_relaxed));
-  if (probe == 0) return 0;
-  lending_state state = header->lending.load(std::memory_order_relaxed);
-  if (state == lending_state::unknown) {
-    // Refused where ptrace rules (Yama, a seccomp filter, an undumpable worker) forbid the read.
-    std::uint64_t magic = 0;
-    const bool readable = pid > 0 && (known_pid == 0 || known_pid == pid) &&
-                          read_process_memory(pid, probe, &magic, sizeof magic) == 0 &&
-                          magic == kChannelMagic;
-    state = readable ? lending_state::allowed : lending_state::refused;
-    header->lending.store(state, std::memory_order_release);
-  }
-  return state == lending_state::allowed ? pid : 0;
-}
-
-bool worker_channel::try_cancel(std::uint32_t index, std::uint64_t task_id) noexcept {
+bool master_channel::try_cancel(std::uint32_t index, std::uint64_t task_id) noexcept {
   std::uint64_t expected = slot_word(task_id, slot_state::queued);
   return slot(index).compare_exchange_strong(expected, slot_word(task_id, slot_state::cancelled),
                                              std::memory_order_acq_rel);

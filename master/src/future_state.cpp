@@ -101,7 +101,7 @@ void task_state::add_done_callback(unique_function callback) {
   run_done_callbacks(now);
 }
 
-bool task_state::begin_dispatch(std::shared_ptr<worker_channel> channel, std::uint32_t slot) {
+bool task_state::begin_dispatch(std::shared_ptr<master_channel> channel, std::uint32_t slot) {
   std::lock_guard lock(mutex_);
   if (status_ != status::pending) return false;
   channel_ = std::move(channel);

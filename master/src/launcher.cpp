@@ -43,7 +43,7 @@ class fork_server_launcher final : public launcher {
 
   ~fork_server_launcher() override { stop(); }
 
-  void launch(std::uint64_t worker_id, std::shared_ptr<const worker_channel> channel) override {
+  void launch(std::uint64_t worker_id, std::shared_ptr<const master_channel> channel) override {
     outbox_.push_back({worker_id, std::move(channel)});
     send_requests();
   }
@@ -129,7 +129,7 @@ class fork_server_launcher final : public launcher {
 
   struct spawn_order {
     std::uint64_t worker_id;
-    std::shared_ptr<const worker_channel> channel;  ///< keeps its descriptors open until sent
+    std::shared_ptr<const master_channel> channel;  ///< keeps its descriptors open until sent
   };
 
   launch_events& events_;
@@ -149,7 +149,7 @@ class direct_launcher final : public launcher {
 
   ~direct_launcher() override { stop(); }
 
-  void launch(std::uint64_t worker_id, std::shared_ptr<const worker_channel> channel) override {
+  void launch(std::uint64_t worker_id, std::shared_ptr<const master_channel> channel) override {
     int keep[3] = {channel->region_fd(), channel->worker_bell().fd(), channel->master_bell().fd()};
     int error = 0;
     pid_t pid;

@@ -34,7 +34,7 @@ class launcher {
   virtual ~launcher() = default;
   /// Starts a worker on `channel`; on_spawned or on_spawn_failed follows, from a later handler.
   /// Never throws. Pool thread only.
-  virtual void launch(std::uint64_t worker_id, std::shared_ptr<const worker_channel> channel) = 0;
+  virtual void launch(std::uint64_t worker_id, std::shared_ptr<const master_channel> channel) = 0;
   /// Stops the launcher, waiting for its own process if it has one. Pool thread only, after
   /// every worker has exited.
   virtual void stop() = 0;

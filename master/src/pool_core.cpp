@@ -363,7 +363,7 @@ pool_stats pool_core::stats() const {
   std::lock_guard lock(stats_mutex_);
   for (const auto& worker : workers_) {
     // A worker may answer before the launcher reports its pid; it says its pid itself.
-    const pid_t pid = worker->pid != 0 ? worker->pid : worker->channel->offered_pid();
+    const pid_t pid = worker->pid != 0 ? worker->pid : worker->channel->lending().offered_pid();
     // Read once: the pool's thread may bury a retiring worker meanwhile (retiring -> exited),
     // and two reads would count it as serving.
     const worker_record::phase state = worker->state.load();

@@ -52,17 +52,17 @@ struct worker_record {
   /// Written with the scheduler lock; atomic because stats() reads it with the stats lock only.
   std::atomic<phase> state{phase::running};
   restart_reason retire_reason = restart_reason::requested;
-  std::shared_ptr<worker_channel> channel;
+  std::shared_ptr<master_channel> channel;
   std::unique_ptr<boost::asio::posix::stream_descriptor> bell;  ///< the master bell, watched
   bool watching = false;
 
   /// What each slot holds: the task, or null when free. A revoked slot keeps its task pointer
   /// null but stays out of free_slots until the worker confirms with a skipped reply.
-  std::array<std::shared_ptr<task_state>, worker_channel::kSlots> slots;
-  std::array<bool, worker_channel::kSlots> revoked{};
+  std::array<std::shared_ptr<task_state>, master_channel::kSlots> slots;
+  std::array<bool, master_channel::kSlots> revoked{};
   std::vector<std::uint32_t> free_slots;
   /// When each slot's call was first seen running (for task_timeout); reset when the slot frees.
-  std::array<std::chrono::steady_clock::time_point, worker_channel::kSlots> running_since{};
+  std::array<std::chrono::steady_clock::time_point, master_channel::kSlots> running_since{};
   std::uint64_t timed_out_task = 0;  ///< the call that overran task_timeout; the worker is dying
   std::unique_ptr<boost::asio::steady_timer> kill_timer;  ///< SIGKILL after the SIGTERM grace
   /// SIGKILL for a worker told to stop, holding no call, that has not exited after kStopGrace
@@ -83,7 +83,7 @@ struct worker_record {
   std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
 
   std::uint32_t occupied() const noexcept {
-    return worker_channel::kSlots - static_cast<std::uint32_t>(free_slots.size());
+    return master_channel::kSlots - static_cast<std::uint32_t>(free_slots.size());
   }
 };
 

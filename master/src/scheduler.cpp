@@ -288,9 +288,8 @@ bool pool_core::receive_shared(worker_record& worker, std::span<const shared_tok
 // memory can be read, which lets it lend from then on.
 void pool_core::settle_lending(worker_record& worker) {
   if (worker.lending_settled) return;
-  worker.lender_pid = worker.channel->settle_lending(worker.pid);
-  worker.lending_settled = worker.channel->lending().load(std::memory_order_relaxed) !=
-                           worker_channel::lending_state::unknown;
+  worker.lender_pid = worker.channel->lending().settle(worker.pid);
+  worker.lending_settled = worker.channel->lending().state() != lending_state::unknown;
 }
 
 // Decodes here, on this thread: afterwards the bulk area is free, and the worker, waiting for
@@ -322,7 +321,7 @@ void pool_core::release_slot(worker_record& worker, std::uint32_t slot) {
 
 std::uint32_t pool_core::revoke_queued(worker_record& worker) {
   std::vector<std::shared_ptr<task_state>> taken;
-  for (std::uint32_t slot = 0; slot < worker_channel::kSlots; ++slot) {
+  for (std::uint32_t slot = 0; slot < master_channel::kSlots; ++slot) {
     auto& task = worker.slots[slot];
     if (!task || !task->try_revoke()) continue;
     worker.revoked[slot] = true;  // the slot stays reserved until the worker's skipped reply

@@ -33,14 +33,14 @@ std::unique_ptr<worker_record> pool_core::make_worker() {
   auto worker = std::make_unique<worker_record>();
   worker->id = next_worker_id_++;
   worker->channel =
-      worker_channel::create(options_.ring_bytes, options_.max_payload_bytes,
+      master_channel::create(options_.ring_bytes, options_.max_payload_bytes,
                              options_.kept_payload_bytes, options_.shared_bytes_per_worker);
   if (const auto& area = worker->channel->shared()) area->count_into(shared_usage_);
   unique_fd bell(::fcntl(worker->channel->master_bell().fd(), F_DUPFD_CLOEXEC, 0));
   if (!bell) throw std::system_error(errno, std::generic_category(), "dup");
   worker->bell = std::make_unique<boost::asio::posix::stream_descriptor>(io_, bell.get());
   bell.release();  // the stream descriptor owns it now
-  for (std::uint32_t slot = worker_channel::kSlots; slot-- > 0;) worker->free_slots.push_back(slot);
+  for (std::uint32_t slot = master_channel::kSlots; slot-- > 0;) worker->free_slots.push_back(slot);
   return worker;
 }
 
@@ -295,7 +295,7 @@ void pool_core::bury(worker_record& worker, int wait_status) {
   if (worker.stop_timer) worker.stop_timer->cancel();
 
   std::vector<std::shared_ptr<task_state>> requeue;
-  for (std::uint32_t slot = 0; slot < worker_channel::kSlots; ++slot) {
+  for (std::uint32_t slot = 0; slot < master_channel::kSlots; ++slot) {
     std::shared_ptr<task_state> task = std::move(worker.slots[slot]);
     if (!task) continue;
     if (task->try_revoke()) {  // never started: it runs elsewhere
@@ -359,7 +359,7 @@ void pool_core::report_exit(const worker_record& worker, int wait_status, bool e
     if (initializer_failed) return line + ": its initializer threw";
     if (worker.timed_out_task != 0) return line + " after its task ran past its timeout";
     std::string running;  // the calls it had started: they fail, or are retried
-    for (std::uint32_t slot = 0; slot < worker_channel::kSlots; ++slot) {
+    for (std::uint32_t slot = 0; slot < master_channel::kSlots; ++slot) {
       const auto& task = worker.slots[slot];
       if (task && worker.channel->slot(slot).load(std::memory_order_acquire) ==
                       slot_word(task->id, slot_state::running))
@@ -423,7 +423,7 @@ void pool_core::scan_timeouts() {
   std::vector<std::pair<worker_record*, std::uint32_t>> overdue;
   for (auto& worker : workers_) {
     if (worker->state == worker_record::phase::exited || worker->timed_out_task != 0) continue;
-    for (std::uint32_t slot = 0; slot < worker_channel::kSlots; ++slot) {
+    for (std::uint32_t slot = 0; slot < master_channel::kSlots; ++slot) {
       const auto& task = worker->slots[slot];
       if (!task) continue;
       const bool running = worker->channel->slot(slot).load(std::memory_order_acquire) ==

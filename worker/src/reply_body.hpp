@@ -2,7 +2,7 @@
 // ring, else straight into the response bulk area, so a large result is written once, in shared
 // memory, where the master decodes it from.
 //
-// Better still, when the master can read this process's memory (worker_channel::lending), a
+// Better still, when the master can read this process's memory (lending_probe.hpp), a
 // contiguous run of kLendAtLeast bytes or more (a large string's or vector's data) is not copied
 // at all: the body records where it is, and the master copies it once, from the task's own
 // result into the caller's. That memory must outlive the master's read: the body keeps the
@@ -86,8 +86,7 @@ class reply_body final : public lending_sink {
   std::streamsize xsputn(const char* data, std::streamsize n) override {
     const auto count = static_cast<std::size_t>(n);
     if (count >= kLendAtLeast && lending() && lent_.size() < kMaxLentRuns &&
-        channel_.lending().load(std::memory_order_acquire) ==
-            worker_channel::lending_state::allowed)
+        channel_.lending().state() == lending_state::allowed)
       return lend(data, count) ? n : 0;
     if (!in_bulk_) {
       if (small_.size() + count <= ring_room_) {

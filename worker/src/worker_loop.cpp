@@ -75,7 +75,7 @@ class worker {
     run_initializer();
     // After the initializer, so the master's check sees what tasks will run under; the bell
     // lets it check before the first result is ready.
-    channel_.offer_lending();
+    channel_.lending().offer();
     channel_.master_bell().ring();
     ring_consumer& requests = channel_.requests_in();
     for (;;) {

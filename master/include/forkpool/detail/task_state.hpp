@@ -25,7 +25,7 @@
 
 namespace forkpool::detail {
 
-class worker_channel;
+class master_channel;
 
 /// The pool work a thread waiting for a task can do itself, instead of sleeping until the pool's
 /// thread does it and wakes it (two wake-ups, about 10 µs each on a small VM).
@@ -98,7 +98,7 @@ class task_state {
   // ---- pool side: the pool's event loop ----
   /// About to place the call in `channel` at `slot` (whose word already says queued). False if
   /// the task was cancelled meanwhile.
-  bool begin_dispatch(std::shared_ptr<worker_channel> channel, std::uint32_t slot);
+  bool begin_dispatch(std::shared_ptr<master_channel> channel, std::uint32_t slot);
   /// Takes the call back from its worker if the worker has not started it (to move it to another
   /// worker). Under the task's lock, so a concurrent cancel() sees either state, never half.
   bool try_revoke();
@@ -138,7 +138,7 @@ class task_state {
   std::exception_ptr error_;
   std::vector<unique_function> callbacks_;
   // Where the call sits while it is in a worker's ring.
-  std::shared_ptr<worker_channel> channel_;
+  std::shared_ptr<master_channel> channel_;
   std::uint32_t slot_ = 0;
   bool started_on_thread_ = false;
 };
