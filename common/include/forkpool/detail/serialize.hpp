@@ -63,8 +63,8 @@ void encode_to(std::streambuf& out, const T&... values) {
 
 /// A sink that can leave a value's large contiguous runs where they are, for the reader to copy
 /// straight out of this process (the worker's reply body; see lent_run). The value must then
-/// outlive the reader's copy: the sink keeps it (kept_result) until its owner has published the
-/// reply and seen it read.
+/// outlive the reader's copy: the sink keeps it until its owner has published the reply and seen
+/// it read (drop_kept).
 class lending_sink : public std::streambuf {
  public:
   /// Encodes `value`, lending what the sink can, and keeps `value` if runs of it were lent. Only
