@@ -14,8 +14,7 @@ bool known_kind(std::uint16_t kind) noexcept {
     case frame_kind::stop:
     case frame_kind::result:
     case frame_kind::error:
-    case frame_kind::skipped:
-      return true;
+    case frame_kind::skipped: return true;
   }
   return false;
 }
@@ -30,18 +29,12 @@ std::uint32_t frame_checksum(frame_header header, const std::byte* payload) noex
 
 const char* describe(frame_fault fault) noexcept {
   switch (fault) {
-    case frame_fault::none:
-      return "valid frame";
-    case frame_fault::truncated:
-      return "frame shorter than its header";
-    case frame_fault::bad_magic:
-      return "frame has a bad magic number";
-    case frame_fault::bad_kind:
-      return "frame has an unknown kind";
-    case frame_fault::bad_length:
-      return "frame length does not match its header";
-    case frame_fault::bad_checksum:
-      return "frame checksum mismatch";
+    case frame_fault::none: return "valid frame";
+    case frame_fault::truncated: return "frame shorter than its header";
+    case frame_fault::bad_magic: return "frame has a bad magic number";
+    case frame_fault::bad_kind: return "frame has an unknown kind";
+    case frame_fault::bad_length: return "frame length does not match its header";
+    case frame_fault::bad_checksum: return "frame checksum mismatch";
   }
   return "unknown frame fault";
 }

@@ -32,14 +32,10 @@ log_level current_log_level() noexcept { return threshold.load(std::memory_order
 
 std::string_view to_string(log_level level) noexcept {
   switch (level) {
-    case log_level::debug:
-      return "debug";
-    case log_level::info:
-      return "info";
-    case log_level::warning:
-      return "warning";
-    case log_level::error:
-      return "error";
+    case log_level::debug: return "debug";
+    case log_level::info: return "info";
+    case log_level::warning: return "warning";
+    case log_level::error: return "error";
   }
   return "unknown";
 }

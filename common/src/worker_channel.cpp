@@ -116,16 +116,15 @@ std::shared_ptr<master_channel> master_channel::create(std::size_t ring_bytes,
 }
 
 namespace {
-const channel_header& checked_header(const shared_region& region) {
-  const auto* header = std::launder(reinterpret_cast<const channel_header*>(region.data()));
-  if (region.size() < sizeof(channel_header) || header->magic != kChannelMagic ||
-      region_size(header->ring_bytes) != region.size())
-    throw std::runtime_error("forkpool: not a worker channel region");
-  return *header;
-}
-channel_header& header_of(const shared_region& region) {
-  checked_header(region);
+channel_header& header_of(const shared_region& region) noexcept {
   return *std::launder(reinterpret_cast<channel_header*>(region.data()));
+}
+// Before anything else reads the region: the lending probe is built from its header.
+const shared_region& checked(const shared_region& region) {
+  if (region.size() < sizeof(channel_header) || header_of(region).magic != kChannelMagic ||
+      region_size(header_of(region).ring_bytes) != region.size())
+    throw std::runtime_error("forkpool: not a worker channel region");
+  return region;
 }
 }  // namespace
 
@@ -133,8 +132,8 @@ channel_region::channel_region(shared_region region, doorbell worker_bell, doorb
     : region_(std::move(region)),
       worker_bell_(std::move(worker_bell)),
       master_bell_(std::move(master_bell)),
-      lending_(header_of(region_).lending, region_.data(), kChannelMagic) {
-  const channel_header& header = checked_header(region_);
+      lending_(header_of(checked(region_)).lending, region_.data(), kChannelMagic) {
+  const channel_header& header = header_of(region_);
   ring_bytes_ = header.ring_bytes;
   const std::size_t bulk_bytes = header.bulk_bytes;
   if (bulk_bytes != 0) {
@@ -173,7 +172,7 @@ std::atomic<std::uint64_t>& channel_region::slot(std::uint32_t index) noexcept {
 }
 
 std::atomic<std::uint32_t>& channel_region::large_result_busy() noexcept {
-  return std::launder(reinterpret_cast<channel_header*>(region_.data()))->large_result_busy;
+  return header_of(region_).large_result_busy;
 }
 
 bool master_channel::try_cancel(std::uint32_t index, std::uint64_t task_id) noexcept {

@@ -184,16 +184,13 @@ int main(int argc, char** argv) {
   try {
     const daemon::command_line options = daemon::parse_command_line(argc, argv);
     switch (options.command) {
-      case daemon::command_line::command_t::help:
-        std::fputs(daemon::kUsage, stdout);
-        return 0;
+      case daemon::command_line::command_t::help: std::fputs(daemon::kUsage, stdout); return 0;
       case daemon::command_line::command_t::version:
         std::printf("forkpool-master %s\n", FORKPOOL_VERSION_STRING);
         return 0;
       case daemon::command_line::command_t::status:
         return daemon::print_status(socket_of(options), options.json);
-      case daemon::command_line::command_t::tasks:
-        return daemon::print_tasks(socket_of(options));
+      case daemon::command_line::command_t::tasks: return daemon::print_tasks(socket_of(options));
       case daemon::command_line::command_t::stop:
         return daemon::stop_master(socket_of(options), options.stop_timeout);
       case daemon::command_line::command_t::restart: {
@@ -203,8 +200,7 @@ int main(int argc, char** argv) {
                     c.socket_path().c_str());
         return 0;
       }
-      case daemon::command_line::command_t::serve:
-        return serve(options);
+      case daemon::command_line::command_t::serve: return serve(options);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "forkpool-master: %s\n", e.what());

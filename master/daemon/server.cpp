@@ -150,8 +150,7 @@ class session : public std::enable_shared_from_this<session> {
     master_reply reply;
     reply.id = request.id;
     switch (request.kind) {
-      case client_request::kind_t::submit:
-        return submit(std::move(request));
+      case client_request::kind_t::submit: return submit(std::move(request));
       case client_request::kind_t::stats:
         reply.kind = master_reply::kind_t::stats;
         reply.stats = owner_.pool_.stats();

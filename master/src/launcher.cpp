@@ -69,15 +69,11 @@ class fork_server_launcher final : public launcher {
           while ((n = ::recv(watch_.native_handle(), &event, sizeof event, MSG_DONTWAIT)) ==
                  static_cast<ssize_t>(sizeof event)) {
             switch (event.kind) {
-              case server_event::spawned:
-                events_.on_spawned(event.worker_id, event.pid);
-                break;
+              case server_event::spawned: events_.on_spawned(event.worker_id, event.pid); break;
               case server_event::spawn_failed:
                 events_.on_spawn_failed(event.worker_id, event.status);
                 break;
-              case server_event::exited:
-                events_.on_exited(event.pid, event.status);
-                break;
+              case server_event::exited: events_.on_exited(event.pid, event.status); break;
             }
             if (server_.pid < 0) return;  // the event led the pool to stop this launcher
           }
@@ -231,8 +227,7 @@ std::unique_ptr<launcher> make_launcher(start_method method, asio::io_context& i
       if (!fresh_run_initializer) throw std::logic_error("start_method::spawn needs a fresh run");
       return std::make_unique<direct_launcher>(io, config, events,
                                                make_spawn_command(config, *fresh_run_initializer));
-    case start_method::forkserver:
-      break;
+    case start_method::forkserver: break;
   }
   if (!fresh_run_initializer)
     return std::make_unique<fork_server_launcher>(io, config, events, nullptr);

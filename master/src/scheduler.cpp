@@ -263,8 +263,7 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
       }
       break;
     }
-    default:
-      break;  // skipped: the user cancelled it; its future is already done
+    default: break;  // skipped: the user cancelled it; its future is already done
   }
   return true;
 }

@@ -8,14 +8,10 @@ namespace forkpool::detail {
 
 std::exception_ptr to_exception(const wire_error& e) {
   switch (e.code) {
-    case error_code::remote:
-      return std::make_exception_ptr(remote_error(e.type_name, e.message));
-    case error_code::unknown_task:
-      return std::make_exception_ptr(unknown_task(e.message));
-    case error_code::bad_arguments:
-      return std::make_exception_ptr(bad_arguments(e.message));
-    case error_code::protocol:
-      return std::make_exception_ptr(protocol_error(e.message));
+    case error_code::remote: return std::make_exception_ptr(remote_error(e.type_name, e.message));
+    case error_code::unknown_task: return std::make_exception_ptr(unknown_task(e.message));
+    case error_code::bad_arguments: return std::make_exception_ptr(bad_arguments(e.message));
+    case error_code::protocol: return std::make_exception_ptr(protocol_error(e.message));
     case error_code::initializer:
       return std::make_exception_ptr(
           remote_error(e.type_name, "the worker's initializer failed: " + e.message));
@@ -24,16 +20,12 @@ std::exception_ptr to_exception(const wire_error& e) {
       std::istringstream(e.type_name) >> pid >> signal >> exit_code;
       return std::make_exception_ptr(worker_died(e.message, pid, signal, exit_code));
     }
-    case error_code::task_timeout:
-      return std::make_exception_ptr(task_timeout(e.message));
-    case error_code::cancelled:
-      return std::make_exception_ptr(cancelled_error());
-    case error_code::broken_pool:
-      return std::make_exception_ptr(broken_pool(e.message));
+    case error_code::task_timeout: return std::make_exception_ptr(task_timeout(e.message));
+    case error_code::cancelled: return std::make_exception_ptr(cancelled_error());
+    case error_code::broken_pool: return std::make_exception_ptr(broken_pool(e.message));
     case error_code::shared_memory_exhausted:
       return std::make_exception_ptr(shared_memory_exhausted(e.message));
-    case error_code::other:
-      return std::make_exception_ptr(error(e.message));
+    case error_code::other: return std::make_exception_ptr(error(e.message));
   }
   return std::make_exception_ptr(protocol_error("unknown error code: " + e.message));
 }
