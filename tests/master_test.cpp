@@ -538,9 +538,7 @@ TEST_CASE("master: a client that never reads is held back and the master's memor
     request.task = "blob";
     request.argument_signature = detail::signature_of<int>();
     request.result_signature = detail::signature_of<std::string>();
-    detail::byte_buffer args;
-    detail::encode_into(args, 256 * 1024);
-    request.arguments.assign(reinterpret_cast<const char*>(args.data()), args.size());
+    detail::encode_into(request.arguments, 256 * 1024);
     detail::append_message(bytes, request);
   }
   ::fcntl(greedy.fd, F_SETFL, O_NONBLOCK);  // the master stops reading us: sends would block

@@ -48,6 +48,13 @@ std::map<std::string, int> word_counts(const std::string& text) {
   return counts;
 }
 
+// A large answer: a page of `bytes` bytes of text (bench/master_load --result-bytes).
+std::string render_page(int bytes) {
+  std::string page(static_cast<std::size_t>(std::max(bytes, 0)), ' ');
+  for (std::size_t i = 0; i < page.size(); ++i) page[i] = static_cast<char>('a' + i % 26);
+  return page;
+}
+
 // Deliberately leaky: keeps `kib` KiB per call, forever (see --max-worker-rss).
 std::vector<std::unique_ptr<char[]>> hoard;
 long leak(int kib) {
@@ -67,5 +74,6 @@ int nap(int milliseconds) {
 
 FORKPOOL_TASK_NAMED(example::count_primes, "count_primes");
 FORKPOOL_TASK_NAMED(example::word_counts, "word_counts");
+FORKPOOL_TASK_NAMED(example::render_page, "render_page");
 FORKPOOL_TASK_NAMED(example::leak, "leak");
 FORKPOOL_TASK_NAMED(example::nap, "nap");

@@ -176,10 +176,11 @@ class session : public std::enable_shared_from_this<session> {
     const std::uint64_t id = request.id;
     future<detail::encoded_result> job;
     try {
-      const auto* bytes = reinterpret_cast<const std::byte*>(request.arguments.data());
-      job = detail::encoded_calls::submit(
-          owner_.pool_, std::move(request.task), request.argument_signature,
-          request.result_signature, detail::byte_buffer(bytes, bytes + request.arguments.size()));
+      // The result comes back with room for its reply around it (see answer()).
+      job = detail::encoded_calls::submit(owner_.pool_, std::move(request.task),
+                                          request.argument_signature, request.result_signature,
+                                          std::move(request.arguments),
+                                          {detail::kResultReplyHead, detail::kResultReplyTail});
     } catch (...) {  // pool_shut_down while draining
       master_reply reply;
       reply.kind = master_reply::kind_t::error;
@@ -203,17 +204,18 @@ class session : public std::enable_shared_from_this<session> {
     if (it == jobs_.end()) return;
     future<detail::encoded_result> job = std::move(it->second);
     jobs_.erase(it);
-    master_reply reply;
-    reply.id = id;
     if (std::exception_ptr error = job.exception()) {
+      master_reply reply;
+      reply.id = id;
       reply.kind = master_reply::kind_t::error;
       reply.error = detail::to_wire_error(error);
+      send(reply);
     } else {
-      reply.kind = master_reply::kind_t::result;
-      const detail::encoded_result result = std::move(job).get();
-      reply.result.assign(reinterpret_cast<const char*>(result.bytes.data()), result.bytes.size());
+      // The reply is written around the result where it lies: its bytes are not copied again.
+      detail::byte_buffer message = std::move(job).get().bytes;
+      detail::frame_result_reply(message, id);
+      send(std::move(message));
     }
-    send(reply);
     read_next();
   }
 
@@ -228,9 +230,14 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   void send(const master_reply& reply) {
-    if (closed_) return;
     detail::byte_buffer bytes;
     detail::append_message(bytes, reply);
+    send(std::move(bytes));
+  }
+
+  /// Sends one length-prefixed message.
+  void send(detail::byte_buffer bytes) {
+    if (closed_) return;
     ++replies_;
     reply_bytes_ += bytes.size();
     queued_bytes_ += bytes.size();

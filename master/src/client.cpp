@@ -168,7 +168,7 @@ struct client::impl {
     calls.erase(it);
     lock.unlock();
     if (reply.kind == master_reply::kind_t::result) {
-      task->succeed_from(std::as_bytes(std::span(reply.result)));
+      task->succeed_from(std::span<const std::byte>(reply.result));
     } else {
       task->fail(detail::to_exception(std::move(reply.error), *task));
     }
@@ -235,8 +235,7 @@ void client::send_call(const std::shared_ptr<detail::task_state>& task) {
   request.task = task->name;
   request.argument_signature = task->argument_signature;
   request.result_signature = task->result_signature;
-  request.arguments.assign(reinterpret_cast<const char*>(task->arguments.data()),
-                           task->arguments.size());
+  request.arguments = std::move(task->arguments);  // sent once; the task keeps no copy
   {
     std::lock_guard lock(impl_->pending_mutex);
     if (!impl_->lost.empty()) throw connection_error(impl_->lost);
@@ -251,8 +250,6 @@ void client::send_call(const std::shared_ptr<detail::task_state>& task) {
     impl_->calls.erase(request.id);
     throw;
   }
-  task->arguments.clear();
-  task->arguments.shrink_to_fit();
 }
 
 pool_stats client::stats() { return impl_->control(client_request::kind_t::stats).stats; }

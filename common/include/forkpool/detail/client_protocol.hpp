@@ -4,6 +4,7 @@
 // decode exactly; anything else is a protocol error and the connection is closed.
 #pragma once
 
+#include <algorithm>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
 #include <chrono>
@@ -23,6 +24,13 @@ inline constexpr std::size_t kLengthPrefix = 4;
 /// The default largest message either side accepts.
 inline constexpr std::uint32_t kDefaultMaxMessage = 64u << 20;
 
+/// A byte_buffer as cereal writes a std::string: a 64-bit size, then the bytes.
+template <class Archive>
+void save_bytes(Archive& a, const byte_buffer& bytes) {
+  a(cereal::make_size_tag(static_cast<cereal::size_type>(bytes.size())));
+  a(cereal::binary_data(bytes.data(), bytes.size()));
+}
+
 struct client_request {
   enum class kind_t : std::uint8_t { submit = 1, stats = 2, restart_workers = 3, info = 4 };
   kind_t kind = kind_t::submit;
@@ -30,11 +38,16 @@ struct client_request {
   std::string task;
   std::uint64_t argument_signature = 0;
   std::uint64_t result_signature = 0;
-  std::string arguments;  ///< cereal-encoded, as in a worker call
+  byte_buffer arguments;  ///< cereal-encoded, as in a worker call
 
   template <class Archive>
-  void serialize(Archive& a) {
-    a(kind, id, task, argument_signature, result_signature, arguments);
+  void save(Archive& a) const {
+    a(kind, id, task, argument_signature, result_signature);
+    save_bytes(a, arguments);
+  }
+  void load(input_archive& a) {
+    a(kind, id, task, argument_signature, result_signature);
+    load_contiguous(a, arguments);
   }
 };
 
@@ -42,16 +55,53 @@ struct master_reply {
   enum class kind_t : std::uint8_t { result = 1, error = 2, stats = 3, restarted = 4, info = 5 };
   kind_t kind = kind_t::result;
   std::uint64_t id = 0;
-  std::string result;  ///< cereal-encoded result
+  byte_buffer result;  ///< cereal-encoded result
   wire_error error;
   pool_stats stats;
   master_info info;
 
   template <class Archive>
-  void serialize(Archive& a) {
-    a(kind, id, result, error.code, error.type_name, error.message, stats, info);
+  void save(Archive& a) const {
+    a(kind, id);
+    save_bytes(a, result);
+    save_after_result(a);
+  }
+  void load(input_archive& a) {
+    a(kind, id);
+    load_contiguous(a, result);
+    a(error.code, error.type_name, error.message, stats, info);
+  }
+  /// The fields after the result (see frame_result_reply).
+  template <class Archive>
+  void save_after_result(Archive& a) const {
+    a(error.code, error.type_name, error.message, stats, info);
   }
 };
+
+/// Room a result reply needs before its result: the length prefix, the kind, the id and the
+/// result's size.
+inline constexpr std::size_t kResultReplyHead = kLengthPrefix + 1 + 8 + 8;
+/// Room it needs after: the other fields, all empty (a reply larger than this only reallocates).
+inline constexpr std::size_t kResultReplyTail = 256;
+
+/// Turns `message`, a result's encoded bytes after kResultReplyHead bytes of room, into the
+/// length-prefixed reply that carries it, without moving the result: the same bytes as
+/// append_message(master_reply{.kind = result, .id = id, .result = those bytes}).
+inline void frame_result_reply(byte_buffer& message, std::uint64_t id) {
+  const std::size_t result_size = message.size() - kResultReplyHead;
+  {
+    buffer_sink sink(message);
+    output_archive tail(sink);
+    master_reply{}.save_after_result(tail);
+  }
+  byte_buffer head;
+  head.reserve(kResultReplyHead - kLengthPrefix);
+  encode_into(head, master_reply::kind_t::result, id, std::uint64_t{result_size});
+  std::copy(head.begin(), head.end(), message.begin() + kLengthPrefix);
+  const auto length = static_cast<std::uint32_t>(message.size() - kLengthPrefix);
+  for (std::size_t i = 0; i < kLengthPrefix; ++i)
+    message[i] = static_cast<std::byte>((length >> (8 * i)) & 0xff);
+}
 
 /// Appends one length-prefixed message to `out`.
 template <class Message>

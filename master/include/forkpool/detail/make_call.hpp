@@ -19,11 +19,12 @@
 
 namespace forkpool::detail {
 
-template <class R>
+template <class R, class... State>
 std::shared_ptr<future_state<R>> new_call(const std::shared_ptr<pool_link>& link, std::string name,
                                           frame_kind kind, std::uint64_t argument_signature,
-                                          std::uint64_t result_signature) {
-  auto state = std::allocate_shared<future_state<R>>(task_allocator<future_state<R>>(), link);
+                                          std::uint64_t result_signature, State&&... state_args) {
+  auto state = std::allocate_shared<future_state<R>>(task_allocator<future_state<R>>(), link,
+                                                     std::forward<State>(state_args)...);
   state->name = std::move(name);
   state->kind = kind;
   state->argument_signature = argument_signature;
