@@ -85,11 +85,15 @@ shared_region attach_region(unique_fd fd) {
 
 }  // namespace
 
+std::size_t master_channel::ring_capacity_for(std::size_t ring_bytes) noexcept {
+  return std::bit_ceil(std::max<std::size_t>(ring_bytes, 4096));
+}
+
 std::shared_ptr<master_channel> master_channel::create(std::size_t ring_bytes,
                                                        std::size_t bulk_bytes,
                                                        std::size_t kept_bulk_bytes,
                                                        std::size_t shared_bytes) {
-  ring_bytes = std::bit_ceil(std::max<std::size_t>(ring_bytes, 4096));
+  ring_bytes = ring_capacity_for(ring_bytes);
   bulk_bytes = page_ceil(bulk_bytes);
   const std::size_t shared_area_bytes =
       shared_bytes == 0 ? 0 : page_ceil(shared_bytes) + kPageBytes;

@@ -93,7 +93,9 @@ class channel_region {
 /// The master's end: it produces calls, consumes replies and cancels queued tasks.
 class master_channel final : public channel_region {
  public:
-  /// A new channel whose rings hold `ring_bytes` each (rounded up to a power of 2) and whose
+  /// The bytes each ring of a channel created for `ring_bytes` holds: a power of 2, at least 4096.
+  static std::size_t ring_capacity_for(std::size_t ring_bytes) noexcept;
+  /// A new channel whose rings hold `ring_bytes` each (see ring_capacity_for) and whose
   /// bulk areas hold `bulk_bytes` each (0: none), of which `kept_bulk_bytes` stay populated
   /// between payloads (and as many of the shared area's), and whose shared area holds
   /// `shared_bytes` (0: none).

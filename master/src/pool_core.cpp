@@ -2,8 +2,6 @@
 
 #include <pthread.h>
 
-#include <algorithm>
-#include <bit>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -54,10 +52,6 @@ void refuse_in_forked_child(const char* what) {
                          "it; make a new pool in the child");
 }
 
-// Calls queued in one worker's ring at once: enough to keep it busy between the master's
-// wake-ups; idle workers take back the excess (see steal_for_idle_workers).
-constexpr std::uint32_t kDepth = 16;
-
 // The registered name of an initializer, for spawned workers (a closure cannot cross exec).
 // What a fresh run of the program calls as the initializer: its registered name, "" for none;
 // unset for a closure or an unregistered function, which cannot cross exec.
@@ -76,8 +70,6 @@ pool_core::pool_core(pool_options options)
     : fork_generation_(current_fork_generation()),
       options_(std::move(options)),
       worker_count_(resolve_worker_count(options_.workers)),
-      depth_(kDepth),
-      ring_capacity_(std::bit_ceil(std::max<std::size_t>(options_.ring_bytes, 4096))),
       work_(io_.get_executor()) {
   if (options_.ring_bytes < 4096) throw std::invalid_argument("pool_options.ring_bytes < 4096");
   if (is_spawned_worker()) {
@@ -89,7 +81,6 @@ pool_core::pool_core(pool_options options)
   }
   if (options_.task_timeout.count() < 0)
     throw std::invalid_argument("pool_options.task_timeout < 0");
-  shortest_timeout_ = options_.task_timeout;
   worker_config_.initializer = options_.initializer;
   worker_config_.spin = spin_time(kWorkerSpin);
   incoming_spin_.reset(spin_time(kIncomingSpin));
@@ -111,22 +102,12 @@ pool_core::pool_core(pool_options options)
     fresh_run_initializer_.reset();
   // Everything the workers need is made here, so that a pool that cannot have it fails now,
   // from its constructor, rather than later on its own thread.
-  try {
-    // Forks the fork server now, while this is the only thread the pool has.
-    launcher_ = make_launcher(options_.start, io_, worker_config_, *this, fresh_run_initializer_);
-    for (unsigned i = 0; i < worker_count_; ++i) first_workers_.push_back(make_worker());
-  } catch (const std::exception& e) {
-    // What was made is given back first: the caller may need those descriptors at once.
-    first_workers_.clear();
-    launcher_.reset();
-    throw broken_pool(std::string("forkpool: cannot start the pool's workers: ") + e.what());
-  }
+  supervisor_.prepare();
   // Workers are launched by the pool thread: with start_method::fork they are its children and
   // die with it (PR_SET_PDEATHSIG follows the forking thread).
   post_locked([this] {
-    for (auto& worker : first_workers_) start_worker(std::move(worker));
-    first_workers_.clear();
-    dispatch();
+    supervisor_.start_first_workers();
+    scheduler_.dispatch();
   });
   thread_ = std::thread([this] {
     this_threads_pool = this;
@@ -153,11 +134,11 @@ void pool_core::enqueue(std::shared_ptr<task_state> task) {
   // If no one holds the scheduler, this thread sends the call itself: handing it to the pool's
   // thread would cost a wake-up (about 10 µs here) on every call made one at a time.
   if (const auto timeout = task->timeout; timeout.count() > 0)
-    post_locked([this, timeout] { note_call_timeout(timeout); });  // before it can run
+    post_locked([this, timeout] { supervisor_.note_call_timeout(timeout); });  // before it can run
   scheduler_lock scheduler(*link_, std::try_to_lock);
   {
     std::lock_guard lock(incoming_mutex_);
-    if (closed_) throw pool_shut_down();
+    if (phase() != pool_phase::serving) throw pool_shut_down();
     task->id = link_->submitted.fetch_add(1, std::memory_order_relaxed) + 1;
     incoming_.push_back(std::move(task));
     incoming_waiting_.store(true, std::memory_order_release);
@@ -166,7 +147,7 @@ void pool_core::enqueue(std::shared_ptr<task_state> task) {
   }
   if (scheduler.owns_lock()) {
     take_incoming();
-    dispatch();
+    scheduler_.dispatch();
     return;
   }
   post_locked([this] { serve_incoming(); });
@@ -175,7 +156,7 @@ void pool_core::enqueue(std::shared_ptr<task_state> task) {
 void pool_core::serve_incoming() {
   for (;;) {
     take_incoming();
-    dispatch();
+    scheduler_.dispatch();
     // A caller submitting in a loop finds this thread still awake, so its next submission costs
     // no post, no eventfd write and no wake-up (about 10 µs here, NOTES.md).
     spinner spinning(incoming_spin_);
@@ -194,44 +175,12 @@ void pool_core::restart_workers() {
   if (forked_away()) refuse_in_forked_child("restart_workers()");
   {
     std::lock_guard lock(incoming_mutex_);
-    if (closed_) throw pool_shut_down();
+    if (phase() != pool_phase::serving) throw pool_shut_down();
     // Through the submission queue: calls submitted from now on are taken after the restart
     // has begun, by whichever thread sends them.
     restart_asked_ = true;
   }
   post_locked([this] { serve_incoming(); });
-}
-
-void pool_core::request_restart() {
-  if (restart_in_progress_) {
-    restart_requested_ = true;  // done once this one is over, for everyone it did not reach
-    return;
-  }
-  begin_restart();
-}
-
-void pool_core::begin_restart() {
-  // By id: retiring one starts its replacement, which may change workers_.
-  std::vector<std::uint64_t> serving;
-  for (auto& worker : workers_)
-    if (worker->state == worker_record::phase::running) serving.push_back(worker->id);
-  restart_in_progress_ = !serving.empty();
-  for (const std::uint64_t id : serving)
-    if (worker_record* worker = find_worker_by_id(id)) retire(*worker, restart_reason::requested);
-}
-
-void pool_core::continue_restart() {
-  if (!restart_in_progress_) return;
-  const bool retiring = std::any_of(workers_.begin(), workers_.end(), [](const auto& w) {
-    return w->state == worker_record::phase::retiring &&
-           w->retire_reason == restart_reason::requested;
-  });
-  if (retiring) return;
-  restart_in_progress_ = false;
-  if (restart_requested_ && !draining_) {
-    restart_requested_ = false;
-    begin_restart();
-  }
 }
 
 void pool_core::take_incoming() {
@@ -241,13 +190,13 @@ void pool_core::take_incoming() {
       if (!on_pool_thread()) return;  // its posted serve_incoming() restarts, then takes them
       restart_asked_ = false;
     } else {
-      for (auto& task : incoming_) pending_.push_back(std::move(task));
+      for (auto& task : incoming_) scheduler_.pending().push_back(std::move(task));
       incoming_.clear();
       incoming_waiting_.store(false, std::memory_order_relaxed);
       return;
     }
   }
-  request_restart();
+  supervisor_.request_restart();
   take_incoming();
 }
 
@@ -262,8 +211,8 @@ void pool_core::shutdown(shutdown_options options) {
   bool first = false;
   {
     std::lock_guard lock(incoming_mutex_);
-    first = !closed_;
-    closed_ = true;
+    first = phase() == pool_phase::serving;
+    if (first) phase_.store(pool_phase::closed, std::memory_order_release);
   }
   if (options.kill_running) options.cancel_pending = true;
   if (options.cancel_pending) {
@@ -280,7 +229,7 @@ void pool_core::shutdown(shutdown_options options) {
   if (!options.wait) return;
   {
     std::unique_lock lock(shutdown_mutex_);
-    shutdown_done_.wait(lock, [&] { return shutdown_complete_; });
+    shutdown_done_.wait(lock, [&] { return phase() == pool_phase::stopped; });
   }
   if (thread_.joinable()) thread_.join();
 }
@@ -291,10 +240,10 @@ void pool_core::cancel_not_started() {
     std::lock_guard lock(incoming_mutex_);
     for (auto& task : incoming_) task->cancel();  // left for a restart not yet begun
   }
-  for (auto& task : pending_) task->cancel();
-  pending_.clear();
+  for (auto& task : scheduler_.pending()) task->cancel();
+  scheduler_.pending().clear();
   for (auto& worker : workers_)
-    for (auto& task : worker->slots)
+    for (const auto& task : worker->calls.tasks())
       if (task) task->cancel();  // succeeds only for calls the worker has not started
 }
 
@@ -302,15 +251,15 @@ void pool_core::begin_shutdown(bool cancel_pending, bool kill_running) {
   take_incoming();
   if (cancel_pending) cancel_not_started();
   if (kill_running) kill_running_tasks();
-  draining_ = true;
-  dispatch();
-  maybe_finish_shutdown();
+  phase_.store(pool_phase::draining, std::memory_order_release);
+  scheduler_.dispatch();
+  finish_shutdown();
 }
 
 void pool_core::kill_running_tasks() {
   for (auto& worker : workers_) {
     if (worker->occupied() == 0 || worker->state == worker_record::phase::exited) continue;
-    for (auto& task : worker->slots)
+    for (const auto& task : worker->calls.tasks())
       if (task && !task->done())
         task->fail(std::make_exception_ptr(
             cancelled_error("task '" + task->name +
@@ -322,24 +271,33 @@ void pool_core::kill_running_tasks() {
   }
 }
 
-void pool_core::maybe_finish_shutdown() {
-  if (!draining_ || stopped_ || !pending_.empty()) return;
-  for (auto& worker : workers_) {
-    if (worker->state == worker_record::phase::running && worker->occupied() == 0) {
-      worker->state = worker_record::phase::retiring;
-      send_stop(*worker);
-    }
-  }
-  if (!workers_.empty()) return;
-  launcher_->stop();
-  stopped_ = true;
+void pool_core::finish_shutdown() {
+  if (phase() != pool_phase::draining || !scheduler_.pending().empty()) return;
+  if (!supervisor_.stop_idle_workers()) return;  // the last one's exit comes back here
+  supervisor_.stop_launcher();
   work_.reset();
   {
     std::lock_guard lock(shutdown_mutex_);
-    shutdown_complete_ = true;
+    phase_.store(pool_phase::stopped, std::memory_order_release);
   }
   shutdown_done_.notify_all();
 }
+
+worker_record* pool_core::worker_by_id(std::uint64_t id) {
+  for (auto& worker : workers_)
+    if (worker->id == id) return worker.get();
+  return nullptr;
+}
+
+worker_record* pool_core::worker_by_pid(pid_t pid) {
+  for (auto& worker : workers_)
+    if (worker->pid == pid) return worker.get();
+  return nullptr;
+}
+
+void pool_core::help() { scheduler_.help(); }
+
+void pool_core::stop_helping() { scheduler_.stop_helping(); }
 
 pool_stats pool_core::stats() const {
   if (forked_away()) refuse_in_forked_child("stats()");
@@ -350,16 +308,8 @@ pool_stats pool_core::stats() const {
   s.cancelled = link_->cancelled.load(std::memory_order_relaxed);
   const std::uint64_t finished = s.completed + s.failed + s.cancelled;
   s.queue_depth = s.submitted > finished ? static_cast<std::size_t>(s.submitted - finished) : 0;
-  s.restarts_task_count = restarts_[static_cast<int>(restart_reason::task_count)].load();
-  s.restarts_memory = restarts_[static_cast<int>(restart_reason::memory)].load();
-  s.restarts_timeout = restarts_[static_cast<int>(restart_reason::timeout)].load();
-  s.restarts_crash = restarts_[static_cast<int>(restart_reason::crash)].load();
-  s.restarts_requested = restarts_[static_cast<int>(restart_reason::requested)].load();
-  s.initializer_failures = initializer_failures_.load();
-  s.result_bytes_read_in_place = lent_bytes_read_.load();
-  s.shared_buffers_held = shared_usage_->buffers.load(std::memory_order_relaxed);
-  s.shared_bytes_held = shared_usage_->bytes.load(std::memory_order_relaxed);
-  s.retries = retries_.load(std::memory_order_relaxed);
+  supervisor_.add_stats(s);
+  s.result_bytes_read_in_place = scheduler_.lent_bytes_read();
   std::lock_guard lock(stats_mutex_);
   for (const auto& worker : workers_) {
     // A worker may answer before the launcher reports its pid; it says its pid itself.
@@ -377,10 +327,6 @@ pool_stats pool_core::stats() const {
   }
   s.workers_alive = s.per_worker.size();
   return s;
-}
-
-void pool_core::count_restart(restart_reason reason) {
-  restarts_[static_cast<int>(reason)].fetch_add(1, std::memory_order_relaxed);
 }
 
 }  // namespace forkpool::detail

@@ -1,4 +1,3 @@
-// Scheduling: pending calls go to the least-loaded worker; replies complete their futures.
 #include <signal.h>
 
 #include <algorithm>
@@ -6,24 +5,38 @@
 
 #include "forkpool/errors.hpp"
 #include "pool_core.hpp"
+#include "scheduler.hpp"
 #include "shared_area.hpp"
 #include "wire_exception.hpp"
 #include "worker_messages.hpp"
 
 namespace forkpool::detail {
-void pool_core::dispatch() {
-  if (stopped_) return;
-  if (!broken_.empty()) {
-    fail_everything(broken_);
+namespace {
+
+// Calls queued in one worker's ring at once: enough to keep it busy between the master's
+// wake-ups; idle workers take back the excess (see steal_for_idle_workers).
+constexpr std::uint32_t kDepth = 16;
+
+}  // namespace
+
+scheduler::scheduler(pool_core& pool)
+    : pool_(pool),
+      depth_(kDepth),
+      ring_capacity_(master_channel::ring_capacity_for(pool.options_.ring_bytes)) {}
+
+void scheduler::dispatch() {
+  if (pool_.phase() == pool_phase::stopped) return;
+  if (!pool_.supervisor_.broken().empty()) {
+    pool_.supervisor_.fail_everything(pool_.supervisor_.broken());
     return;
   }
-  const std::uint64_t max_tasks = options_.max_tasks_per_worker;
+  const std::uint64_t max_tasks = pool_.options_.max_tasks_per_worker;
   while (!pending_.empty()) {
     worker_record* best = nullptr;
     const bool bulk = needs_bulk(*pending_.front());
-    for (auto& worker : workers_) {
+    for (auto& worker : pool_.workers_) {
       if (worker->state != worker_record::phase::running || worker->ring_full ||
-          worker->occupied() >= depth_ || (bulk && worker->bulk_request_slot >= 0))
+          worker->occupied() >= depth_ || (bulk && worker->calls.bulk_held()))
         continue;
       // A worker with a task budget gets no more calls than it will run.
       if (max_tasks != 0 &&
@@ -37,27 +50,27 @@ void pool_core::dispatch() {
     if (task->done()) continue;  // cancelled while it waited
     send_call(*best, task);      // on a full ring the call goes back to the queue
   }
-  for (auto& worker : workers_) {
+  for (auto& worker : pool_.workers_) {
     if (worker->state != worker_record::phase::exited) worker->channel->requests_out().publish();
   }
-  if (!draining_) return;
-  if (on_pool_thread()) {
-    maybe_finish_shutdown();
+  if (pool_.phase() < pool_phase::draining) return;
+  if (pool_.on_pool_thread()) {
+    pool_.finish_shutdown();
   } else if (!finish_posted_) {
     finish_posted_ = true;  // it stops the launcher: on the pool's thread
-    post_locked([this] {
+    pool_.post_locked([this] {
       finish_posted_ = false;
-      maybe_finish_shutdown();
+      pool_.finish_shutdown();
     });
   }
 }
 
-bool pool_core::needs_bulk(const task_state& task) const {
+bool scheduler::needs_bulk(const task_state& task) const {
   return call_frame_size(task.name.size(), task.arguments.size(), false) >
          ring_max_message(ring_capacity_);
 }
 
-bool pool_core::send_call(worker_record& worker, const std::shared_ptr<task_state>& task) {
+bool scheduler::send_call(worker_record& worker, const std::shared_ptr<task_state>& task) {
   ring_producer& out = worker.channel->requests_out();
   const bool bulk = needs_bulk(*task);
   const std::size_t size = call_frame_size(task->name.size(), task->arguments.size(), bulk);
@@ -75,7 +88,7 @@ bool pool_core::send_call(worker_record& worker, const std::shared_ptr<task_stat
     pending_.push_front(task);
     return false;
   }
-  const std::uint32_t slot = worker.free_slots.back();
+  const std::uint32_t slot = worker.calls.next_free();
   // Published to the worker by the ring's release store; seen by cancel() through the task lock.
   worker.channel->slot(slot).store(slot_word(task->id, slot_state::queued),
                                    std::memory_order_relaxed);
@@ -83,19 +96,18 @@ bool pool_core::send_call(worker_record& worker, const std::shared_ptr<task_stat
     worker.channel->slot(slot).store(0, std::memory_order_relaxed);
     return false;
   }
-  worker.free_slots.pop_back();
-  worker.slots[slot] = task;
+  worker.calls.occupy(task);
 
   call_message call{task->kind, task->id, slot, task->argument_signature, task->result_signature,
                     task->name, {},       {}};
   if (bulk) {
     // The worker reads the area only for this call, and no other call of its uses it until the
-    // reply (see bulk_request_slot), so writing it here races with nothing.
+    // reply (see slot_table::bulk_held), so writing it here races with nothing.
     const bulk_area& area = worker.channel->request_bulk();
     area.prepare_write(0, task->arguments.size());
     std::memcpy(area.data(), task->arguments.data(), task->arguments.size());
     call.bulk_size = task->arguments.size();
-    worker.bulk_request_slot = static_cast<int>(slot);
+    worker.calls.hold_bulk(slot);
   } else {
     call.arguments = task->arguments;
   }
@@ -104,14 +116,14 @@ bool pool_core::send_call(worker_record& worker, const std::shared_ptr<task_stat
   return true;
 }
 
-void pool_core::watch_bell(worker_record& worker) {
+void scheduler::watch_bell(worker_record& worker) {
   if (worker.watching || worker.state == worker_record::phase::exited) return;
   worker.watching = true;
   worker.bell->async_wait(boost::asio::posix::stream_descriptor::wait_read,
                           [this, id = worker.id](boost::system::error_code ec) {
                             if (ec) return;  // the worker was buried
-                            const scheduler_lock lock(*link_);
-                            worker_record* w = find_worker_by_id(id);
+                            const scheduler_lock lock(*pool_.link_);
+                            worker_record* w = pool_.worker_by_id(id);
                             if (w == nullptr) return;
                             w->watching = false;
                             w->channel->master_bell().clear();
@@ -121,7 +133,7 @@ void pool_core::watch_bell(worker_record& worker) {
                           });
 }
 
-bool pool_core::drain_ring(worker_record& worker) {
+bool scheduler::drain_ring(worker_record& worker) {
   ring_consumer& in = worker.channel->responses_in();
   for (;;) {
     std::span<const std::byte> message;
@@ -139,7 +151,7 @@ bool pool_core::drain_ring(worker_record& worker) {
   }
 }
 
-void pool_core::drain_replies(worker_record& worker) {
+void scheduler::drain_replies(worker_record& worker) {
   for (;;) {
     if (!drain_ring(worker)) {
       // Nothing more from this worker can be trusted: replace it. Its exit completes the rest.
@@ -151,16 +163,16 @@ void pool_core::drain_replies(worker_record& worker) {
     if (worker.channel->responses_in().prepare_sleep()) break;
   }
   watch_bell(worker);
-  check_limits(worker);
+  pool_.supervisor_.check_limits(worker);
   dispatch();
   steal_for_idle_workers();
 }
 
 // ---- helping: a thread waiting for a task reads replies itself --------------------------------
 
-void pool_core::help() {
-  if (forked_away()) return;  // the parent's rings: not ours to read
-  for (auto& worker : workers_) {
+void scheduler::help() {
+  if (pool_.forked_away()) return;  // the parent's rings: not ours to read
+  for (auto& worker : pool_.workers_) {
     if (worker->state == worker_record::phase::exited || !worker->fault.empty()) continue;
     // Awake now: the worker need not ring the pool's thread when it replies.
     worker->channel->responses_in().end_sleep();
@@ -170,10 +182,10 @@ void pool_core::help() {
   steal_for_idle_workers();
 }
 
-void pool_core::stop_helping() {
-  if (forked_away()) return;
+void scheduler::stop_helping() {
+  if (pool_.forked_away()) return;
   bool drained = false;
-  for (auto& worker : workers_) {
+  for (auto& worker : pool_.workers_) {
     if (worker->state == worker_record::phase::exited || !worker->fault.empty()) continue;
     // The same announce-then-look as drain_replies: a reply published meanwhile is not missed.
     while (!worker->channel->responses_in().prepare_sleep()) {
@@ -185,24 +197,24 @@ void pool_core::stop_helping() {
   if (drained) dispatch();
 }
 
-bool pool_core::needs_supervision(const worker_record& worker) const {
+bool scheduler::needs_supervision(const worker_record& worker) const {
   // Mirrors check_limits, plus a fault (the worker is to be killed).
   if (!worker.fault.empty() || worker.stop_pending) return true;
   if (worker.state == worker_record::phase::retiring && worker.occupied() == 0 &&
       !worker.stop_timer)
     return true;  // its stop grace starts
   if (worker.state != worker_record::phase::running) return false;
-  const std::uint64_t max_tasks = options_.max_tasks_per_worker;
-  const std::uint64_t max_rss = options_.max_worker_rss_bytes;
+  const std::uint64_t max_tasks = pool_.options_.max_tasks_per_worker;
+  const std::uint64_t max_rss = pool_.options_.max_worker_rss_bytes;
   return (max_tasks != 0 && worker.tasks_run.load(std::memory_order_relaxed) >= max_tasks) ||
          (max_rss != 0 && worker.rss_bytes.load(std::memory_order_relaxed) > max_rss);
 }
 
-void pool_core::hand_to_pool_thread(worker_record& worker) {
-  if (worker.supervision_posted || stopped_) return;
+void scheduler::hand_to_pool_thread(worker_record& worker) {
+  if (worker.supervision_posted || pool_.phase() == pool_phase::stopped) return;
   worker.supervision_posted = true;
-  post_locked([this, id = worker.id] {
-    worker_record* w = find_worker_by_id(id);
+  pool_.post_locked([this, id = worker.id] {
+    worker_record* w = pool_.worker_by_id(id);
     if (w == nullptr) return;
     w->supervision_posted = false;
     if (w->state == worker_record::phase::exited) return;
@@ -211,7 +223,7 @@ void pool_core::hand_to_pool_thread(worker_record& worker) {
   });
 }
 
-bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> message) {
+bool scheduler::handle_reply(worker_record& worker, std::span<const std::byte> message) {
   settle_lending(worker);  // before the parse: whether the worker may lend
   const bulk_area& area = worker.channel->response_bulk();
   reply_tables tables;
@@ -223,7 +235,7 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
     return false;
   }
   const std::uint32_t slot = reply.slot;
-  if (worker.revoked[slot]) {  // taken back earlier; the worker confirms it skipped the call
+  if (worker.calls.revoked(slot)) {  // taken back earlier; the worker confirms it skipped the call
     if (reply.kind != frame_kind::skipped) {
       worker.fault = "worker ran a call it had been told to skip";
       return false;
@@ -231,7 +243,7 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
     release_slot(worker, slot);
     return true;
   }
-  const std::shared_ptr<task_state> task = worker.slots[slot];
+  const std::shared_ptr<task_state> task = worker.calls.task(slot);
   if (!task || task->id != reply.task_id) {
     worker.fault = "reply for a task the worker does not hold";
     return false;
@@ -245,7 +257,7 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
   switch (reply.kind) {
     case frame_kind::result:
       worker.tasks_run.fetch_add(1, std::memory_order_relaxed);
-      consecutive_failures_ = 0;  // a healthy worker: no more back-off
+      pool_.supervisor_.note_success();
       deliver_result(worker, *task, payload_view(body, reply.lent, worker.lender_pid, &receipt));
       if (reply.bulk_size) area.release(body.size());
       if (reply.bulk_size || !reply.lent.empty())
@@ -269,7 +281,7 @@ bool pool_core::handle_reply(worker_record& worker, std::span<const std::byte> m
 }
 
 // The blocks of the worker's shared area a result names, ready for its decoding.
-bool pool_core::receive_shared(worker_record& worker, std::span<const shared_token> tokens,
+bool scheduler::receive_shared(worker_record& worker, std::span<const shared_token> tokens,
                                shared_receipt& receipt) {
   if (tokens.empty()) return true;
   try {
@@ -285,7 +297,7 @@ bool pool_core::receive_shared(worker_record& worker, std::span<const shared_tok
 
 // Once the worker has offered (when it starts, and before its first reply), checks whether its
 // memory can be read, which lets it lend from then on.
-void pool_core::settle_lending(worker_record& worker) {
+void scheduler::settle_lending(worker_record& worker) {
   if (worker.lending_settled) return;
   worker.lender_pid = worker.channel->lending().settle(worker.pid);
   worker.lending_settled = worker.channel->lending().state() != lending_state::unknown;
@@ -293,7 +305,7 @@ void pool_core::settle_lending(worker_record& worker) {
 
 // Decodes here, on this thread: afterwards the bulk area is free, and the worker, waiting for
 // the busy word, may free its lent runs.
-void pool_core::deliver_result(const worker_record& worker, task_state& task,
+void scheduler::deliver_result(const worker_record& worker, task_state& task,
                                const payload_view& result) {
   std::uint64_t lent_bytes = 0;
   for (const lent_run& run : result.lent) lent_bytes += run.size;
@@ -308,39 +320,28 @@ void pool_core::deliver_result(const worker_record& worker, task_state& task,
   if (!task.succeed_from(result)) lent_bytes_read_.fetch_sub(lent_bytes, std::memory_order_relaxed);
 }
 
-void pool_core::release_slot(worker_record& worker, std::uint32_t slot) {
-  if (worker.bulk_request_slot == static_cast<int>(slot)) worker.bulk_request_slot = -1;
-  worker.slots[slot].reset();
-  worker.running_since[slot] = {};
-  worker.revoked[slot] = false;
+void scheduler::release_slot(worker_record& worker, std::uint32_t slot) {
+  worker.calls.release(slot);
   worker.channel->slot(slot).store(0, std::memory_order_relaxed);
-  worker.free_slots.push_back(slot);
   worker.ring_full = false;
 }
 
-std::uint32_t pool_core::revoke_queued(worker_record& worker) {
-  std::vector<std::shared_ptr<task_state>> taken;
-  for (std::uint32_t slot = 0; slot < master_channel::kSlots; ++slot) {
-    auto& task = worker.slots[slot];
-    if (!task || !task->try_revoke()) continue;
-    worker.revoked[slot] = true;  // the slot stays reserved until the worker's skipped reply
-    taken.push_back(std::move(task));
-    task.reset();
-  }
-  // Back to the front of the queue, in submission order.
-  std::sort(taken.begin(), taken.end(), [](const auto& a, const auto& b) { return a->id < b->id; });
-  pending_.insert(pending_.begin(), taken.begin(), taken.end());
-  return static_cast<std::uint32_t>(taken.size());
+std::uint32_t scheduler::revoke_queued(worker_record& worker) {
+  std::vector<std::shared_ptr<task_state>> taken = worker.calls.revoke_queued();
+  const auto count = static_cast<std::uint32_t>(taken.size());
+  requeue_first(pending_, std::move(taken));
+  return count;
 }
 
-void pool_core::steal_for_idle_workers() {
+void scheduler::steal_for_idle_workers() {
   if (!pending_.empty()) return;
-  const bool someone_idle = std::any_of(workers_.begin(), workers_.end(), [&](const auto& w) {
-    return w->state == worker_record::phase::running && w->occupied() == 0 && !w->ring_full;
-  });
+  const bool someone_idle =
+      std::any_of(pool_.workers_.begin(), pool_.workers_.end(), [&](const auto& w) {
+        return w->state == worker_record::phase::running && w->occupied() == 0 && !w->ring_full;
+      });
   if (!someone_idle) return;
   worker_record* busiest = nullptr;
-  for (auto& worker : workers_) {
+  for (auto& worker : pool_.workers_) {
     if (worker->state != worker_record::phase::running) continue;
     if (busiest == nullptr || worker->occupied() > busiest->occupied()) busiest = worker.get();
   }

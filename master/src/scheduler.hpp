@@ -1,0 +1,70 @@
+// Scheduling: the calls waiting for a worker go to the least-loaded one that has room; replies
+// are read from the workers' rings, checked against the slot they answer and turned into
+// results. Runs with the scheduler lock, on the pool's thread or on a thread that waits for a
+// task (pool_helper); what only the pool's thread may do it hands to the supervisor there.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <span>
+
+#include "forkpool/detail/task_state.hpp"
+#include "shared_area.hpp"
+#include "worker_record.hpp"
+
+namespace forkpool::detail {
+
+class pool_core;
+
+class scheduler {
+ public:
+  explicit scheduler(pool_core& pool);
+
+  /// The calls waiting for a worker, oldest first (calls a worker lost go back to the front).
+  std::deque<std::shared_ptr<task_state>>& pending() noexcept { return pending_; }
+  /// Sends what waits to the workers that have room, then publishes every ring written.
+  void dispatch();
+  /// Watches the worker's bell on the pool's thread: it rings when a reply arrives for a
+  /// sleeping reader.
+  void watch_bell(worker_record& worker);
+  /// Reads every reply the worker has published, then sleeps on its bell; a worker whose replies
+  /// cannot be trusted is killed (its exit completes the rest).
+  void drain_replies(worker_record& worker);
+  /// Reads the replies published so far. False, with worker.fault set, on one that breaks the
+  /// protocol.
+  bool drain_ring(worker_record& worker);
+  /// Takes back the calls the worker has not started, to the front of the queue.
+  std::uint32_t revoke_queued(worker_record& worker);
+  /// pool_helper: a waiting thread reads replies and sends calls itself.
+  void help();
+  void stop_helping();
+  /// pool_stats::result_bytes_read_in_place.
+  std::uint64_t lent_bytes_read() const noexcept {
+    return lent_bytes_read_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  bool send_call(worker_record& worker, const std::shared_ptr<task_state>& task);
+  /// The call does not fit a ring: its arguments go through the worker's request bulk area.
+  bool needs_bulk(const task_state& task) const;
+  bool handle_reply(worker_record& worker, std::span<const std::byte> message);
+  void settle_lending(worker_record& worker);
+  bool receive_shared(worker_record& worker, std::span<const shared_token> tokens,
+                      shared_receipt& receipt);
+  void deliver_result(const worker_record& worker, task_state& task, const payload_view& result);
+  void release_slot(worker_record& worker, std::uint32_t slot);
+  /// After a helper read its replies: what only the pool's thread may do (retire, kill) is due.
+  bool needs_supervision(const worker_record& worker) const;
+  void hand_to_pool_thread(worker_record& worker);
+  void steal_for_idle_workers();
+
+  pool_core& pool_;
+  const std::uint32_t depth_;        ///< calls a worker may hold at once
+  const std::size_t ring_capacity_;  ///< bytes of each ring, as the channels round them
+  std::deque<std::shared_ptr<task_state>> pending_;
+  bool finish_posted_ = false;                     ///< a helper asked for finish_shutdown()
+  std::atomic<std::uint64_t> lent_bytes_read_{0};  ///< pool_stats::result_bytes_read_in_place
+};
+
+}  // namespace forkpool::detail
