@@ -16,7 +16,9 @@
 #include "forkpool/detail/client_protocol.hpp"
 #include "forkpool/detail/unique_fd.hpp"
 #include "forkpool/errors.hpp"
+#include "pool_link.hpp"
 #include "socket_trust.hpp"
+#include "task_engine.hpp"
 #include "wire_exception.hpp"
 
 namespace forkpool {
@@ -168,7 +170,7 @@ struct client::impl {
     calls.erase(it);
     lock.unlock();
     if (reply.kind == master_reply::kind_t::result) {
-      task->succeed_from(std::span<const std::byte>(reply.result));
+      detail::task_engine::succeed_from(*task, std::span<const std::byte>(reply.result));
     } else {
       task->fail(detail::to_exception(std::move(reply.error), *task));
     }

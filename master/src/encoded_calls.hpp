@@ -63,7 +63,7 @@ struct encoded_calls {
                                        std::uint64_t argument_signature,
                                        std::uint64_t result_signature, byte_buffer arguments,
                                        result_room room) {
-    auto state = new_call<encoded_result>(pool.link(), std::move(name), frame_kind::call,
+    auto state = new_call<encoded_result>(pool.link(), std::move(name), call_kind::single,
                                           argument_signature, result_signature, room);
     state->arguments = std::move(arguments);
     pool.enqueue(state);

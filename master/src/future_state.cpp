@@ -3,9 +3,12 @@
 
 #include "forkpool/detail/spin.hpp"
 #include "forkpool/detail/task_state.hpp"
+
 #include "forkpool/errors.hpp"
+#include "pool_link.hpp"
 #include "scheduler_lock.hpp"
 #include "shared_area.hpp"
+#include "task_engine.hpp"
 #include "worker_channel.hpp"
 
 namespace forkpool::detail {
@@ -101,34 +104,37 @@ void task_state::add_done_callback(unique_function callback) {
   run_done_callbacks(now);
 }
 
-bool task_state::begin_dispatch(std::shared_ptr<master_channel> channel, std::uint32_t slot) {
-  std::lock_guard lock(mutex_);
-  if (status_ != status::pending) return false;
-  channel_ = std::move(channel);
-  slot_ = slot;
+bool task_engine::begin_dispatch(task_state& task, std::shared_ptr<master_channel> channel,
+                                 std::uint32_t slot) {
+  std::lock_guard lock(task.mutex_);
+  if (task.status_ != task_state::status::pending) return false;
+  task.channel_ = std::move(channel);
+  task.slot_ = slot;
   return true;
 }
 
-bool task_state::start_on_thread() {
-  std::lock_guard lock(mutex_);
-  if (status_ != status::pending) return false;
-  started_on_thread_ = true;
+bool task_engine::start_on_thread(task_state& task) {
+  std::lock_guard lock(task.mutex_);
+  if (task.status_ != task_state::status::pending) return false;
+  task.started_on_thread_ = true;
   return true;
 }
 
 void task_state::succeed() { finish(status::finished, nullptr); }
 
-bool task_state::try_revoke() {
-  std::lock_guard lock(mutex_);
-  if (status_ != status::pending || !channel_ || !channel_->try_cancel(slot_, id)) return false;
-  channel_.reset();
+bool task_engine::try_revoke(task_state& task) {
+  std::lock_guard lock(task.mutex_);
+  if (task.status_ != task_state::status::pending || !task.channel_ ||
+      !task.channel_->try_cancel(task.slot_, task.id))
+    return false;
+  task.channel_.reset();
   return true;
 }
 
-bool task_state::take_back_after_loss() {
-  std::lock_guard lock(mutex_);
-  if (status_ != status::pending) return false;
-  channel_.reset();
+bool task_engine::take_back_after_loss(task_state& task) {
+  std::lock_guard lock(task.mutex_);
+  if (task.status_ != task_state::status::pending) return false;
+  task.channel_.reset();
   return true;
 }
 
@@ -140,19 +146,19 @@ void release_unclaimed(const payload_view& encoded) noexcept {
 
 }  // namespace
 
-bool task_state::succeed_from(const payload_view& encoded) {
+bool task_engine::succeed_from(task_state& task, const payload_view& encoded) {
   try {
-    store_value(encoded);
+    task.store_value(encoded);
   } catch (const std::exception& e) {
     release_unclaimed(encoded);
-    fail(std::make_exception_ptr(
-        protocol_error("the result of task '" + name + "' did not decode: " + e.what())));
+    task.fail(std::make_exception_ptr(
+        protocol_error("the result of task '" + task.name + "' did not decode: " + e.what())));
     return false;
   }
   // Before the caller can see the result: a shared block it drops at once must go back to the
   // worker then, not when this thread lets go of the reply.
   release_unclaimed(encoded);
-  finish(status::finished, nullptr);
+  task.finish(task_state::status::finished, nullptr);
   return true;
 }
 

@@ -36,6 +36,7 @@
 
 #include "forkpool/detail/task_state.hpp"
 #include "forkpool/options.hpp"
+#include "pool_link.hpp"
 #include "scheduler.hpp"
 #include "scheduler_lock.hpp"
 #include "supervisor.hpp"

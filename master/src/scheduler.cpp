@@ -7,6 +7,7 @@
 #include "pool_core.hpp"
 #include "scheduler.hpp"
 #include "shared_area.hpp"
+#include "task_engine.hpp"
 #include "wire_exception.hpp"
 #include "worker_messages.hpp"
 
@@ -92,14 +93,15 @@ bool scheduler::send_call(worker_record& worker, const std::shared_ptr<task_stat
   // Published to the worker by the ring's release store; seen by cancel() through the task lock.
   worker.channel->slot(slot).store(slot_word(task->id, slot_state::queued),
                                    std::memory_order_relaxed);
-  if (!task->begin_dispatch(worker.channel, slot)) {  // cancelled meanwhile: leave it out
+  if (!task_engine::begin_dispatch(*task, worker.channel,
+                                   slot)) {  // cancelled meanwhile: leave it out
     worker.channel->slot(slot).store(0, std::memory_order_relaxed);
     return false;
   }
   worker.calls.occupy(task);
 
-  call_message call{task->kind, task->id, slot, task->argument_signature, task->result_signature,
-                    task->name, {},       {}};
+  call_message call{frame_kind_of(task->kind), task->id,   slot, task->argument_signature,
+                    task->result_signature,    task->name, {},   {}};
   if (bulk) {
     // The worker reads the area only for this call, and no other call of its uses it until the
     // reply (see slot_table::bulk_held), so writing it here races with nothing.
@@ -317,7 +319,8 @@ void scheduler::deliver_result(const worker_record& worker, task_state& task,
   }
   // Counted before the future completes, so a caller who sees the result sees the count.
   lent_bytes_read_.fetch_add(lent_bytes, std::memory_order_relaxed);
-  if (!task.succeed_from(result)) lent_bytes_read_.fetch_sub(lent_bytes, std::memory_order_relaxed);
+  if (!task_engine::succeed_from(task, result))
+    lent_bytes_read_.fetch_sub(lent_bytes, std::memory_order_relaxed);
 }
 
 void scheduler::release_slot(worker_record& worker, std::uint32_t slot) {

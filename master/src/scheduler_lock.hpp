@@ -11,6 +11,7 @@
 
 #include "forkpool/detail/task_state.hpp"
 #include "forkpool/detail/unique_function.hpp"
+#include "pool_link.hpp"
 
 namespace forkpool::detail {
 

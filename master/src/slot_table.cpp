@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "task_engine.hpp"
+
 namespace forkpool::detail {
 namespace {
 
@@ -32,7 +34,7 @@ void slot_table::release(std::uint32_t slot) {
 std::vector<slot_table::task_ptr> slot_table::revoke_queued() {
   std::vector<task_ptr> taken;
   for (std::uint32_t slot = 0; slot < kSlots; ++slot) {
-    if (!tasks_[slot] || !tasks_[slot]->try_revoke()) continue;
+    if (!tasks_[slot] || !task_engine::try_revoke(*tasks_[slot])) continue;
     revoked_[slot] = true;  // reserved until the worker's skipped reply
     taken.push_back(std::move(tasks_[slot]));
   }

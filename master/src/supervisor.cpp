@@ -13,6 +13,7 @@
 #include "pool_core.hpp"
 #include "pool_log.hpp"
 #include "supervisor.hpp"
+#include "task_engine.hpp"
 
 namespace forkpool::detail {
 namespace {
@@ -380,7 +381,7 @@ void supervisor::bury(worker_record& worker, int wait_status) {
   for (std::uint32_t slot = 0; slot < master_channel::kSlots; ++slot) {
     std::shared_ptr<task_state> task = worker.calls.take(slot);
     if (!task) continue;
-    if (task->try_revoke()) {  // never started: it runs elsewhere
+    if (task_engine::try_revoke(*task)) {  // never started: it runs elsewhere
       requeue.push_back(std::move(task));
     } else if (!task->done()) {  // it was running
       if (task->id == worker.timed_out_task) {
@@ -421,7 +422,8 @@ void supervisor::bury(worker_record& worker, int wait_status) {
 
 void supervisor::retry_or_fail(std::shared_ptr<task_state> task, std::exception_ptr error,
                                std::vector<std::shared_ptr<task_state>>& requeue) {
-  if (task->retries < pool_.options_.max_retries && !stopped() && task->take_back_after_loss()) {
+  if (task->retries < pool_.options_.max_retries && !stopped() &&
+      task_engine::take_back_after_loss(*task)) {
     ++task->retries;
     retries_.fetch_add(1, std::memory_order_relaxed);
     requeue.push_back(std::move(task));  // first in line again, for the next worker free

@@ -14,7 +14,9 @@
 
 #include "call_task.hpp"
 #include "forkpool/errors.hpp"
+#include "pool_link.hpp"
 #include "private_memory.hpp"
+#include "task_engine.hpp"
 #include "wire_exception.hpp"
 
 namespace forkpool {
@@ -71,7 +73,7 @@ struct thread_pool::impl {
         item = std::move(queue.front());
         queue.pop_front();
       }
-      if (!item.task->start_on_thread()) continue;  // cancelled while queued
+      if (!detail::task_engine::start_on_thread(*item.task)) continue;  // cancelled while queued
       if (initializer_error) {
         item.task->fail(initializer_error);
       } else {
@@ -155,10 +157,10 @@ void thread_pool::run_by_name(const std::shared_ptr<detail::task_state>& task) {
     detail::byte_buffer result;
     detail::buffer_sink sink(result);
     detail::wire_error failure;
-    if (detail::call_task({task->name, task->kind, task->argument_signature, task->result_signature,
-                           task->arguments},
+    if (detail::call_task({task->name, detail::frame_kind_of(task->kind), task->argument_signature,
+                           task->result_signature, task->arguments},
                           sink, failure)) {
-      task->succeed_from(std::span<const std::byte>(result));
+      detail::task_engine::succeed_from(*task, std::span<const std::byte>(result));
     } else {
       task->fail(detail::to_exception(failure));
     }

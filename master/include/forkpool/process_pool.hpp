@@ -160,7 +160,7 @@ auto process_pool::submit(const call_options& call, F fn, A&&... args)
   [[maybe_unused]] constexpr bool sendable = detail::require_sendable_task<traits>();
   detail::check_call_options(call);
   const detail::task_entry& entry = detail::registered_task(+fn);
-  auto state = detail::new_call<R>(link(), entry.name, detail::frame_kind::call,
+  auto state = detail::new_call<R>(link(), entry.name, detail::call_kind::single,
                                    traits::argument_signature, traits::result_signature);
   state->timeout = call.timeout;
   if (detail::encode_arguments(*state, [&] {
@@ -202,7 +202,7 @@ auto process_pool::chunks_of(F fn, Range&& inputs, const map_options& options, s
   auto to_arguments = [](auto&& input) { return arguments(std::forward<decltype(input)>(input)); };
   auto submit_chunk = [this, name = &entry.name](std::vector<arguments>&& chunk) {
     auto state =
-        detail::new_call<std::vector<R>>(link(), *name, detail::frame_kind::call_chunk,
+        detail::new_call<std::vector<R>>(link(), *name, detail::call_kind::map_chunk,
                                          traits::argument_signature, traits::result_signature);
     if (detail::encode_arguments(*state, [&] { detail::encode_into(state->arguments, chunk); }))
       enqueue(state);

@@ -21,7 +21,7 @@ namespace forkpool::detail {
 
 template <class R, class... State>
 std::shared_ptr<future_state<R>> new_call(const std::shared_ptr<pool_link>& link, std::string name,
-                                          frame_kind kind, std::uint64_t argument_signature,
+                                          call_kind kind, std::uint64_t argument_signature,
                                           std::uint64_t result_signature, State&&... state_args) {
   auto state = std::allocate_shared<future_state<R>>(task_allocator<future_state<R>>(), link,
                                                      std::forward<State>(state_args)...);
@@ -81,7 +81,7 @@ template <class R, class... A>
 std::shared_ptr<future_state<R>> new_named_call(const std::shared_ptr<pool_link>& link,
                                                 std::string_view name, A&&... args) {
   [[maybe_unused]] constexpr bool sendable_result = require_sendable_result<R>();
-  auto state = new_call<R>(link, std::string(name), frame_kind::call,
+  auto state = new_call<R>(link, std::string(name), call_kind::single,
                            signature_of<wire_type_t<A>...>(), signature_of<R>());
   state->sent_argument_types = &signature_text<wire_type_t<A>...>;
   state->asked_result_type = &type_name_text<R>;

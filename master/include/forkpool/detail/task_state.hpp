@@ -17,42 +17,17 @@
 #include <type_traits>
 #include <vector>
 
-#include "forkpool/detail/frame.hpp"
 #include "forkpool/detail/sendable.hpp"
 #include "forkpool/detail/serialize.hpp"
-#include "forkpool/detail/spin.hpp"
 #include "forkpool/detail/unique_function.hpp"
 
 namespace forkpool::detail {
 
 class master_channel;
+struct pool_link;  // master/src/pool_link.hpp
 
-/// The pool work a thread waiting for a task can do itself, instead of sleeping until the pool's
-/// thread does it and wakes it (two wake-ups, about 10 µs each on a small VM).
-class pool_helper {
- public:
-  /// Reads the replies that have arrived and sends the calls that wait. With the scheduler lock.
-  virtual void help() = 0;
-  /// The waiting thread stops helping: the pool's thread is to be woken for replies again.
-  virtual void stop_helping() = 0;
-
- protected:
-  ~pool_helper() = default;
-};
-
-/// What a pool shares with its tasks (tasks may outlive their pool).
-struct pool_link {
-  std::atomic<std::uint64_t> submitted{0};
-  std::atomic<std::uint64_t> completed{0};
-  std::atomic<std::uint64_t> failed{0};
-  std::atomic<std::uint64_t> cancelled{0};
-  /// A process pool's scheduler state is under this lock; see master/src/scheduler_lock.hpp.
-  std::mutex scheduler;
-  /// The process pool, while it exists; null for other pools. Used under `scheduler` only.
-  std::atomic<pool_helper*> helper{nullptr};
-  /// How long a waiting thread helps before it sleeps (set before the pool's first task).
-  adaptive_spin help_spin;
-};
+/// What a call carries: one call's arguments, or a map chunk's (a vector of argument tuples).
+enum class call_kind : std::uint8_t { single, map_chunk };
 
 class task_state {
  public:
@@ -64,7 +39,7 @@ class task_state {
   // ---- the call, filled in before the task is queued ----
   std::uint64_t id = 0;
   std::string name;
-  frame_kind kind = frame_kind::call;
+  call_kind kind = call_kind::single;
   std::uint64_t argument_signature = 0;
   std::uint64_t result_signature = 0;
   /// A call by name: the text of the types it sent and asked for, made only for an error that
@@ -95,21 +70,8 @@ class task_state {
   /// the thread that finishes it. Exceptions it throws are reported on stderr and dropped.
   void add_done_callback(unique_function callback);
 
-  // ---- pool side: the pool's event loop ----
-  /// About to place the call in `channel` at `slot` (whose word already says queued). False if
-  /// the task was cancelled meanwhile.
-  bool begin_dispatch(std::shared_ptr<master_channel> channel, std::uint32_t slot);
-  /// Takes the call back from its worker if the worker has not started it (to move it to another
-  /// worker). Under the task's lock, so a concurrent cancel() sees either state, never half.
-  bool try_revoke();
-  /// Its worker died while running the call: the call becomes not started again, to be sent
-  /// anew (a retry). False if it has finished or was cancelled meanwhile.
-  bool take_back_after_loss();
-  /// A thread of a thread_pool starts the task. False if it was cancelled first.
-  bool start_on_thread();
-  /// Finishes with the encoded result; a result that does not decode fails with protocol_error
-  /// (and false is returned).
-  bool succeed_from(const payload_view& encoded);
+  // ---- pool side (the rest is task_engine's, master/src/task_engine.hpp) ----
+  /// Finishes with an error (unless it is done already).
   void fail(std::exception_ptr error);
   /// Fails a call that was never sent (its arguments could not be encoded), counted as
   /// submitted and failed.
@@ -122,6 +84,7 @@ class task_state {
   virtual void store_value(const payload_view& encoded) = 0;
 
  private:
+  friend class task_engine;
   enum class status : std::uint8_t { pending, finished, cancelled };
   void finish(status outcome, std::exception_ptr error);
   /// Records the outcome (status_ is pending, `lock` held), wakes waiters, runs callbacks unlocked.
