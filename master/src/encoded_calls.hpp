@@ -58,13 +58,14 @@ class future_state<encoded_result> final : public task_state {
 
 struct encoded_calls {
   /// Submits `arguments`, encoded as for submit<R>(name, ...), to `pool`; the worker checks the
-  /// signatures as it does for a call by name. The result comes with `room` around it.
+  /// signatures as it does for a call by name (a map chunk's, with call_kind::map_chunk). The
+  /// result comes with `room` around it.
   static future<encoded_result> submit(process_pool& pool, std::string name,
                                        std::uint64_t argument_signature,
                                        std::uint64_t result_signature, byte_buffer arguments,
-                                       result_room room) {
-    auto state = new_call<encoded_result>(pool.link(), std::move(name), call_kind::single,
-                                          argument_signature, result_signature, room);
+                                       result_room room, call_kind kind = call_kind::single) {
+    auto state = new_call<encoded_result>(pool.link(), std::move(name), kind, argument_signature,
+                                          result_signature, room);
     state->arguments = std::move(arguments);
     pool.enqueue(state);
     return future<encoded_result>(std::move(state));

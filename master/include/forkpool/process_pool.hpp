@@ -149,26 +149,11 @@ auto process_pool::submit(F fn, A&&... args) -> future<detail::task_result_t<F>>
 template <detail::task_function F, class... A>
 auto process_pool::submit(const call_options& call, F fn, A&&... args)
     -> future<detail::task_result_t<F>> {
-  using traits = detail::function_traits<detail::task_pointer_t<F>>;
-  using R = typename traits::result;
-  static_assert(sizeof...(A) == traits::arity, "submit: wrong number of arguments for this task");
-  static_assert(std::is_constructible_v<typename traits::arguments, A&&...>,
-                "submit: the arguments do not convert to the task's parameter types");
-  static_assert(!detail::drops_fraction<typename traits::arguments, A...>::value,
-                "submit: a floating-point argument for an integer parameter would lose its "
-                "fraction; convert it explicitly (static_cast) if that is what you mean");
-  [[maybe_unused]] constexpr bool sendable = detail::require_sendable_task<traits>();
   detail::check_call_options(call);
-  const detail::task_entry& entry = detail::registered_task(+fn);
-  auto state = detail::new_call<R>(link(), entry.name, detail::call_kind::single,
-                                   traits::argument_signature, traits::result_signature);
+  auto state = detail::new_function_call(link(), fn, std::forward<A>(args)...);
   state->timeout = call.timeout;
-  if (detail::encode_arguments(*state, [&] {
-        detail::encode_as<typename traits::arguments>::into(state->arguments,
-                                                            std::forward<A>(args)...);
-      }))
-    enqueue(state);
-  return future<R>(std::move(state));
+  if (!state->done()) enqueue(state);
+  return future<detail::task_result_t<F>>(std::move(state));
 }
 
 template <class R, class... A>
@@ -201,11 +186,8 @@ auto process_pool::chunks_of(F fn, Range&& inputs, const map_options& options, s
   const detail::task_entry& entry = detail::registered_task(+fn);
   auto to_arguments = [](auto&& input) { return arguments(std::forward<decltype(input)>(input)); };
   auto submit_chunk = [this, name = &entry.name](std::vector<arguments>&& chunk) {
-    auto state =
-        detail::new_call<std::vector<R>>(link(), *name, detail::call_kind::map_chunk,
-                                         traits::argument_signature, traits::result_signature);
-    if (detail::encode_arguments(*state, [&] { detail::encode_into(state->arguments, chunk); }))
-      enqueue(state);
+    auto state = detail::new_chunk_call<traits>(link(), *name, chunk);
+    if (!state->done()) enqueue(state);
     return future<std::vector<R>>(std::move(state));
   };
   return detail::make_windowed_chunks<R>(std::forward<Range>(inputs), std::move(to_arguments),

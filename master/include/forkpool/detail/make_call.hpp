@@ -107,4 +107,37 @@ const task_entry& registered_task(Pointer fn) {
   return *entry;
 }
 
+/// A call of the registered task `fn` with `args` converted to its parameter types: the
+/// submit(fn, args...) of every pool that sends calls elsewhere. When the arguments could not be
+/// encoded, the call has failed already (done()): not to be sent. Throws unknown_task.
+template <task_function F, class... A>
+auto new_function_call(const std::shared_ptr<pool_link>& link, F fn, A&&... args) {
+  using traits = function_traits<task_pointer_t<F>>;
+  using R = typename traits::result;
+  static_assert(sizeof...(A) == traits::arity, "submit: wrong number of arguments for this task");
+  static_assert(std::is_constructible_v<typename traits::arguments, A&&...>,
+                "submit: the arguments do not convert to the task's parameter types");
+  static_assert(!drops_fraction<typename traits::arguments, A...>::value,
+                "submit: a floating-point argument for an integer parameter would lose its "
+                "fraction; convert it explicitly (static_cast) if that is what you mean");
+  [[maybe_unused]] constexpr bool sendable = require_sendable_task<traits>();
+  const task_entry& entry = registered_task(+fn);
+  auto state = new_call<R>(link, entry.name, call_kind::single, traits::argument_signature,
+                           traits::result_signature);
+  encode_arguments(*state, [&] {
+    encode_as<typename traits::arguments>::into(state->arguments, std::forward<A>(args)...);
+  });
+  return state;
+}
+
+/// One map chunk of the task registered as `name`: its inputs, as argument tuples, in one call.
+template <class Traits>
+auto new_chunk_call(const std::shared_ptr<pool_link>& link, const std::string& name,
+                    const std::vector<typename Traits::arguments>& chunk) {
+  auto state = new_call<std::vector<typename Traits::result>>(
+      link, name, call_kind::map_chunk, Traits::argument_signature, Traits::result_signature);
+  encode_arguments(*state, [&] { encode_into(state->arguments, chunk); });
+  return state;
+}
+
 }  // namespace forkpool::detail

@@ -1,0 +1,245 @@
+#include "agent.hpp"
+
+#include <mpi.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "encoded_calls.hpp"
+#include "forkpool/detail/log_line.hpp"
+#include "forkpool/process_pool.hpp"
+#include "mpi_link.hpp"
+#include "mpi_messages.hpp"
+#include "wire_exception.hpp"
+
+namespace forkpool::detail {
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+namespace wire = mpi_wire;
+
+pool_options local_options(const wire::agent_config& config) {
+  pool_options options;
+  options.workers = config.workers;
+  options.max_tasks_per_worker = config.max_tasks_per_worker;
+  options.max_worker_rss_bytes = config.max_worker_rss_bytes;
+  options.task_timeout = std::chrono::milliseconds(config.task_timeout_ms);
+  options.max_retries = config.max_retries;
+  options.start = static_cast<start_method>(config.start);
+  if (config.ring_bytes != 0) options.ring_bytes = config.ring_bytes;
+  if (config.max_payload_bytes != 0) options.max_payload_bytes = config.max_payload_bytes;
+  return options;
+}
+
+std::string host_name() {
+  char name[256] = {};
+  ::gethostname(name, sizeof name - 1);
+  return name;
+}
+
+byte_buffer encoded(const auto& message) {
+  byte_buffer bytes;
+  encode_into(bytes, message);
+  return bytes;
+}
+
+class agent {
+ public:
+  [[noreturn]] void run() {
+    for (;;) {
+      std::optional<mpi_message> message = link_.try_receive(0);
+      link_.progress();
+      if (!message) {
+        idle_.sleep();
+        continue;
+      }
+      idle_.activity();
+      if (message->tag == wire::leave) leave(0);
+      wire::agent_config config;
+      if (message->tag == wire::configure && wire::decode(message->bytes, config)) serve(config);
+    }
+  }
+
+ private:
+  // One mpi_pool's life on this host: from its configure to its shutdown.
+  void serve(const wire::agent_config& config) {
+    heartbeat_ = std::chrono::milliseconds(config.heartbeat_ms);
+    host_timeout_ = std::chrono::milliseconds(config.host_timeout_ms);
+    wire::agent_hello hello{host_name(), static_cast<std::int32_t>(::getpid()), 0, {}};
+    try {
+      pool_.emplace(local_options(config));
+      hello.workers = pool_->stats().workers_alive > 0 ? pool_->stats().workers_alive
+                                                       : (config.workers ? config.workers : 1);
+    } catch (const std::exception& e) {
+      hello.error = e.what();
+    }
+    send(wire::ready, encoded(hello));
+    if (!pool_) return;
+    last_heard_ = clock_type::now();
+    shutting_down_ = false;
+    while (pool_) {
+      bool active = false;
+      while (std::optional<mpi_message> message = link_.try_receive(0)) {
+        active = true;
+        last_heard_ = clock_type::now();
+        handle(*message);
+      }
+      active |= answer_finished();
+      if (shutting_down_ && jobs_.empty()) {
+        pool_.reset();  // its workers exit; nothing runs any more
+        send(wire::bye, {});
+        break;
+      }
+      link_.progress();
+      const auto now = clock_type::now();
+      if (now - last_sent_ >= heartbeat_) send(wire::heartbeat, {});
+      if (now - last_heard_ > host_timeout_) {
+        log_line(log_level::error, "forkpool agent: rank 0 went silent; leaving");
+        pool_.reset();
+        leave(1);
+      }
+      if (active) {
+        idle_.activity();
+      } else {
+        idle_.sleep();
+      }
+    }
+  }
+
+  void handle(const mpi_message& message) {
+    switch (message.tag) {
+      case wire::call:
+      case wire::chunk: return take_call(message);
+      case wire::shutdown: {
+        wire::shutdown_request request;
+        if (!wire::decode(message.bytes, request))
+          return refuse(0, "a shutdown that does not decode");
+        pool_->shutdown({.wait = false,
+                         .cancel_pending = request.cancel_pending,
+                         .kill_running = request.kill_running});
+        shutting_down_ = true;
+        return;
+      }
+      case wire::leave: pool_.reset(); leave(0);
+      default: return;  // heartbeat: heard
+    }
+  }
+
+  void take_call(const mpi_message& message) {
+    auto request = decode_message<client_request>(message.bytes);
+    if (!request) return refuse(0, "a call that does not decode");
+    const std::uint64_t id = request->id;
+    if (request->kind == client_request::kind_t::stats) {
+      master_reply reply;
+      reply.kind = master_reply::kind_t::stats;
+      reply.id = id;
+      reply.stats = pool_->stats();
+      return send_reply(reply);
+    }
+    if (request->kind != client_request::kind_t::submit) return refuse(id, "an unknown request");
+    try {
+      future<encoded_result> job = encoded_calls::submit(
+          *pool_, std::move(request->task), request->argument_signature, request->result_signature,
+          std::move(request->arguments), {kResultReplyHead, kResultReplyTail},
+          message.tag == wire::chunk ? call_kind::map_chunk : call_kind::single);
+      jobs_.emplace(id, job);
+      job.add_done_callback([this, id] {
+        {
+          std::lock_guard lock(finished_mutex_);
+          finished_.push_back(id);
+        }
+        idle_.wake();  // sent now, not after the back-off
+      });
+    } catch (...) {  // pool_shut_down while shutting down
+      master_reply reply;
+      reply.kind = master_reply::kind_t::error;
+      reply.id = id;
+      reply.error = to_wire_error(std::current_exception());
+      send_reply(reply);
+    }
+  }
+
+  // Replies for the jobs finished since the last look; true if there were any.
+  bool answer_finished() {
+    std::vector<std::uint64_t> ids;
+    {
+      std::lock_guard lock(finished_mutex_);
+      ids.swap(finished_);
+    }
+    for (const std::uint64_t id : ids) {
+      auto it = jobs_.find(id);
+      if (it == jobs_.end()) continue;
+      future<encoded_result> job = std::move(it->second);
+      jobs_.erase(it);
+      if (std::exception_ptr error = job.exception()) {
+        master_reply reply;
+        reply.kind = master_reply::kind_t::error;
+        reply.id = id;
+        reply.error = to_wire_error(error);
+        send_reply(reply);
+      } else {
+        byte_buffer message = std::move(job).get().bytes;  // the result, copied once
+        frame_result_reply(message, id);
+        send(wire::reply, std::move(message));
+      }
+    }
+    return !ids.empty();
+  }
+
+  // A message from rank 0 that does not decode: said, and the agent goes on.
+  void refuse(std::uint64_t id, const std::string& why) {
+    log_line(log_level::error, "forkpool agent: " + why);
+    master_reply reply;
+    reply.kind = master_reply::kind_t::error;
+    reply.id = id;
+    reply.error = {error_code::protocol, "", "agent: " + why};
+    send_reply(reply);
+  }
+
+  void send_reply(const master_reply& reply) {
+    byte_buffer bytes;
+    append_message(bytes, reply);
+    send(wire::reply, std::move(bytes));
+  }
+
+  void send(int tag, byte_buffer bytes) {
+    link_.send(0, tag, std::move(bytes));
+    last_sent_ = clock_type::now();
+  }
+
+  [[noreturn]] void leave(int status) {
+    // Sends still in flight go first; a rank 0 that went silent gets none (and no finalize,
+    // which can hang on a lost peer).
+    if (status != 0) std::_Exit(status);
+    while (!link_.progress()) idle_.sleep();
+    MPI_Finalize();
+    std::exit(0);
+  }
+
+  mpi_link link_;
+  idle_wait idle_;
+  std::optional<process_pool> pool_;
+  std::unordered_map<std::uint64_t, future<encoded_result>> jobs_;
+  std::mutex finished_mutex_;
+  std::vector<std::uint64_t> finished_;  ///< ids of finished jobs, from the pool's thread
+  bool shutting_down_ = false;
+  std::chrono::milliseconds heartbeat_{200};
+  std::chrono::milliseconds host_timeout_{5000};
+  clock_type::time_point last_heard_ = clock_type::now();
+  clock_type::time_point last_sent_ = clock_type::now();
+};
+
+}  // namespace
+
+void run_agent() {
+  agent serving;  // run() leaves the program: this frame is never unwound
+  serving.run();
+}
+
+}  // namespace forkpool::detail

@@ -1,0 +1,92 @@
+// forkpool::mpi::init: MPI starts, ranks other than 0 become agents, rank 0 says goodbye at exit.
+#include <mpi.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+
+#include "agent.hpp"
+#include "forkpool/detail/log_line.hpp"
+#include "forkpool/init.hpp"
+#include "forkpool/mpi.hpp"
+#include "mpi_link.hpp"
+#include "mpi_messages.hpp"
+#include "mpi_state.hpp"
+
+namespace forkpool {
+namespace {
+
+constinit std::atomic<int> this_rank{-1};
+constinit std::atomic<int> world_size{0};
+
+// mpiexec binds each rank to one core by default, and forked workers inherit the mask: a pool
+// inside such a rank runs every worker on that core.
+void warn_if_bound(int rank) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return;
+  const long online = ::sysconf(_SC_NPROCESSORS_ONLN);
+  if (CPU_COUNT(&set) == 1 && online > 1)
+    detail::log_line(log_level::warning,
+                     "forkpool::mpi: rank " + std::to_string(rank) + " is bound to one CPU of " +
+                         std::to_string(online) +
+                         ": its pool's workers would all share it; launch with "
+                         "`mpiexec --bind-to none` (Slurm: `srun --cpu-bind=none`)");
+}
+
+// Rank 0, at exit: every agent is told to leave, then MPI ends. After a lost host, MPI_Finalize
+// can hang on it: then the process leaves without it.
+void leave_world() {
+  detail::mpi_link link;
+  const int size = world_size.load();
+  for (int rank = 1; rank < size; ++rank)
+    if (!detail::mpi_state::rank_lost(rank)) link.send(rank, detail::mpi_wire::leave, {});
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  detail::idle_wait idle;
+  while (!link.progress() && std::chrono::steady_clock::now() < give_up) idle.sleep();
+  if (detail::mpi_state::any_rank_lost() || !link.progress()) {
+    for (int rank = 1; rank < size; ++rank) link.abandon(rank);
+    return;
+  }
+  MPI_Finalize();
+}
+
+}  // namespace
+
+namespace mpi {
+
+void init(int& argc, char**& argv) {
+  forkpool::init(argc, argv);  // a spawned worker or a fork server never returns from here
+  int started = 0;
+  MPI_Initialized(&started);
+  if (started)
+    throw std::logic_error("forkpool::mpi::init: MPI is started already (init called twice?)");
+  int provided = 0;
+  if (MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS)
+    throw std::runtime_error("forkpool::mpi::init: MPI_Init_thread failed");
+  if (provided < MPI_THREAD_SERIALIZED)
+    throw std::runtime_error(
+        "forkpool::mpi::init: this MPI does not allow calls from more than one thread "
+        "(MPI_THREAD_SERIALIZED)");
+  // Errors come back as codes: a send to a rank that died must not end this one.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  int rank = 0;
+  int size = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  this_rank.store(rank);
+  world_size.store(size);
+  warn_if_bound(rank);
+  if (rank != 0) detail::run_agent();
+  std::atexit(leave_world);
+}
+
+int rank() { return this_rank.load(); }
+int size() { return world_size.load(); }
+
+}  // namespace mpi
+}  // namespace forkpool

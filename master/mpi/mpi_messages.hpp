@@ -1,0 +1,82 @@
+// What travels between rank 0's mpi_pool and its agents, by MPI tag. Calls and replies are
+// forkpool-master's messages (client_protocol.hpp): a client_request, and a master_reply framed
+// as for a socket (its length prefix is skipped). The rest is small cereal structs.
+#pragma once
+
+#include <cereal/types/string.hpp>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "forkpool/detail/client_protocol.hpp"
+#include "forkpool/detail/serialize.hpp"
+#include "forkpool/options.hpp"
+
+namespace forkpool::detail::mpi_wire {
+
+enum tag : int {
+  configure = 1,  ///< 0 -> agent: agent_config; start a pool
+  ready = 2,      ///< agent -> 0: agent_hello; the pool runs
+  call = 3,       ///< 0 -> agent: client_request (submit or stats)
+  chunk = 4,      ///< 0 -> agent: client_request of a map chunk
+  reply = 5,      ///< agent -> 0: a framed master_reply
+  heartbeat = 6,  ///< either way, empty: still here
+  shutdown = 7,   ///< 0 -> agent: shutdown_options; shut the pool down
+  bye = 8,        ///< agent -> 0, empty: the pool is shut down
+  leave = 9,      ///< 0 -> agent, empty: rank 0 is leaving; exit
+};
+
+/// The pool an agent is to run: what of pool_options can travel (an initializer by name only).
+struct agent_config {
+  std::uint32_t workers = 0;
+  std::uint64_t max_tasks_per_worker = 0;
+  std::uint64_t max_worker_rss_bytes = 0;
+  std::int64_t task_timeout_ms = 0;
+  std::uint32_t max_retries = 0;
+  std::uint8_t start = 0;
+  std::uint64_t ring_bytes = 0;
+  std::uint64_t max_payload_bytes = 0;
+  std::int64_t heartbeat_ms = 0;
+  std::int64_t host_timeout_ms = 0;
+
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(workers, max_tasks_per_worker, max_worker_rss_bytes, task_timeout_ms, max_retries, start,
+      ring_bytes, max_payload_bytes, heartbeat_ms, host_timeout_ms);
+  }
+};
+
+struct agent_hello {
+  std::string host;
+  std::int32_t pid = 0;
+  std::uint32_t workers = 0;
+  std::string error;  ///< why its pool could not start; empty when it runs
+
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(host, pid, workers, error);
+  }
+};
+
+struct shutdown_request {
+  bool cancel_pending = false;
+  bool kill_running = false;
+
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(cancel_pending, kill_running);
+  }
+};
+
+/// Decodes a message that is exactly one T; false if it is not.
+template <class T>
+bool decode(std::span<const std::byte> bytes, T& out) noexcept {
+  try {
+    decode_exact(bytes, out);
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace forkpool::detail::mpi_wire

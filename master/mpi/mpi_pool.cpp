@@ -1,0 +1,496 @@
+// Rank 0's side of an mpi_pool: one thread (the only one that calls MPI while the pool exists)
+// sends waiting calls to the hosts with credits to spare, completes futures from the replies,
+// exchanges heartbeats and gives up on hosts that stop answering.
+#include <mpi.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "forkpool/detail/log_line.hpp"
+#include "forkpool/mpi.hpp"
+#include "mpi_link.hpp"
+#include "mpi_messages.hpp"
+#include "mpi_state.hpp"
+#include "pool_link.hpp"
+#include "task_engine.hpp"
+#include "wire_exception.hpp"
+
+namespace forkpool {
+
+host_lost::host_lost(const std::string& message, int rank, std::string host)
+    : error(message), rank_(rank), host_(std::move(host)) {}
+
+namespace detail::mpi_state {
+namespace {
+std::mutex state_mutex;
+std::set<int> lost_ranks;
+bool pool_exists = false;
+}  // namespace
+
+void mark_lost(int rank) {
+  std::lock_guard lock(state_mutex);
+  lost_ranks.insert(rank);
+}
+bool rank_lost(int rank) {
+  std::lock_guard lock(state_mutex);
+  return lost_ranks.count(rank) != 0;
+}
+bool any_rank_lost() {
+  std::lock_guard lock(state_mutex);
+  return !lost_ranks.empty();
+}
+bool claim_pool() {
+  std::lock_guard lock(state_mutex);
+  if (pool_exists) return false;
+  pool_exists = true;
+  return true;
+}
+void release_pool() {
+  std::lock_guard lock(state_mutex);
+  pool_exists = false;
+}
+}  // namespace detail::mpi_state
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+namespace wire = detail::mpi_wire;
+using task_ptr = std::shared_ptr<detail::task_state>;
+
+/// One agent, as rank 0 sees it.
+struct host {
+  int rank = 0;
+  std::string name;
+  int pid = 0;
+  unsigned credits = 0;  ///< calls it may hold at once
+  bool lost = false;
+  bool said_bye = false;
+  std::unordered_map<std::uint64_t, task_ptr> held;  ///< its calls in flight, by id
+  clock_type::time_point last_heard = clock_type::now();
+  pool_stats stats;
+  bool stats_fresh = false;
+
+  unsigned free_credits() const {
+    return lost || said_bye ? 0 : credits - std::min<unsigned>(credits, held.size());
+  }
+};
+
+detail::byte_buffer encoded(const auto& message) {
+  detail::byte_buffer bytes;
+  detail::encode_into(bytes, message);
+  return bytes;
+}
+
+}  // namespace
+
+
+struct mpi_pool::impl {
+  mpi_pool_options options;
+  std::shared_ptr<detail::pool_link> link = std::make_shared<detail::pool_link>();
+  std::vector<host> hosts;
+  detail::mpi_link mpi;
+  detail::idle_wait idle;
+
+  // Between the user's threads and the pool's thread.
+  std::mutex mutex;
+  std::deque<task_ptr> incoming;
+  std::optional<shutdown_options> shutdown_asked;
+  bool stats_wanted = false;
+  std::uint64_t stats_rounds = 0;  ///< stats rounds completed
+  cluster_stats last_stats;
+  bool finished = false;
+  std::condition_variable changed;
+
+  // The pool's thread only.
+  std::deque<task_ptr> pending;
+  bool shutdown_sent = false;
+  bool cancelled_pending = false;
+  std::optional<clock_type::time_point> stats_deadline;
+  clock_type::time_point last_heartbeat = clock_type::now();
+  std::thread thread;
+
+  // ---- the pool's thread ----
+
+  void run() {
+    for (;;) {
+      std::optional<shutdown_options> shutdown;
+      bool want_stats = false;
+      {
+        std::lock_guard lock(mutex);
+        for (auto& task : incoming) pending.push_back(std::move(task));
+        incoming.clear();
+        shutdown = shutdown_asked;
+        want_stats = stats_wanted;
+      }
+      bool active = false;
+      if (shutdown && (shutdown->cancel_pending || shutdown->kill_running) && !cancelled_pending) {
+        for (auto& task : pending) task->cancel();
+        pending.clear();
+        cancelled_pending = true;
+      }
+      active |= dispatch();
+      active |= receive();
+      mpi.progress();
+      const auto now = clock_type::now();
+      keep_in_touch(now);
+      if (want_stats) gather_stats(now);
+      if (shutdown && pending.empty() && !shutdown_sent) {
+        const auto request = encoded(wire::shutdown_request{
+            shutdown->cancel_pending || shutdown->kill_running, shutdown->kill_running});
+        for (host& h : hosts)
+          if (!h.lost) mpi.send(h.rank, wire::shutdown, request);
+        shutdown_sent = true;
+      }
+      if (shutdown_sent && std::all_of(hosts.begin(), hosts.end(),
+                                       [](const host& h) { return h.lost || h.said_bye; })) {
+        finish();
+        return;
+      }
+      if (active) {
+        idle.activity();
+      } else {
+        idle.sleep();
+      }
+    }
+  }
+
+  // Sends what waits to the hosts with the most credits to spare; true if it sent any.
+  bool dispatch() {
+    bool sent = false;
+    while (!pending.empty()) {
+      host* best = nullptr;
+      for (host& h : hosts)
+        if (h.free_credits() > 0 && (best == nullptr || h.free_credits() > best->free_credits()))
+          best = &h;
+      if (best == nullptr) break;
+      task_ptr task = std::move(pending.front());
+      pending.pop_front();
+      if (!detail::task_engine::start_on_thread(*task)) continue;  // cancelled while it waited
+      detail::client_request request;
+      request.kind = detail::client_request::kind_t::submit;
+      request.id = task->id;
+      request.task = task->name;
+      request.argument_signature = task->argument_signature;
+      request.result_signature = task->result_signature;
+      request.arguments = std::move(task->arguments);  // sent once: a lost call is not resent
+      mpi.send(best->rank, task->kind == detail::call_kind::map_chunk ? wire::chunk : wire::call,
+               encoded(request));
+      best->held.emplace(task->id, std::move(task));
+      sent = true;
+    }
+    if (!pending.empty() && std::none_of(hosts.begin(), hosts.end(),
+                                         [](const host& h) { return !h.lost && !h.said_bye; })) {
+      const auto error = std::make_exception_ptr(
+          broken_pool("forkpool::mpi_pool: every host is lost; no call can run"));
+      for (auto& task : pending) task->fail(error);
+      pending.clear();
+    }
+    return sent;
+  }
+
+  host* host_of(int rank) {
+    for (host& h : hosts)
+      if (h.rank == rank) return &h;
+    return nullptr;
+  }
+
+  // Reads what the agents sent; true if anything came.
+  bool receive() {
+    bool any = false;
+    while (std::optional<detail::mpi_message> message = mpi.try_receive()) {
+      any = true;
+      host* from = host_of(message->source);
+      if (from == nullptr || from->lost) continue;
+      from->last_heard = clock_type::now();
+      if (message->tag == wire::bye) from->said_bye = true;
+      if (message->tag == wire::reply) take_reply(*from, message->bytes);
+    }
+    return any;
+  }
+
+  void take_reply(host& from, std::span<const std::byte> framed) {
+    std::optional<detail::master_reply> reply;
+    if (framed.size() >= detail::kLengthPrefix)
+      reply = detail::decode_message<detail::master_reply>(framed.subspan(detail::kLengthPrefix));
+    if (!reply) {
+      detail::log_line(log_level::error, "forkpool::mpi_pool: rank " + std::to_string(from.rank) +
+                                             " sent a reply that does not decode; ignored");
+      return;
+    }
+    if (reply->kind == detail::master_reply::kind_t::stats) {
+      from.stats = std::move(reply->stats);
+      from.stats_fresh = true;
+      return;
+    }
+    auto it = from.held.find(reply->id);
+    if (it == from.held.end()) {
+      if (reply->kind == detail::master_reply::kind_t::error)
+        detail::log_line(log_level::error, "forkpool::mpi_pool: rank " + std::to_string(from.rank) +
+                                               " refused a message: " + reply->error.message);
+      return;
+    }
+    task_ptr task = std::move(it->second);
+    from.held.erase(it);
+    if (reply->kind == detail::master_reply::kind_t::result) {
+      detail::task_engine::succeed_from(*task, std::span<const std::byte>(reply->result));
+    } else {
+      task->fail(detail::to_exception(std::move(reply->error), *task));
+    }
+  }
+
+  // Heartbeats out, and hosts not heard from for host_timeout given up.
+  void keep_in_touch(clock_type::time_point now) {
+    if (now - last_heartbeat >= options.heartbeat) {
+      for (host& h : hosts)
+        if (!h.lost && !h.said_bye) mpi.send(h.rank, wire::heartbeat, {});
+      last_heartbeat = now;
+    }
+    for (host& h : hosts)
+      if (!h.lost && !h.said_bye && now - h.last_heard > options.host_timeout) lose(h);
+  }
+
+  void lose(host& h) {
+    h.lost = true;
+    detail::mpi_state::mark_lost(h.rank);
+    mpi.abandon(h.rank);
+    detail::log_line(log_level::warning,
+                     "forkpool::mpi_pool: rank " + std::to_string(h.rank) + " (" + h.name +
+                         ", pid " + std::to_string(h.pid) + ") did not answer for " +
+                         std::to_string(options.host_timeout.count()) + " ms; " +
+                         std::to_string(h.held.size()) + " of its calls fail with host_lost");
+    for (auto& [id, task] : h.held)
+      task->fail(std::make_exception_ptr(host_lost("task '" + task->name +
+                                                       "' was lost with its host, rank " +
+                                                       std::to_string(h.rank) + " (" + h.name + ")",
+                                                   h.rank, h.name)));
+    h.held.clear();
+  }
+
+  // One stats round: every live host asked, then answered or given up on.
+  void gather_stats(clock_type::time_point now) {
+    if (!stats_deadline) {
+      detail::client_request request;
+      request.kind = detail::client_request::kind_t::stats;
+      const auto bytes = encoded(request);
+      for (host& h : hosts) {
+        h.stats_fresh = false;
+        if (!h.lost && !h.said_bye) mpi.send(h.rank, wire::call, bytes);
+      }
+      stats_deadline = now + options.host_timeout;
+      return;
+    }
+    const bool all_in = std::all_of(hosts.begin(), hosts.end(), [](const host& h) {
+      return h.lost || h.said_bye || h.stats_fresh;
+    });
+    if (!all_in && now < *stats_deadline) return;
+    stats_deadline.reset();
+    cluster_stats s = snapshot();
+    {
+      std::lock_guard lock(mutex);
+      last_stats = std::move(s);
+      ++stats_rounds;
+      stats_wanted = false;
+    }
+    changed.notify_all();
+  }
+
+  cluster_stats snapshot() const {
+    cluster_stats s;
+    s.total.submitted = link->submitted.load();
+    s.total.completed = link->completed.load();
+    s.total.failed = link->failed.load();
+    s.total.cancelled = link->cancelled.load();
+    const std::uint64_t finished_calls = s.total.completed + s.total.failed + s.total.cancelled;
+    s.total.queue_depth =
+        s.total.submitted > finished_calls ? s.total.submitted - finished_calls : 0;
+    for (const host& h : hosts) {
+      s.hosts.push_back({h.rank, h.name, h.pid, h.lost, h.stats});
+      if (h.lost) continue;
+      s.total.workers_alive += h.stats.workers_alive;
+      s.total.workers_retiring += h.stats.workers_retiring;
+      s.total.restarts_task_count += h.stats.restarts_task_count;
+      s.total.restarts_memory += h.stats.restarts_memory;
+      s.total.restarts_timeout += h.stats.restarts_timeout;
+      s.total.restarts_crash += h.stats.restarts_crash;
+      s.total.restarts_requested += h.stats.restarts_requested;
+      s.total.initializer_failures += h.stats.initializer_failures;
+      s.total.retries += h.stats.retries;
+      s.total.result_bytes_read_in_place += h.stats.result_bytes_read_in_place;
+      s.total.per_worker.insert(s.total.per_worker.end(), h.stats.per_worker.begin(),
+                                h.stats.per_worker.end());
+    }
+    return s;
+  }
+
+  void finish() {
+    for (host& h : hosts) {
+      const auto error = std::make_exception_ptr(protocol_error(
+          "forkpool::mpi_pool: rank " + std::to_string(h.rank) + " shut down without answering"));
+      for (auto& [id, task] : h.held) task->fail(error);
+      h.held.clear();
+    }
+    const auto give_up = clock_type::now() + options.host_timeout;
+    while (!mpi.progress() && clock_type::now() < give_up) idle.sleep();
+    cluster_stats s = snapshot();
+    {
+      std::lock_guard lock(mutex);
+      last_stats = std::move(s);
+      finished = true;
+      stats_wanted = false;
+    }
+    changed.notify_all();
+  }
+
+  // ---- construction, on the caller's thread (before the pool's thread exists) ----
+
+  void start_agents() {
+    const int size = mpi::size();
+    wire::agent_config config;
+    config.workers = options.workers_per_host;
+    config.max_tasks_per_worker = options.pool.max_tasks_per_worker;
+    config.max_worker_rss_bytes = options.pool.max_worker_rss_bytes;
+    config.task_timeout_ms = options.pool.task_timeout.count();
+    config.max_retries = options.pool.max_retries;
+    config.start = static_cast<std::uint8_t>(options.pool.start);
+    config.ring_bytes = options.pool.ring_bytes;
+    config.max_payload_bytes = options.pool.max_payload_bytes;
+    config.heartbeat_ms = options.heartbeat.count();
+    config.host_timeout_ms = options.host_timeout.count();
+    const auto bytes = encoded(config);
+    std::vector<int> waiting;
+    for (int rank = 1; rank < size; ++rank) {
+      if (detail::mpi_state::rank_lost(rank)) continue;
+      mpi.send(rank, wire::configure, bytes);
+      waiting.push_back(rank);
+    }
+    const auto give_up = clock_type::now() + options.host_timeout;
+    while (!waiting.empty() && clock_type::now() < give_up) {
+      std::optional<detail::mpi_message> message = mpi.try_receive();
+      mpi.progress();
+      if (!message) {
+        idle.sleep();
+        continue;
+      }
+      idle.activity();
+      wire::agent_hello hello;
+      const auto at = std::find(waiting.begin(), waiting.end(), message->source);
+      if (message->tag != wire::ready || at == waiting.end() ||
+          !wire::decode(message->bytes, hello))
+        continue;  // a heartbeat of an agent still finishing an earlier pool: not yet
+      waiting.erase(at);
+      if (!hello.error.empty()) {
+        detail::log_line(log_level::error, "forkpool::mpi_pool: rank " +
+                                               std::to_string(message->source) +
+                                               " could not start its pool: " + hello.error);
+        continue;
+      }
+      host h;
+      h.rank = message->source;
+      h.name = hello.host;
+      h.pid = hello.pid;
+      const unsigned workers = std::max(hello.workers, 1u);
+      h.credits = options.credits_per_host != 0 ? options.credits_per_host : 2 * workers;
+      h.stats.workers_alive = workers;
+      hosts.push_back(std::move(h));
+    }
+    for (const int rank : waiting) {
+      detail::log_line(log_level::error, "forkpool::mpi_pool: rank " + std::to_string(rank) +
+                                             " did not start a pool within host_timeout");
+      detail::mpi_state::mark_lost(rank);
+      mpi.abandon(rank);
+    }
+    std::sort(hosts.begin(), hosts.end(),
+              [](const host& a, const host& b) { return a.rank < b.rank; });
+  }
+};
+
+mpi_pool::mpi_pool(mpi_pool_options options) : impl_(std::make_unique<impl>()) {
+  if (mpi::rank() != 0)
+    throw std::logic_error(
+        "forkpool::mpi_pool: made on rank 0 only, after forkpool::mpi::init(argc, argv)");
+  if (options.heartbeat.count() <= 0 || options.host_timeout <= options.heartbeat)
+    throw std::invalid_argument(
+        "forkpool::mpi_pool: heartbeat must be positive and host_timeout longer than it");
+  if (mpi::size() < 2)
+    throw broken_pool(
+        "forkpool::mpi_pool: no agent to send calls to: run the program with "
+        "mpiexec -n 2 or more");
+  if (!detail::mpi_state::claim_pool())
+    throw std::logic_error("forkpool::mpi_pool: one mpi_pool at a time");
+  impl_->options = std::move(options);
+  try {
+    impl_->start_agents();
+  } catch (...) {
+    detail::mpi_state::release_pool();
+    throw;
+  }
+  if (impl_->hosts.empty()) {
+    detail::mpi_state::release_pool();
+    throw broken_pool("forkpool::mpi_pool: no agent started a pool");
+  }
+  impl_->thread = std::thread([this] { impl_->run(); });
+}
+
+mpi_pool::~mpi_pool() {
+  shutdown({.wait = true});
+  if (impl_->thread.joinable()) impl_->thread.join();
+  detail::mpi_state::release_pool();
+}
+
+void mpi_pool::enqueue(std::shared_ptr<detail::task_state> task) {
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->shutdown_asked) throw pool_shut_down();
+    task->id = impl_->link->submitted.fetch_add(1, std::memory_order_relaxed) + 1;
+    impl_->incoming.push_back(std::move(task));
+  }
+  impl_->idle.wake();
+}
+
+void mpi_pool::shutdown(shutdown_options options) {
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (!impl_->shutdown_asked) {
+      impl_->shutdown_asked = options;
+    } else {
+      impl_->shutdown_asked->cancel_pending |= options.cancel_pending;
+      impl_->shutdown_asked->kill_running |= options.kill_running;
+    }
+  }
+  impl_->idle.wake();
+  if (!options.wait) return;
+  {
+    std::unique_lock lock(impl_->mutex);
+    impl_->changed.wait(lock, [&] { return impl_->finished; });
+  }
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+cluster_stats mpi_pool::stats() const {
+  std::unique_lock lock(impl_->mutex);
+  if (impl_->finished) return impl_->last_stats;
+  const std::uint64_t round = impl_->stats_rounds;
+  impl_->stats_wanted = true;
+  lock.unlock();
+  impl_->idle.wake();
+  lock.lock();
+  impl_->changed.wait(lock, [&] { return impl_->stats_rounds > round || impl_->finished; });
+  return impl_->last_stats;
+}
+
+unsigned mpi_pool::hosts() const noexcept { return static_cast<unsigned>(impl_->hosts.size()); }
+
+const std::shared_ptr<detail::pool_link>& mpi_pool::link() const noexcept { return impl_->link; }
+
+}  // namespace forkpool

@@ -1,0 +1,188 @@
+// mpi_pool through the real thing: this program runs under mpiexec (tests/CMakeLists.txt), rank 0
+// runs the test cases, and every other rank becomes an agent inside forkpool::mpi::init.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "forkpool/mpi.hpp"
+
+using namespace forkpool;
+using namespace std::chrono_literals;
+
+namespace mpi_tasks {
+
+int square(int x) { return x * x; }
+// Which agent's workers ran the call: workers inherit their agent's environment.
+int rank_of_host(int) {
+  const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
+  return rank ? std::atoi(rank) : -1;
+}
+int fails(int x) { throw std::out_of_range("no value for " + std::to_string(x)); }
+int crashes(int) { std::abort(); }
+int naps(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+
+}  // namespace mpi_tasks
+
+FORKPOOL_TASK_NAMED(mpi_tasks::square, "square");
+FORKPOOL_TASK_NAMED(mpi_tasks::rank_of_host, "rank_of_host");
+FORKPOOL_TASK_NAMED(mpi_tasks::fails, "fails");
+FORKPOOL_TASK_NAMED(mpi_tasks::crashes, "crashes");
+FORKPOOL_TASK_NAMED(mpi_tasks::naps, "naps");
+
+namespace {
+
+mpi_pool_options two_workers() {
+  mpi_pool_options options;
+  options.workers_per_host = 2;
+  return options;
+}
+
+// Clock ticks a process has used (user + system), from /proc.
+long cpu_ticks(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::istringstream fields(text.substr(text.rfind(')') + 2));
+  std::string field;
+  long utime = 0;
+  long stime = 0;
+  for (int i = 3; fields >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) {
+      stime = std::stol(field);
+      break;
+    }
+  }
+  return utime + stime;
+}
+
+}  // namespace
+
+TEST_CASE("mpi: calls run on every host and come back right") {
+  REQUIRE(mpi::size() >= 3);
+  mpi_pool pool(two_workers());
+  CHECK(pool.hosts() == static_cast<unsigned>(mpi::size() - 1));
+  std::vector<future<int>> squares;
+  std::vector<future<int>> ranks;
+  for (int i = 0; i < 200; ++i) {
+    squares.push_back(pool.submit(mpi_tasks::square, i));
+    ranks.push_back(pool.submit(mpi_tasks::rank_of_host, i));
+  }
+  std::set<int> ran_on;
+  for (int i = 0; i < 200; ++i) {
+    CHECK(squares[i].get() == i * i);
+    ran_on.insert(ranks[i].get());
+  }
+  CHECK(ran_on.size() == static_cast<std::size_t>(mpi::size() - 1));
+  CHECK(ran_on.count(0) == 0);  // never on rank 0
+  CHECK(pool.submit<int>("square", 12).get() == 144);
+}
+
+TEST_CASE("mpi: map sends chunks and keeps the input order") {
+  mpi_pool pool(two_workers());
+  std::vector<int> inputs;
+  for (int i = 0; i < 1000; ++i) inputs.push_back(i);
+  const std::vector<int> out = pool.map(mpi_tasks::square, inputs, {.chunksize = 37});
+  REQUIRE(out.size() == inputs.size());
+  bool all_right = true;
+  for (int i = 0; i < 1000; ++i) all_right = all_right && out[i] == i * i;
+  CHECK(all_right);
+}
+
+TEST_CASE("mpi: a task that throws or crashes fails its own future and the pool keeps serving") {
+  mpi_pool pool(two_workers());
+  auto thrown = pool.submit(mpi_tasks::fails, 3);
+  CHECK_THROWS_AS(thrown.get(), remote_error);
+  try {
+    pool.submit(mpi_tasks::fails, 4).get();
+  } catch (const remote_error& e) {
+    CHECK(e.message() == "no value for 4");
+  }
+  CHECK_THROWS_AS(pool.submit(mpi_tasks::crashes, 1).get(), worker_died);
+  CHECK_THROWS_AS(pool.submit<int>("no_such_task", 1).get(), unknown_task);
+  for (int i = 0; i < 20; ++i) CHECK(pool.submit(mpi_tasks::square, i).get() == i * i);
+  const cluster_stats s = pool.stats();
+  CHECK(s.total.failed >= 4);
+  CHECK(s.total.restarts_crash >= 1);  // the agent replaced its crashed worker
+}
+
+TEST_CASE("mpi: stats name each host and sum their pools") {
+  mpi_pool pool(two_workers());
+  for (int i = 0; i < 50; ++i) pool.submit(mpi_tasks::square, i).get();
+  const cluster_stats s = pool.stats();
+  REQUIRE(s.hosts.size() == static_cast<std::size_t>(mpi::size() - 1));
+  unsigned alive = 0;
+  for (const host_stats& h : s.hosts) {
+    CHECK(h.rank >= 1);
+    CHECK(h.pid > 0);
+    CHECK(h.pid != ::getpid());
+    CHECK_FALSE(h.host.empty());
+    CHECK_FALSE(h.lost);
+    CHECK(h.stats.workers_alive == 2);
+    alive += h.stats.workers_alive;
+  }
+  CHECK(s.total.workers_alive == alive);
+  CHECK(s.total.completed == 50);
+  CHECK(static_cast<pool_stats>(s).completed == 50);  // an executor's stats()
+}
+
+TEST_CASE("mpi: a call still waiting on rank 0 is cancelled exactly") {
+  mpi_pool_options options = two_workers();
+  options.credits_per_host = 1;  // one call per host in flight: the rest wait on rank 0
+  mpi_pool pool(options);
+  std::vector<future<int>> busy;
+  for (int i = 0; i < mpi::size() - 1; ++i) busy.push_back(pool.submit(mpi_tasks::naps, 300));
+  auto waiting = pool.submit(mpi_tasks::square, 5);
+  CHECK(waiting.cancel());
+  CHECK(waiting.cancelled());
+  CHECK_THROWS_AS(waiting.get(), cancelled_error);
+  for (auto& f : busy) CHECK(f.get() == 300);
+  CHECK(pool.stats().total.cancelled == 1);
+}
+
+TEST_CASE("mpi: after shutdown calls are refused and a new pool serves again") {
+  {
+    mpi_pool pool(two_workers());
+    auto last = pool.submit(mpi_tasks::naps, 50);
+    pool.shutdown({.wait = true});
+    CHECK(last.get() == 50);  // finished before shutdown returned
+    CHECK_THROWS_AS(pool.submit(mpi_tasks::square, 1), pool_shut_down);
+  }
+  mpi_pool again(two_workers());
+  CHECK(again.submit(mpi_tasks::square, 9).get() == 81);
+}
+
+TEST_CASE("mpi: an idle agent uses no measurable CPU") {
+  mpi_pool pool(two_workers());
+  pool.submit(mpi_tasks::square, 1).get();
+  const cluster_stats s = pool.stats();
+  std::vector<long> before;
+  for (const host_stats& h : s.hosts) before.push_back(cpu_ticks(h.pid));
+  const auto window = std::chrono::steady_clock::now() + 2s;  // a measuring window, not a wait
+  while (std::chrono::steady_clock::now() < window) std::this_thread::sleep_for(100ms);
+  for (std::size_t i = 0; i < s.hosts.size(); ++i) {
+    const long used = cpu_ticks(s.hosts[i].pid) - before[i];
+    CAPTURE(used);
+    CHECK(used < 20);  // of 200 ticks in the window: under 10% of a CPU (busy-polling is 100%)
+  }
+}
+
+int main(int argc, char** argv) {
+  forkpool::mpi::init(argc, argv);  // agents never return
+  doctest::Context context(argc, argv);
+  return context.run();
+}
