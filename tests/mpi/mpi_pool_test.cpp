@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "forkpool/executor.hpp"
 #include "forkpool/mpi.hpp"
 
 using namespace forkpool;
@@ -43,6 +44,8 @@ FORKPOOL_TASK_NAMED(mpi_tasks::rank_of_host, "rank_of_host");
 FORKPOOL_TASK_NAMED(mpi_tasks::fails, "fails");
 FORKPOOL_TASK_NAMED(mpi_tasks::crashes, "crashes");
 FORKPOOL_TASK_NAMED(mpi_tasks::naps, "naps");
+
+static_assert(executor<mpi_pool>, "mpi_pool models forkpool::executor");
 
 namespace {
 
@@ -166,6 +169,21 @@ TEST_CASE("mpi: after shutdown calls are refused and a new pool serves again") {
   CHECK(again.submit(mpi_tasks::square, 9).get() == 81);
 }
 
+// Code written against the concept: the same function runs on any executor.
+template <executor E>
+int sum_of_squares(E& pool, int n) {
+  int sum = 0;
+  for (int i = 0; i < n; ++i) sum += pool.submit(mpi_tasks::square, i).get();
+  const pool_stats s = pool.stats();  // whatever the executor's stats are, they read as these
+  CHECK(s.completed == static_cast<std::uint64_t>(n));
+  return sum;
+}
+
+TEST_CASE("mpi: code written against the executor concept runs on an mpi_pool") {
+  mpi_pool pool(two_workers());
+  CHECK(sum_of_squares(pool, 10) == 285);
+}
+
 TEST_CASE("mpi: an idle agent uses no measurable CPU") {
   mpi_pool pool(two_workers());
   pool.submit(mpi_tasks::square, 1).get();
@@ -179,6 +197,48 @@ TEST_CASE("mpi: an idle agent uses no measurable CPU") {
     CAPTURE(used);
     CHECK(used < 20);  // of 200 ticks in the window: under 10% of a CPU (busy-polling is 100%)
   }
+}
+
+// Run alone, under mpiexec --enable-recovery (tests/CMakeLists.txt): one agent is killed.
+TEST_CASE(
+    "mpi: a host killed with SIGKILL fails exactly its calls with host_lost and the rest go on") {
+  mpi_pool_options options = two_workers();
+  options.credits_per_host = 2;
+  options.heartbeat = 50ms;
+  options.host_timeout = 1000ms;
+  mpi_pool pool(options);
+  const cluster_stats before = pool.stats();
+  REQUIRE(before.hosts.size() >= 2);
+  const host_stats victim = before.hosts.back();
+  // Every host holds two long calls; the rest wait on rank 0.
+  std::vector<future<int>> calls;
+  for (int i = 0; i < 2 * static_cast<int>(before.hosts.size()) + 4; ++i)
+    calls.push_back(pool.submit(mpi_tasks::naps, 1500));
+  std::this_thread::sleep_for(
+      200ms);  // let the calls reach the hosts (the outcome holds either way)
+  REQUIRE(::kill(victim.pid, SIGKILL) == 0);
+  int lost = 0;
+  int done = 0;
+  for (auto& call : calls) {
+    try {
+      const int slept = call.get();
+      CHECK(slept == 1500);
+      ++done;
+    } catch (const host_lost& e) {
+      CHECK(e.rank() == victim.rank);
+      CHECK(e.host() == victim.host);
+      ++lost;
+    }
+  }
+  CHECK(lost >= 1);
+  CHECK(lost <= 2);  // at most the calls its credits let it hold
+  CHECK(done + lost == static_cast<int>(calls.size()));
+  CHECK(pool.submit(mpi_tasks::square, 6).get() == 36);  // still serving on the others
+  const cluster_stats after = pool.stats();
+  bool seen_lost = false;
+  for (const host_stats& h : after.hosts)
+    if (h.rank == victim.rank) seen_lost = h.lost;
+  CHECK(seen_lost);
 }
 
 int main(int argc, char** argv) {

@@ -10,7 +10,7 @@ namespace forkpool {
 
 template <class E>
 concept executor = requires(E& pool, const E& const_pool, shutdown_options options) {
-  { const_pool.stats() } -> std::same_as<pool_stats>;
+  { const_pool.stats() } -> std::convertible_to<pool_stats>;  // mpi_pool: cluster_stats
   pool.shutdown(options);
   // submit(fn, args...), submit<R>("name", args...) and map(fn, inputs, options) are templates:
   // both pools provide them with the same meaning.
