@@ -68,24 +68,6 @@ using clock_type = std::chrono::steady_clock;
 namespace wire = detail::mpi_wire;
 using task_ptr = std::shared_ptr<detail::task_state>;
 
-/// One agent, as rank 0 sees it.
-struct host {
-  int rank = 0;
-  std::string name;
-  int pid = 0;
-  unsigned credits = 0;  ///< calls it may hold at once
-  bool lost = false;
-  bool said_bye = false;
-  std::unordered_map<std::uint64_t, task_ptr> held;  ///< its calls in flight, by id
-  clock_type::time_point last_heard = clock_type::now();
-  pool_stats stats;
-  bool stats_fresh = false;
-
-  unsigned free_credits() const {
-    return lost || said_bye ? 0 : credits - std::min<unsigned>(credits, held.size());
-  }
-};
-
 detail::byte_buffer encoded(const auto& message) {
   detail::byte_buffer bytes;
   detail::encode_into(bytes, message);
@@ -94,8 +76,25 @@ detail::byte_buffer encoded(const auto& message) {
 
 }  // namespace
 
-
 struct mpi_pool::impl {
+  /// One agent, as rank 0 sees it.
+  struct host {
+    int rank = 0;
+    std::string name;
+    int pid = 0;
+    unsigned credits = 0;  ///< calls it may hold at once
+    bool lost = false;
+    bool said_bye = false;
+    std::unordered_map<std::uint64_t, task_ptr> held;  ///< its calls in flight, by id
+    clock_type::time_point last_heard = clock_type::now();
+    pool_stats stats;
+    bool stats_fresh = false;
+
+    unsigned free_credits() const {
+      return lost || said_bye ? 0 : credits - std::min<unsigned>(credits, held.size());
+    }
+  };
+
   mpi_pool_options options;
   std::shared_ptr<detail::pool_link> link = std::make_shared<detail::pool_link>();
   std::vector<host> hosts;
