@@ -51,6 +51,8 @@ byte_buffer encoded(const auto& message) {
 
 class agent {
  public:
+  explicit agent(const pool_options* fixed) : fixed_(fixed) {}
+
   [[noreturn]] void run() {
     for (;;) {
       std::optional<mpi_message> message = link_.try_receive(0);
@@ -73,7 +75,7 @@ class agent {
     host_timeout_ = std::chrono::milliseconds(config.host_timeout_ms);
     wire::agent_hello hello{host_name(), static_cast<std::int32_t>(::getpid()), 0, {}};
     try {
-      pool_.emplace(local_options(config));
+      pool_.emplace(fixed_ != nullptr ? *fixed_ : local_options(config));
       hello.workers = pool_->stats().workers_alive > 0 ? pool_->stats().workers_alive
                                                        : (config.workers ? config.workers : 1);
     } catch (const std::exception& e) {
@@ -222,6 +224,7 @@ class agent {
     std::exit(0);
   }
 
+  const pool_options* fixed_;
   mpi_link link_;
   idle_wait idle_;
   std::optional<process_pool> pool_;
@@ -237,8 +240,8 @@ class agent {
 
 }  // namespace
 
-void run_agent() {
-  agent serving;  // run() leaves the program: this frame is never unwound
+void run_agent(const pool_options* fixed) {
+  agent serving(fixed);  // run() leaves the program: this frame is never unwound
   serving.run();
 }
 

@@ -61,6 +61,16 @@ namespace mpi {
 
 void init(int& argc, char**& argv) {
   forkpool::init(argc, argv);  // a spawned worker or a fork server never returns from here
+  if (detail::start_mpi(argc, argv) != 0) detail::run_agent();
+  std::atexit(leave_world);
+}
+
+int rank() { return this_rank.load(); }
+int size() { return world_size.load(); }
+
+}  // namespace mpi
+
+int detail::start_mpi(int& argc, char**& argv) {
   int started = 0;
   MPI_Initialized(&started);
   if (started)
@@ -81,12 +91,7 @@ void init(int& argc, char**& argv) {
   this_rank.store(rank);
   world_size.store(size);
   warn_if_bound(rank);
-  if (rank != 0) detail::run_agent();
-  std::atexit(leave_world);
+  return rank;
 }
 
-int rank() { return this_rank.load(); }
-int size() { return world_size.load(); }
-
-}  // namespace mpi
 }  // namespace forkpool
