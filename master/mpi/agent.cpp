@@ -13,6 +13,8 @@
 
 #include "encoded_calls.hpp"
 #include "forkpool/detail/log_line.hpp"
+#include "forkpool/detail/registry.hpp"
+#include "forkpool/errors.hpp"
 #include "forkpool/process_pool.hpp"
 #include "mpi_link.hpp"
 #include "mpi_messages.hpp"
@@ -34,6 +36,13 @@ pool_options local_options(const wire::agent_config& config) {
   options.start = static_cast<start_method>(config.start);
   if (config.ring_bytes != 0) options.ring_bytes = config.ring_bytes;
   if (config.max_payload_bytes != 0) options.max_payload_bytes = config.max_payload_bytes;
+  if (!config.initializer.empty()) {
+    const task_entry* task = find_task(config.initializer);
+    if (task == nullptr)
+      throw unknown_task("the initializer '" + config.initializer +
+                         "' is not a task registered here");
+    options.initializer = reinterpret_cast<void (*)()>(task->function);
+  }
   return options;
 }
 
@@ -135,7 +144,7 @@ class agent {
 
   void take_call(const mpi_message& message) {
     auto request = decode_message<client_request>(message.bytes);
-    if (!request) return refuse(0, "a call that does not decode");
+    if (!request) return refuse(wire::id_of(message.bytes), "a call that does not decode");
     const std::uint64_t id = request->id;
     if (request->kind == client_request::kind_t::stats) {
       master_reply reply;

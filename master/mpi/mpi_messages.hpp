@@ -5,6 +5,7 @@
 
 #include <cereal/types/string.hpp>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 
@@ -38,11 +39,12 @@ struct agent_config {
   std::uint64_t max_payload_bytes = 0;
   std::int64_t heartbeat_ms = 0;
   std::int64_t host_timeout_ms = 0;
+  std::string initializer;  ///< a registered task's name; empty for none
 
   template <class Archive>
   void serialize(Archive& a) {
     a(workers, max_tasks_per_worker, max_worker_rss_bytes, task_timeout_ms, max_retries, start,
-      ring_bytes, max_payload_bytes, heartbeat_ms, host_timeout_ms);
+      ring_bytes, max_payload_bytes, heartbeat_ms, host_timeout_ms, initializer);
   }
 };
 
@@ -67,6 +69,15 @@ struct shutdown_request {
     a(cancel_pending, kill_running);
   }
 };
+
+/// The id a client_request or master_reply carries after its one-byte kind, read from bytes that
+/// may not decode as a whole; 0 when there are too few.
+inline std::uint64_t id_of(std::span<const std::byte> message) noexcept {
+  std::uint64_t id = 0;
+  if (message.size() < 1 + sizeof id) return 0;
+  std::memcpy(&id, message.data() + 1, sizeof id);  // cereal's binary form: native order
+  return id;
+}
 
 /// Decodes a message that is exactly one T; false if it is not.
 template <class T>

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -18,10 +19,12 @@
 #include <vector>
 
 #include "forkpool/detail/log_line.hpp"
+#include "forkpool/detail/registry.hpp"
 #include "forkpool/mpi.hpp"
 #include "mpi_link.hpp"
 #include "mpi_messages.hpp"
 #include "mpi_state.hpp"
+#include "mpi_testing.hpp"
 #include "pool_link.hpp"
 #include "task_engine.hpp"
 #include "wire_exception.hpp"
@@ -30,6 +33,10 @@ namespace forkpool {
 
 host_lost::host_lost(const std::string& message, int rank, std::string host)
     : error(message), rank_(rank), host_(std::move(host)) {}
+
+namespace detail::mpi_testing {
+std::atomic<bool> corrupt_next_call{false};
+}  // namespace detail::mpi_testing
 
 namespace detail::mpi_state {
 namespace {
@@ -110,6 +117,12 @@ struct mpi_pool::impl {
   cluster_stats last_stats;
   bool finished = false;
   std::condition_variable changed;
+  std::atomic<bool> claimed{true};  ///< holds the one-pool-at-a-time claim (mpi_state)
+
+  /// Gives the claim back once the pool has stopped: a new pool may then start.
+  void release_claim() {
+    if (claimed.exchange(false)) detail::mpi_state::release_pool();
+  }
 
   // The pool's thread only.
   std::deque<task_ptr> pending;
@@ -183,8 +196,10 @@ struct mpi_pool::impl {
       request.argument_signature = task->argument_signature;
       request.result_signature = task->result_signature;
       request.arguments = std::move(task->arguments);  // sent once: a lost call is not resent
+      detail::byte_buffer bytes = encoded(request);
+      if (detail::mpi_testing::corrupt_next_call.exchange(false)) bytes.resize(bytes.size() / 2);
       mpi.send(best->rank, task->kind == detail::call_kind::map_chunk ? wire::chunk : wire::call,
-               encoded(request));
+               std::move(bytes));
       best->held.emplace(task->id, std::move(task));
       sent = true;
     }
@@ -223,8 +238,16 @@ struct mpi_pool::impl {
     if (framed.size() >= detail::kLengthPrefix)
       reply = detail::decode_message<detail::master_reply>(framed.subspan(detail::kLengthPrefix));
     if (!reply) {
-      detail::log_line(log_level::error, "forkpool::mpi_pool: rank " + std::to_string(from.rank) +
-                                             " sent a reply that does not decode; ignored");
+      const std::string why =
+          "rank " + std::to_string(from.rank) + " sent a reply that does not decode";
+      detail::log_line(log_level::error, "forkpool::mpi_pool: " + why);
+      const std::uint64_t id = framed.size() >= detail::kLengthPrefix
+                                   ? wire::id_of(framed.subspan(detail::kLengthPrefix))
+                                   : 0;
+      if (auto it = from.held.find(id); it != from.held.end()) {
+        it->second->fail(std::make_exception_ptr(protocol_error("forkpool::mpi_pool: " + why)));
+        from.held.erase(it);
+      }
       return;
     }
     if (reply->kind == detail::master_reply::kind_t::stats) {
@@ -366,6 +389,17 @@ struct mpi_pool::impl {
     config.max_payload_bytes = options.pool.max_payload_bytes;
     config.heartbeat_ms = options.heartbeat.count();
     config.host_timeout_ms = options.host_timeout.count();
+    if (options.pool.initializer) {  // by name: a closure cannot reach another host
+      using plain = void (*)();
+      const plain* fn = options.pool.initializer.target<plain>();
+      const detail::task_entry* task =
+          fn ? detail::find_task(reinterpret_cast<detail::erased_function>(*fn)) : nullptr;
+      if (task == nullptr)
+        throw std::invalid_argument(
+            "forkpool::mpi_pool: pool.initializer must be a function registered with "
+            "FORKPOOL_TASK (a closure cannot reach another host)");
+      config.initializer = task->name;
+    }
     const auto bytes = encoded(config);
     std::vector<int> waiting;
     for (int rank = 1; rank < size; ++rank) {
@@ -428,6 +462,14 @@ mpi_pool::mpi_pool(mpi_pool_options options) : impl_(std::make_unique<impl>()) {
   if (!detail::mpi_state::claim_pool())
     throw std::logic_error("forkpool::mpi_pool: one mpi_pool at a time");
   impl_->options = std::move(options);
+  // Open MPI ends the whole job when one rank dies, unless told otherwise.
+  if (std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr) {
+    const char* recovery = std::getenv("OMPI_MCA_orte_enable_recovery");
+    if (recovery == nullptr || std::string(recovery) != "1")
+      detail::log_line(log_level::warning,
+                       "forkpool::mpi_pool: Open MPI ends the whole job when a host is lost; "
+                       "launch with `mpiexec --enable-recovery` for the pool to serve on");
+  }
   try {
     impl_->start_agents();
   } catch (...) {
@@ -443,8 +485,7 @@ mpi_pool::mpi_pool(mpi_pool_options options) : impl_(std::make_unique<impl>()) {
 
 mpi_pool::~mpi_pool() {
   shutdown({.wait = true});
-  if (impl_->thread.joinable()) impl_->thread.join();
-  detail::mpi_state::release_pool();
+  impl_->release_claim();
 }
 
 void mpi_pool::enqueue(std::shared_ptr<detail::task_state> task) {
@@ -474,6 +515,7 @@ void mpi_pool::shutdown(shutdown_options options) {
     impl_->changed.wait(lock, [&] { return impl_->finished; });
   }
   if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->release_claim();  // the agents are back to waiting for a pool
 }
 
 cluster_stats mpi_pool::stats() const {

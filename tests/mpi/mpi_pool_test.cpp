@@ -9,15 +9,25 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "forkpool/event_loop.hpp"
 #include "forkpool/executor.hpp"
+#include "forkpool/log.hpp"
 #include "forkpool/mpi.hpp"
+#include "forkpool/wait.hpp"
+#include "mpi_testing.hpp"
 
 using namespace forkpool;
 using namespace std::chrono_literals;
@@ -37,6 +47,11 @@ int naps(int ms) {
   return ms;
 }
 
+// The worker's initializer sets this; calls read it.
+int initialized_with = 0;
+void initialize_worker() { initialized_with = 42; }
+int initializer_value(int) { return initialized_with; }
+
 }  // namespace mpi_tasks
 
 FORKPOOL_TASK_NAMED(mpi_tasks::square, "square");
@@ -44,6 +59,8 @@ FORKPOOL_TASK_NAMED(mpi_tasks::rank_of_host, "rank_of_host");
 FORKPOOL_TASK_NAMED(mpi_tasks::fails, "fails");
 FORKPOOL_TASK_NAMED(mpi_tasks::crashes, "crashes");
 FORKPOOL_TASK_NAMED(mpi_tasks::naps, "naps");
+FORKPOOL_TASK_NAMED(mpi_tasks::initialize_worker, "initialize_worker");
+FORKPOOL_TASK_NAMED(mpi_tasks::initializer_value, "initializer_value");
 
 static_assert(executor<mpi_pool>, "mpi_pool models forkpool::executor");
 
@@ -182,6 +199,67 @@ int sum_of_squares(E& pool, int n) {
 TEST_CASE("mpi: code written against the executor concept runs on an mpi_pool") {
   mpi_pool pool(two_workers());
   CHECK(sum_of_squares(pool, 10) == 285);
+}
+
+TEST_CASE(
+    "mpi: a call that reaches its agent corrupt fails with protocol_error and the agent serves on") {
+  mpi_pool_options options = two_workers();
+  mpi_pool pool(options);
+  detail::mpi_testing::corrupt_next_call = true;
+  auto broken = pool.submit(mpi_tasks::square, 3);
+  CHECK_THROWS_AS(broken.get(), protocol_error);
+  for (int i = 0; i < 20; ++i) CHECK(pool.submit(mpi_tasks::square, i).get() == i * i);
+  const cluster_stats s = pool.stats();
+  for (const host_stats& h : s.hosts) CHECK_FALSE(h.lost);
+}
+
+TEST_CASE("mpi: run_in_executor and as_completed work on an mpi_pool unchanged") {
+  mpi_pool pool(two_workers());
+  boost::asio::io_context io;
+  int awaited = 0;
+  boost::asio::co_spawn(
+      io,
+      [&]() -> boost::asio::awaitable<void> {
+        awaited = co_await run_in_executor(pool, mpi_tasks::square, 9);
+      },
+      boost::asio::detached);
+  io.run();
+  CHECK(awaited == 81);
+  std::vector<future<int>> fs;
+  for (int i = 0; i < 10; ++i) fs.push_back(pool.submit(mpi_tasks::square, i));
+  int sum = 0;
+  for (auto& f : as_completed(fs)) sum += f.get();
+  CHECK(sum == 285);
+}
+
+TEST_CASE("mpi: each host's pool runs the initializer named by the options") {
+  mpi_pool_options options = two_workers();
+  options.pool.initializer = mpi_tasks::initialize_worker;
+  mpi_pool pool(options);
+  for (int i = 0; i < 10; ++i) CHECK(pool.submit(mpi_tasks::initializer_value, i).get() == 42);
+  pool.shutdown();
+  mpi_pool_options closure = two_workers();
+  closure.pool.initializer = [] {};
+  CHECK_THROWS_AS(mpi_pool{closure}, std::invalid_argument);  // a closure cannot reach a host
+}
+
+TEST_CASE("mpi: without --enable-recovery the pool says a lost host would end the job") {
+  std::vector<std::string> lines;
+  std::mutex lines_mutex;
+  set_log_handler([&](log_level, std::string_view line) {
+    std::lock_guard lock(lines_mutex);
+    lines.emplace_back(line);
+  });
+  {
+    mpi_pool pool(two_workers());
+    CHECK(pool.submit(mpi_tasks::square, 2).get() == 4);
+  }
+  set_log_handler({});
+  bool warned = false;
+  for (const std::string& line : lines)
+    warned = warned || line.find("--enable-recovery") != std::string::npos;
+  const char* recovery = std::getenv("OMPI_MCA_orte_enable_recovery");
+  CHECK(warned == (recovery == nullptr || std::string(recovery) != "1"));
 }
 
 TEST_CASE("mpi: an idle agent uses no measurable CPU") {
