@@ -3,11 +3,13 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -60,7 +62,8 @@ byte_buffer encoded(const auto& message) {
 
 class agent {
  public:
-  explicit agent(const pool_options* fixed) : fixed_(fixed) {}
+  agent(process_pool* fixed, unsigned fixed_workers)
+      : fixed_(fixed), fixed_workers_(fixed_workers) {}
 
   [[noreturn]] void run() {
     for (;;) {
@@ -84,17 +87,22 @@ class agent {
     host_timeout_ = std::chrono::milliseconds(config.host_timeout_ms);
     wire::agent_hello hello{host_name(), static_cast<std::int32_t>(::getpid()), 0, {}};
     try {
-      pool_.emplace(fixed_ != nullptr ? *fixed_ : local_options(config));
-      hello.workers = pool_->stats().workers_alive > 0 ? pool_->stats().workers_alive
-                                                       : (config.workers ? config.workers : 1);
+      if (fixed_ != nullptr) {
+        pool_ = fixed_;
+        hello.workers = fixed_workers_;
+      } else {
+        pool_ = &owned_.emplace(local_options(config));
+        hello.workers = config.workers != 0 ? config.workers
+                                            : std::max(std::thread::hardware_concurrency(), 1u);
+      }
     } catch (const std::exception& e) {
       hello.error = e.what();
     }
     send(wire::ready, encoded(hello));
-    if (!pool_) return;
+    if (pool_ == nullptr) return;
     last_heard_ = clock_type::now();
     shutting_down_ = false;
-    while (pool_) {
+    while (pool_ != nullptr) {
       bool active = false;
       while (std::optional<mpi_message> message = link_.try_receive(0)) {
         active = true;
@@ -103,7 +111,8 @@ class agent {
       }
       active |= answer_finished();
       if (shutting_down_ && jobs_.empty()) {
-        pool_.reset();  // its workers exit; nothing runs any more
+        owned_.reset();  // its workers exit; nothing runs any more (a fixed pool stays)
+        pool_ = nullptr;
         send(wire::bye, {});
         break;
       }
@@ -112,7 +121,7 @@ class agent {
       if (now - last_sent_ >= heartbeat_) send(wire::heartbeat, {});
       if (now - last_heard_ > host_timeout_) {
         log_line(log_level::error, "forkpool agent: rank 0 went silent; leaving");
-        pool_.reset();
+        owned_.reset();
         leave(1);
       }
       if (active) {
@@ -131,13 +140,17 @@ class agent {
         wire::shutdown_request request;
         if (!wire::decode(message.bytes, request))
           return refuse(0, "a shutdown that does not decode");
-        pool_->shutdown({.wait = false,
-                         .cancel_pending = request.cancel_pending,
-                         .kill_running = request.kill_running});
+        if (fixed_ == nullptr) {
+          pool_->shutdown({.wait = false,
+                           .cancel_pending = request.cancel_pending,
+                           .kill_running = request.kill_running});
+        } else if (request.cancel_pending) {  // the pool stays for the next mpi_pool
+          for (auto& [id, job] : jobs_) job.cancel();
+        }
         shutting_down_ = true;
         return;
       }
-      case wire::leave: pool_.reset(); leave(0);
+      case wire::leave: owned_.reset(); leave(0);
       default: return;  // heartbeat: heard
     }
   }
@@ -233,10 +246,12 @@ class agent {
     std::exit(0);
   }
 
-  const pool_options* fixed_;
+  process_pool* const fixed_;
+  const unsigned fixed_workers_;
   mpi_link link_;
   idle_wait idle_;
-  std::optional<process_pool> pool_;
+  std::optional<process_pool> owned_;  ///< the pool an mpi_pool's options made here
+  process_pool* pool_ = nullptr;       ///< the pool serving now: owned_'s or fixed_
   std::unordered_map<std::uint64_t, future<encoded_result>> jobs_;
   std::mutex finished_mutex_;
   std::vector<std::uint64_t> finished_;  ///< ids of finished jobs, from the pool's thread
@@ -249,8 +264,8 @@ class agent {
 
 }  // namespace
 
-void run_agent(const pool_options* fixed) {
-  agent serving(fixed);  // run() leaves the program: this frame is never unwound
+void run_agent(process_pool* fixed, unsigned fixed_workers) {
+  agent serving(fixed, fixed_workers);  // run() leaves the program: this frame is never unwound
   serving.run();
 }
 

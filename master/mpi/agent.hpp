@@ -3,13 +3,16 @@
 // the program when rank 0 says it is leaving, or stops hearing from rank 0.
 #pragma once
 
-#include "forkpool/options.hpp"
+namespace forkpool {
+class process_pool;
+}
 
 namespace forkpool::detail {
 
-/// Serves as an agent until rank 0 leaves. `fixed`, when given, is the pool every mpi_pool gets
-/// on this host (forkpool-mpi-agent's command line); otherwise each mpi_pool's options decide.
-[[noreturn]] void run_agent(const pool_options* fixed = nullptr);
+/// Serves as an agent until rank 0 leaves. With `fixed` (forkpool-mpi-agent, which makes its
+/// pool before MPI starts, from its command line), every mpi_pool is served by that pool, of
+/// `fixed_workers` workers; otherwise each mpi_pool's options make a pool on this host.
+[[noreturn]] void run_agent(process_pool* fixed = nullptr, unsigned fixed_workers = 0);
 
 /// Starts MPI (MPI_THREAD_SERIALIZED, errors returned, not fatal) and warns when this rank is
 /// bound to one CPU; returns the rank. forkpool::init must have run.

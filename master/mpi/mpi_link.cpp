@@ -1,8 +1,12 @@
 #include "mpi_link.hpp"
 
+#include <sys/prctl.h>
+
 #include <algorithm>
 #include <climits>
 #include <stdexcept>
+
+#include "forkpool/detail/spin.hpp"
 
 namespace forkpool::detail {
 
@@ -63,7 +67,38 @@ void mpi_link::abandon(int destination) {
   }
 }
 
+namespace {
+
+// How long a side polls after activity: as long as a worker spins for its next call.
+constexpr std::chrono::microseconds kPollAfterActivity{50};
+
+// The kernel's default timer slack (50 µs) would stretch every short sleep to it.
+void tighten_timer_slack() noexcept {
+  constinit thread_local bool tightened = false;
+  if (tightened) return;
+  ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+  tightened = true;
+}
+
+}  // namespace
+
+idle_wait::idle_wait() : spin_(spin_time(kPollAfterActivity)) {}
+
+void idle_wait::activity() noexcept {
+  next_ = kShortest;
+  if (spin_.count() > 0 && cpu_to_spare())
+    polling_until_ = std::chrono::steady_clock::now() + spin_;
+}
+
 void idle_wait::sleep() {
+  if (polling_until_ != std::chrono::steady_clock::time_point{}) {
+    if (std::chrono::steady_clock::now() < polling_until_) {
+      for (int i = 0; i < 16; ++i) cpu_relax();
+      return;
+    }
+    polling_until_ = {};
+  }
+  tighten_timer_slack();
   std::unique_lock lock(mutex_);
   woken_.wait_for(lock, next_, [&] { return wake_; });
   if (wake_) {

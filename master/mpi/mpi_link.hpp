@@ -50,14 +50,18 @@ class mpi_link {
   std::deque<outgoing> sends_;
 };
 
-/// How a side with nothing to do waits: a sleep that backs off from 1 µs to 1 ms while nothing
-/// happens (so an idle rank uses no measurable CPU), cut short by wake() from another thread
-/// (a local completion is sent at once, not after the back-off).
+/// How a side with nothing to do waits for MPI, which has no descriptor to sleep on: right after
+/// something happened it polls (spins) for the usual spin budget, where a CPU is to spare
+/// (spin.hpp), so a reply in a busy exchange is seen at once; then it sleeps, backing off from
+/// 1 µs to 1 ms while nothing happens, so an idle rank uses no measurable CPU. wake() from
+/// another thread cuts a sleep short (a local completion is sent at once, not after it).
 class idle_wait {
  public:
-  /// Something happened: the next sleep is short again.
-  void activity() noexcept { next_ = kShortest; }
-  /// Sleeps for the current back-off, or until wake(); then doubles the back-off.
+  idle_wait();
+  /// Something happened: poll again for a while, and sleep short after that.
+  void activity() noexcept;
+  /// Returns at once while polling; else sleeps for the current back-off, or until wake(), and
+  /// doubles the back-off.
   void sleep();
   /// Any thread: ends the sleep in progress, or the next one.
   void wake();
@@ -65,6 +69,8 @@ class idle_wait {
  private:
   static constexpr std::chrono::microseconds kShortest{1};
   static constexpr std::chrono::microseconds kLongest{1000};
+  const std::chrono::nanoseconds spin_;
+  std::chrono::steady_clock::time_point polling_until_{};
   std::mutex mutex_;
   std::condition_variable woken_;
   bool wake_ = false;

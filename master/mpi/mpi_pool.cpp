@@ -455,6 +455,11 @@ mpi_pool::mpi_pool(mpi_pool_options options) : impl_(std::make_unique<impl>()) {
   if (options.heartbeat.count() <= 0 || options.host_timeout <= options.heartbeat)
     throw std::invalid_argument(
         "forkpool::mpi_pool: heartbeat must be positive and host_timeout longer than it");
+  if (options.pool.start == start_method::fork)
+    throw std::invalid_argument(
+        "forkpool::mpi_pool: pool.start must not be start_method::fork: an agent is an MPI "
+        "process with threads of MPI's own, which a fork would copy mid-flight; use forkserver "
+        "or spawn");
   if (mpi::size() < 2)
     throw broken_pool(
         "forkpool::mpi_pool: no agent to send calls to: run the program with "

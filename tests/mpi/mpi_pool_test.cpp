@@ -241,6 +241,10 @@ TEST_CASE("mpi: each host's pool runs the initializer named by the options") {
   mpi_pool_options closure = two_workers();
   closure.pool.initializer = [] {};
   CHECK_THROWS_AS(mpi_pool{closure}, std::invalid_argument);  // a closure cannot reach a host
+  mpi_pool_options forking = two_workers();
+  forking.pool.start = start_method::fork;  // would fork MPI's threads mid-flight
+  CHECK_THROWS_AS(mpi_pool{forking}, std::invalid_argument);
+  CHECK(mpi_pool(two_workers()).submit(mpi_tasks::square, 3).get() == 9);  // refusals left none
 }
 
 TEST_CASE("mpi: without --enable-recovery the pool says a lost host would end the job") {

@@ -58,7 +58,7 @@ struct mpi_pool_options {
   std::chrono::milliseconds host_timeout{5000};
   /// Each agent's local pool: limits, timeouts, start method, retries. Its `workers` is
   /// replaced by workers_per_host; its initializer, if any, must be a registered task.
-  pool_options pool;
+  pool_options pool{};
 };
 
 /// The agent that held the call was lost: it died, or did not answer within host_timeout.
