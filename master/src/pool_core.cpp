@@ -267,7 +267,7 @@ void pool_core::kill_running_tasks() {
                             "kill_running, and its worker killed")));
     // Retiring: its death is expected, counted as no crash, and it is not replaced.
     worker->state = worker_record::phase::retiring;
-    if (worker->pid > 0) ::kill(worker->pid, SIGKILL);
+    signal_worker(*worker, SIGKILL);
   }
 }
 

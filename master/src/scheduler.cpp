@@ -158,7 +158,7 @@ void scheduler::drain_replies(worker_record& worker) {
     if (!drain_ring(worker)) {
       // Nothing more from this worker can be trusted: replace it. Its exit completes the rest.
       worker.state = worker_record::phase::retiring;
-      if (worker.pid > 0) ::kill(worker.pid, SIGKILL);
+      signal_worker(worker, SIGKILL);
       return;
     }
     // Announce sleep, then look once more: a reply published in between is not missed.

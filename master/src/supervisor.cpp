@@ -239,6 +239,7 @@ void supervisor::on_spawned(std::uint64_t worker_id, pid_t pid) {
     worker->started = std::chrono::system_clock::now();
   }
   report(log_level::info, [&] { return "worker " + std::to_string(pid) + " started"; });
+  if (worker->kill_when_known) ::kill(pid, SIGKILL);  // owed since before its pid was known
 }
 
 void supervisor::on_spawn_failed(std::uint64_t worker_id, int error) {
@@ -326,7 +327,7 @@ void supervisor::arm_stop_grace(worker_record& worker) {
       return "worker " + std::to_string(w->pid) + " did not stop within " +
              std::to_string(kStopGrace.count()) + " ms; killing it";
     });
-    ::kill(w->pid, SIGKILL);
+    signal_worker(*w, SIGKILL);
   });
 }
 
@@ -533,15 +534,14 @@ void supervisor::kill_for_timeout(worker_record& worker, std::uint32_t slot) {
   });
   if (worker.state == worker_record::phase::running) worker.state = worker_record::phase::retiring;
   pool_.scheduler_.revoke_queued(worker);
-  const pid_t pid = worker.pid;
-  if (pid > 0) ::kill(pid, SIGTERM);
+  signal_worker(worker, SIGTERM);
   // A task may ignore SIGTERM; it cannot ignore SIGKILL.
   worker.kill_timer = std::make_unique<boost::asio::steady_timer>(pool_.io_, kTerminateGrace);
   worker.kill_timer->async_wait([this, id = worker.id](boost::system::error_code ec) {
     if (ec) return;
     const scheduler_lock lock(*pool_.link_);
     worker_record* w = pool_.worker_by_id(id);
-    if (w != nullptr && w->pid > 0) ::kill(w->pid, SIGKILL);
+    if (w != nullptr) signal_worker(*w, SIGKILL);
   });
   replenish();
   pool_.scheduler_.dispatch();

@@ -2,6 +2,7 @@
 // is in its life, and what supervision needs to know of it.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -50,6 +51,9 @@ struct worker_record {
   std::unique_ptr<boost::asio::steady_timer> stop_timer;
   bool stop_pending = false;  ///< a stop frame is owed but did not fit yet
   bool reaped = false;        ///< it has exited and been waited for: its pid is free
+  /// It was to be killed before the launcher reported its pid (a worker can start running calls
+  /// first): the SIGKILL goes as soon as the pid is known.
+  bool kill_when_known = false;
 
   // ---- stats(), read with the stats lock ----
   std::atomic<std::uint64_t> tasks_run{0};
@@ -58,5 +62,17 @@ struct worker_record {
 
   std::uint32_t occupied() const noexcept { return calls.occupied(); }
 };
+
+/// Sends `signal` to the worker; before its pid is known, owes it a SIGKILL instead (see
+/// kill_when_known). Only the launcher's pid is used: what the worker says of itself could name
+/// any process.
+inline void signal_worker(worker_record& worker, int signal) noexcept {
+  if (worker.reaped) return;  // its pid may be another process's by now
+  if (worker.pid > 0) {
+    ::kill(worker.pid, signal);
+  } else {
+    worker.kill_when_known = true;
+  }
+}
 
 }  // namespace forkpool::detail

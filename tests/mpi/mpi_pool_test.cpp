@@ -22,6 +22,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "eventually.hpp"
 #include "forkpool/event_loop.hpp"
 #include "forkpool/executor.hpp"
 #include "forkpool/log.hpp"
@@ -165,12 +166,12 @@ TEST_CASE("mpi: a call still waiting on rank 0 is cancelled exactly") {
   options.credits_per_host = 1;  // one call per host in flight: the rest wait on rank 0
   mpi_pool pool(options);
   std::vector<future<int>> busy;
-  for (int i = 0; i < mpi::size() - 1; ++i) busy.push_back(pool.submit(mpi_tasks::naps, 300));
+  for (int i = 0; i < mpi::size() - 1; ++i) busy.push_back(pool.submit(mpi_tasks::naps, 1000));
   auto waiting = pool.submit(mpi_tasks::square, 5);
   CHECK(waiting.cancel());
   CHECK(waiting.cancelled());
   CHECK_THROWS_AS(waiting.get(), cancelled_error);
-  for (auto& f : busy) CHECK(f.get() == 300);
+  for (auto& f : busy) CHECK(f.get() == 1000);
   CHECK(pool.stats().total.cancelled == 1);
 }
 
@@ -296,8 +297,12 @@ TEST_CASE(
   std::vector<future<int>> calls;
   for (int i = 0; i < 2 * static_cast<int>(before.hosts.size()) + 4; ++i)
     calls.push_back(pool.submit(mpi_tasks::naps, 1500));
-  std::this_thread::sleep_for(
-      200ms);  // let the calls reach the hosts (the outcome holds either way)
+  // The victim holds calls once its own pool has taken two.
+  REQUIRE(eventually([&] {
+    for (const host_stats& h : pool.stats().hosts)
+      if (h.rank == victim.rank) return h.stats.submitted >= 2;
+    return false;
+  }));
   REQUIRE(::kill(victim.pid, SIGKILL) == 0);
   int lost = 0;
   int done = 0;
