@@ -121,7 +121,8 @@ class agent {
       if (now - last_sent_ >= heartbeat_) send(wire::heartbeat, {});
       if (now - last_heard_ > host_timeout_) {
         log_line(log_level::error, "forkpool agent: rank 0 went silent; leaving");
-        owned_.reset();
+        // Nobody is left to take the results: the running calls are stopped, not waited for.
+        pool_->shutdown({.wait = true, .cancel_pending = true, .kill_running = true});
         leave(1);
       }
       if (active) {

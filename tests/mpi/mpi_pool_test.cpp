@@ -2,10 +2,12 @@
 // runs the test cases, and every other rank becomes an agent inside forkpool::mpi::init.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -64,6 +66,18 @@ FORKPOOL_TASK_NAMED(mpi_tasks::initialize_worker, "initialize_worker");
 FORKPOOL_TASK_NAMED(mpi_tasks::initializer_value, "initializer_value");
 
 static_assert(executor<mpi_pool>, "mpi_pool models forkpool::executor");
+
+namespace {
+// What forkpool logged on this rank since before mpi::init (see main).
+std::mutex logged_mutex;
+std::vector<std::string> logged;
+bool logged_line_with(std::string_view text) {
+  std::lock_guard lock(logged_mutex);
+  for (const std::string& line : logged)
+    if (line.find(text) != std::string::npos) return true;
+  return false;
+}
+}  // namespace
 
 namespace {
 
@@ -249,22 +263,13 @@ TEST_CASE("mpi: each host's pool runs the initializer named by the options") {
 }
 
 TEST_CASE("mpi: without --enable-recovery the pool says a lost host would end the job") {
-  std::vector<std::string> lines;
-  std::mutex lines_mutex;
-  set_log_handler([&](log_level, std::string_view line) {
-    std::lock_guard lock(lines_mutex);
-    lines.emplace_back(line);
-  });
   {
     mpi_pool pool(two_workers());
     CHECK(pool.submit(mpi_tasks::square, 2).get() == 4);
   }
-  set_log_handler({});
-  bool warned = false;
-  for (const std::string& line : lines)
-    warned = warned || line.find("--enable-recovery") != std::string::npos;
   const char* recovery = std::getenv("OMPI_MCA_orte_enable_recovery");
-  CHECK(warned == (recovery == nullptr || std::string(recovery) != "1"));
+  const bool without = recovery == nullptr || std::string(recovery) != "1";
+  CHECK(logged_line_with("--enable-recovery") == without);
 }
 
 TEST_CASE("mpi: an idle agent uses no measurable CPU") {
@@ -328,7 +333,46 @@ TEST_CASE(
   CHECK(seen_lost);
 }
 
+// Run alone under mpiexec --bind-to core (tests/CMakeLists.txt), and in the suite unbound.
+TEST_CASE("mpi: a rank bound to one CPU is warned about at init") {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  REQUIRE(::sched_getaffinity(0, sizeof set, &set) == 0);
+  const bool bound = CPU_COUNT(&set) == 1 && ::sysconf(_SC_NPROCESSORS_ONLN) > 1;
+  if (std::getenv("FORKPOOL_TEST_EXPECT_BOUND") != nullptr) CHECK(bound);  // --bind-to core took
+  CHECK(logged_line_with("is bound to one CPU") == bound);
+}
+
+// Run alone by tests/mpi/rank0_killed.sh: rank 0 is killed (SIGKILL) with calls in flight; the
+// script checks that the agents and their workers go.
+TEST_CASE("mpi: rank 0 dies while its hosts run calls") {
+  const char* pid_file = std::getenv("FORKPOOL_TEST_PID_FILE");
+  REQUIRE(pid_file != nullptr);
+  mpi_pool_options options = two_workers();
+  options.heartbeat = 50ms;
+  options.host_timeout = 1000ms;
+  mpi_pool pool(options);
+  std::vector<future<int>> calls;
+  for (int i = 0; i < 8; ++i) calls.push_back(pool.submit(mpi_tasks::naps, 60'000));
+  REQUIRE(eventually([&] {
+    const cluster_stats s = pool.stats();
+    return s.total.per_worker.size() == 2 * s.hosts.size();
+  }));
+  {
+    std::ofstream pids(pid_file);
+    const cluster_stats s = pool.stats();
+    for (const host_stats& h : s.hosts) pids << h.pid << "\n";
+    for (const worker_stats& w : s.total.per_worker) pids << w.pid << "\n";
+  }
+  ::raise(SIGKILL);
+}
+
 int main(int argc, char** argv) {
+  set_log_handler([](log_level, std::string_view line) {
+    std::fprintf(stderr, "forkpool: %.*s\n", static_cast<int>(line.size()), line.data());
+    std::lock_guard lock(logged_mutex);
+    logged.emplace_back(line);
+  });
   forkpool::mpi::init(argc, argv);  // agents never return
   doctest::Context context(argc, argv);
   return context.run();
