@@ -74,7 +74,7 @@ class agent {
         continue;
       }
       idle_.activity();
-      if (message->tag == wire::leave) leave(0);
+      if (message->tag == wire::leave) leave(0, wire::may_finalize(message->bytes));
       wire::agent_config config;
       if (message->tag == wire::configure && wire::decode(message->bytes, config)) serve(config);
     }
@@ -123,7 +123,7 @@ class agent {
         log_line(log_level::error, "forkpool agent: rank 0 went silent; leaving");
         // Nobody is left to take the results: the running calls are stopped, not waited for.
         pool_->shutdown({.wait = true, .cancel_pending = true, .kill_running = true});
-        leave(1);
+        leave(1, false);
       }
       if (active) {
         idle_.activity();
@@ -151,7 +151,7 @@ class agent {
         shutting_down_ = true;
         return;
       }
-      case wire::leave: owned_.reset(); leave(0);
+      case wire::leave: owned_.reset(); leave(0, wire::may_finalize(message.bytes));
       default: return;  // heartbeat: heard
     }
   }
@@ -238,13 +238,17 @@ class agent {
     last_sent_ = clock_type::now();
   }
 
-  [[noreturn]] void leave(int status) {
-    // Sends still in flight go first; a rank 0 that went silent gets none (and no finalize,
-    // which can hang on a lost peer).
-    if (status != 0) std::_Exit(status);
-    while (!link_.progress()) idle_.sleep();
+  // Leaves the program. Sends still in flight go first, unless rank 0 went silent. MPI_Finalize
+  // can hang once a rank is lost (it waits for every rank): then the process leaves without it.
+  [[noreturn]] void leave(int status, bool finalize) {
+    if (status == 0)
+      while (!link_.progress()) idle_.sleep();
+    if (!finalize) {
+      owned_.reset();  // its workers stop; a fixed pool's go at exit
+      std::exit(status);
+    }
     MPI_Finalize();
-    std::exit(0);
+    std::exit(status);
   }
 
   process_pool* const fixed_;

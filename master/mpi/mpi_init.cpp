@@ -43,8 +43,10 @@ void warn_if_bound(int rank) {
 void leave_world() {
   detail::mpi_link link;
   const int size = world_size.load();
+  const bool finalize = !detail::mpi_state::any_rank_lost();
   for (int rank = 1; rank < size; ++rank)
-    if (!detail::mpi_state::rank_lost(rank)) link.send(rank, detail::mpi_wire::leave, {});
+    if (!detail::mpi_state::rank_lost(rank))
+      link.send(rank, detail::mpi_wire::leave, detail::mpi_wire::leave_message(finalize));
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   detail::idle_wait idle;
   while (!link.progress() && std::chrono::steady_clock::now() < give_up) idle.sleep();

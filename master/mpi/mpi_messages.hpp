@@ -24,7 +24,7 @@ enum tag : int {
   heartbeat = 6,  ///< either way, empty: still here
   shutdown = 7,   ///< 0 -> agent: shutdown_options; shut the pool down
   bye = 8,        ///< agent -> 0, empty: the pool is shut down
-  leave = 9,      ///< 0 -> agent, empty: rank 0 is leaving; exit
+  leave = 9,      ///< 0 -> agent: rank 0 is leaving; exit (one byte: 1 to finalize MPI first)
 };
 
 /// The pool an agent is to run: what of pool_options can travel (an initializer by name only).
@@ -77,6 +77,12 @@ inline std::uint64_t id_of(std::span<const std::byte> message) noexcept {
   if (message.size() < 1 + sizeof id) return 0;
   std::memcpy(&id, message.data() + 1, sizeof id);  // cereal's binary form: native order
   return id;
+}
+
+/// A leave message: whether the agent may call MPI_Finalize (not once a rank was lost).
+inline byte_buffer leave_message(bool finalize) { return {finalize ? std::byte{1} : std::byte{0}}; }
+inline bool may_finalize(std::span<const std::byte> leave) noexcept {
+  return leave.size() == 1 && leave[0] == std::byte{1};
 }
 
 /// Decodes a message that is exactly one T; false if it is not.
