@@ -87,4 +87,13 @@ const task_entry* find_task(erased_function function) noexcept {
   return it == r.by_function.end() ? nullptr : it->second;
 }
 
+std::optional<std::string> registered_initializer(const std::function<void()>& initializer) {
+  if (!initializer) return std::string();
+  using plain = void (*)();
+  const plain* fn = initializer.target<plain>();
+  const task_entry* task = fn ? find_task(reinterpret_cast<erased_function>(*fn)) : nullptr;
+  if (task == nullptr) return std::nullopt;
+  return task->name;
+}
+
 }  // namespace forkpool::detail

@@ -15,8 +15,6 @@
 
 #include "encoded_calls.hpp"
 #include "forkpool/detail/log_line.hpp"
-#include "forkpool/detail/registry.hpp"
-#include "forkpool/errors.hpp"
 #include "forkpool/process_pool.hpp"
 #include "mpi_link.hpp"
 #include "mpi_messages.hpp"
@@ -28,36 +26,10 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 namespace wire = mpi_wire;
 
-pool_options local_options(const wire::agent_config& config) {
-  pool_options options;
-  options.workers = config.workers;
-  options.max_tasks_per_worker = config.max_tasks_per_worker;
-  options.max_worker_rss_bytes = config.max_worker_rss_bytes;
-  options.task_timeout = std::chrono::milliseconds(config.task_timeout_ms);
-  options.max_retries = config.max_retries;
-  options.start = static_cast<start_method>(config.start);
-  if (config.ring_bytes != 0) options.ring_bytes = config.ring_bytes;
-  if (config.max_payload_bytes != 0) options.max_payload_bytes = config.max_payload_bytes;
-  if (!config.initializer.empty()) {
-    const task_entry* task = find_task(config.initializer);
-    if (task == nullptr)
-      throw unknown_task("the initializer '" + config.initializer +
-                         "' is not a task registered here");
-    options.initializer = reinterpret_cast<void (*)()>(task->function);
-  }
-  return options;
-}
-
 std::string host_name() {
   char name[256] = {};
   ::gethostname(name, sizeof name - 1);
   return name;
-}
-
-byte_buffer encoded(const auto& message) {
-  byte_buffer bytes;
-  encode_into(bytes, message);
-  return bytes;
 }
 
 class agent {
@@ -75,8 +47,8 @@ class agent {
       }
       idle_.activity();
       if (message->tag == wire::leave) leave(0, wire::may_finalize(message->bytes));
-      wire::agent_config config;
-      if (message->tag == wire::configure && wire::decode(message->bytes, config)) serve(config);
+      if (message->tag != wire::configure) continue;
+      if (auto config = decode_message<wire::agent_config>(message->bytes)) serve(*config);
     }
   }
 
@@ -91,14 +63,14 @@ class agent {
         pool_ = fixed_;
         hello.workers = fixed_workers_;
       } else {
-        pool_ = &owned_.emplace(local_options(config));
+        pool_ = &owned_.emplace(wire::pool_options_of(config));
         hello.workers = config.workers != 0 ? config.workers
                                             : std::max(std::thread::hardware_concurrency(), 1u);
       }
     } catch (const std::exception& e) {
       hello.error = e.what();
     }
-    send(wire::ready, encoded(hello));
+    send(wire::ready, wire::encoded(hello));
     if (pool_ == nullptr) return;
     last_heard_ = clock_type::now();
     shutting_down_ = false;
@@ -138,14 +110,13 @@ class agent {
       case wire::call:
       case wire::chunk: return take_call(message);
       case wire::shutdown: {
-        wire::shutdown_request request;
-        if (!wire::decode(message.bytes, request))
-          return refuse(0, "a shutdown that does not decode");
+        const auto request = decode_message<wire::shutdown_request>(message.bytes);
+        if (!request) return refuse(0, "a shutdown that does not decode");
         if (fixed_ == nullptr) {
           pool_->shutdown({.wait = false,
-                           .cancel_pending = request.cancel_pending,
-                           .kill_running = request.kill_running});
-        } else if (request.cancel_pending) {  // the pool stays for the next mpi_pool
+                           .cancel_pending = request->cancel_pending,
+                           .kill_running = request->kill_running});
+        } else if (request->cancel_pending) {  // the pool stays for the next mpi_pool
           for (auto& [id, job] : jobs_) job.cancel();
         }
         shutting_down_ = true;

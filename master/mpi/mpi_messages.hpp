@@ -11,6 +11,7 @@
 
 #include "forkpool/detail/client_protocol.hpp"
 #include "forkpool/detail/serialize.hpp"
+#include "forkpool/mpi.hpp"
 #include "forkpool/options.hpp"
 
 namespace forkpool::detail::mpi_wire {
@@ -70,6 +71,20 @@ struct shutdown_request {
   }
 };
 
+/// An mpi_pool's options as its agents get them (throws std::invalid_argument for an initializer
+/// that is not a registered task), and back into the pool an agent makes (throws unknown_task
+/// when that task is not registered there).
+agent_config config_for(const mpi_pool_options& options);
+pool_options pool_options_of(const agent_config& config);
+
+/// The cereal encoding of one message.
+template <class T>
+byte_buffer encoded(const T& message) {
+  byte_buffer bytes;
+  encode_into(bytes, message);
+  return bytes;
+}
+
 /// The id a client_request or master_reply carries after its one-byte kind, read from bytes that
 /// may not decode as a whole; 0 when there are too few.
 inline std::uint64_t id_of(std::span<const std::byte> message) noexcept {
@@ -83,17 +98,6 @@ inline std::uint64_t id_of(std::span<const std::byte> message) noexcept {
 inline byte_buffer leave_message(bool finalize) { return {finalize ? std::byte{1} : std::byte{0}}; }
 inline bool may_finalize(std::span<const std::byte> leave) noexcept {
   return leave.size() == 1 && leave[0] == std::byte{1};
-}
-
-/// Decodes a message that is exactly one T; false if it is not.
-template <class T>
-bool decode(std::span<const std::byte> bytes, T& out) noexcept {
-  try {
-    decode_exact(bytes, out);
-    return true;
-  } catch (...) {
-    return false;
-  }
 }
 
 }  // namespace forkpool::detail::mpi_wire

@@ -19,7 +19,6 @@
 #include <vector>
 
 #include "forkpool/detail/log_line.hpp"
-#include "forkpool/detail/registry.hpp"
 #include "forkpool/mpi.hpp"
 #include "mpi_link.hpp"
 #include "mpi_messages.hpp"
@@ -74,12 +73,6 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 namespace wire = detail::mpi_wire;
 using task_ptr = std::shared_ptr<detail::task_state>;
-
-detail::byte_buffer encoded(const auto& message) {
-  detail::byte_buffer bytes;
-  detail::encode_into(bytes, message);
-  return bytes;
-}
 
 }  // namespace
 
@@ -158,7 +151,7 @@ struct mpi_pool::impl {
       keep_in_touch(now);
       if (want_stats) gather_stats(now);
       if (shutdown && pending.empty() && !shutdown_sent) {
-        const auto request = encoded(wire::shutdown_request{
+        const auto request = wire::encoded(wire::shutdown_request{
             shutdown->cancel_pending || shutdown->kill_running, shutdown->kill_running});
         for (host& h : hosts)
           if (!h.lost) mpi.send(h.rank, wire::shutdown, request);
@@ -196,7 +189,7 @@ struct mpi_pool::impl {
       request.argument_signature = task->argument_signature;
       request.result_signature = task->result_signature;
       request.arguments = std::move(task->arguments);  // sent once: a lost call is not resent
-      detail::byte_buffer bytes = encoded(request);
+      detail::byte_buffer bytes = wire::encoded(request);
       if (detail::mpi_testing::corrupt_next_call.exchange(false)) bytes.resize(bytes.size() / 2);
       mpi.send(best->rank, task->kind == detail::call_kind::map_chunk ? wire::chunk : wire::call,
                std::move(bytes));
@@ -304,7 +297,7 @@ struct mpi_pool::impl {
     if (!stats_deadline) {
       detail::client_request request;
       request.kind = detail::client_request::kind_t::stats;
-      const auto bytes = encoded(request);
+      const auto bytes = wire::encoded(request);
       for (host& h : hosts) {
         h.stats_fresh = false;
         if (!h.lost && !h.said_bye) mpi.send(h.rank, wire::call, bytes);
@@ -378,29 +371,7 @@ struct mpi_pool::impl {
 
   void start_agents() {
     const int size = mpi::size();
-    wire::agent_config config;
-    config.workers = options.workers_per_host;
-    config.max_tasks_per_worker = options.pool.max_tasks_per_worker;
-    config.max_worker_rss_bytes = options.pool.max_worker_rss_bytes;
-    config.task_timeout_ms = options.pool.task_timeout.count();
-    config.max_retries = options.pool.max_retries;
-    config.start = static_cast<std::uint8_t>(options.pool.start);
-    config.ring_bytes = options.pool.ring_bytes;
-    config.max_payload_bytes = options.pool.max_payload_bytes;
-    config.heartbeat_ms = options.heartbeat.count();
-    config.host_timeout_ms = options.host_timeout.count();
-    if (options.pool.initializer) {  // by name: a closure cannot reach another host
-      using plain = void (*)();
-      const plain* fn = options.pool.initializer.target<plain>();
-      const detail::task_entry* task =
-          fn ? detail::find_task(reinterpret_cast<detail::erased_function>(*fn)) : nullptr;
-      if (task == nullptr)
-        throw std::invalid_argument(
-            "forkpool::mpi_pool: pool.initializer must be a function registered with "
-            "FORKPOOL_TASK (a closure cannot reach another host)");
-      config.initializer = task->name;
-    }
-    const auto bytes = encoded(config);
+    const auto bytes = wire::encoded(wire::config_for(options));
     std::vector<int> waiting;
     for (int rank = 1; rank < size; ++rank) {
       if (detail::mpi_state::rank_lost(rank)) continue;
@@ -416,23 +387,23 @@ struct mpi_pool::impl {
         continue;
       }
       idle.activity();
-      wire::agent_hello hello;
       const auto at = std::find(waiting.begin(), waiting.end(), message->source);
-      if (message->tag != wire::ready || at == waiting.end() ||
-          !wire::decode(message->bytes, hello))
-        continue;  // a heartbeat of an agent still finishing an earlier pool: not yet
+      std::optional<wire::agent_hello> hello;
+      if (message->tag == wire::ready && at != waiting.end())
+        hello = detail::decode_message<wire::agent_hello>(message->bytes);
+      if (!hello) continue;  // a heartbeat of an agent still finishing an earlier pool: not yet
       waiting.erase(at);
-      if (!hello.error.empty()) {
+      if (!hello->error.empty()) {
         detail::log_line(log_level::error, "forkpool::mpi_pool: rank " +
                                                std::to_string(message->source) +
-                                               " could not start its pool: " + hello.error);
+                                               " could not start its pool: " + hello->error);
         continue;
       }
       host h;
       h.rank = message->source;
-      h.name = hello.host;
-      h.pid = hello.pid;
-      const unsigned workers = std::max(hello.workers, 1u);
+      h.name = hello->host;
+      h.pid = hello->pid;
+      const unsigned workers = std::max(hello->workers, 1u);
       h.credits = options.credits_per_host != 0 ? options.credits_per_host : 2 * workers;
       h.stats.workers_alive = workers;
       hosts.push_back(std::move(h));

@@ -52,18 +52,6 @@ void refuse_in_forked_child(const char* what) {
                          "it; make a new pool in the child");
 }
 
-// The registered name of an initializer, for spawned workers (a closure cannot cross exec).
-// What a fresh run of the program calls as the initializer: its registered name, "" for none;
-// unset for a closure or an unregistered function, which cannot cross exec.
-std::optional<std::string> registered_initializer(const std::function<void()>& initializer) {
-  if (!initializer) return std::string();
-  using plain = void (*)();
-  const plain* fn = initializer.target<plain>();
-  const task_entry* task = fn ? find_task(reinterpret_cast<erased_function>(*fn)) : nullptr;
-  if (task == nullptr) return std::nullopt;
-  return task->name;
-}
-
 }  // namespace
 
 pool_core::pool_core(pool_options options)

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -39,6 +41,10 @@ const task_entry* find_task(std::string_view name) noexcept;
 /// How many tasks are registered (forkpool-master checks that a plugin added some).
 std::size_t registered_task_count() noexcept;
 const task_entry* find_task(erased_function function) noexcept;
+/// The registered name of an initializer: what a fresh run of the program, or another host, calls
+/// as the initializer ("" for none). Unset for a closure or an unregistered function, which can
+/// reach neither.
+std::optional<std::string> registered_initializer(const std::function<void()>& initializer);
 /// Every registered name, sorted.
 std::vector<std::string> registered_task_names();
 
