@@ -57,6 +57,9 @@ class agent {
   void serve(const wire::agent_config& config) {
     heartbeat_ = std::chrono::milliseconds(config.heartbeat_ms);
     host_timeout_ = std::chrono::milliseconds(config.host_timeout_ms);
+    link_.accept_up_to(wire::largest_message(config.max_payload_bytes != 0
+                                                 ? config.max_payload_bytes
+                                                 : pool_options{}.max_payload_bytes));
     wire::agent_hello hello{host_name(), static_cast<std::int32_t>(::getpid()), 0, {}};
     try {
       if (fixed_ != nullptr) {
@@ -82,10 +85,11 @@ class agent {
         handle(*message);
       }
       active |= answer_finished();
+      send_replies();
       if (shutting_down_ && jobs_.empty()) {
         owned_.reset();  // its workers exit; nothing runs any more (a fixed pool stays)
         pool_ = nullptr;
-        send(wire::bye, {});
+        link_.send_in_order(0, wire::bye, {});  // after the replies still in pieces
         break;
       }
       link_.progress();
@@ -108,7 +112,7 @@ class agent {
   void handle(const mpi_message& message) {
     switch (message.tag) {
       case wire::call:
-      case wire::chunk: return take_call(message);
+      case wire::chunk: return take_calls(message);
       case wire::shutdown: {
         const auto request = decode_message<wire::shutdown_request>(message.bytes);
         if (!request) return refuse(0, "a shutdown that does not decode");
@@ -127,23 +131,33 @@ class agent {
     }
   }
 
-  void take_call(const mpi_message& message) {
-    auto request = decode_message<client_request>(message.bytes);
-    if (!request) return refuse(wire::id_of(message.bytes), "a call that does not decode");
-    const std::uint64_t id = request->id;
-    if (request->kind == client_request::kind_t::stats) {
+  // A batch of calls: each decoded one starts; at one that does not decode the rest of the
+  // batch cannot be trusted, and is refused by the id it seems to carry.
+  void take_calls(const mpi_message& message) {
+    const wire::batch_view batch = wire::split_batch(message.bytes);
+    for (const std::span<const std::byte> call : batch.messages) {
+      auto request = decode_message<client_request>(call);
+      if (!request) return refuse(wire::id_of(call), "a call that does not decode");
+      take_call(std::move(*request), message.tag == wire::chunk);
+    }
+    if (!batch.torn.empty()) refuse(wire::id_of(batch.torn), "a call cut short");
+  }
+
+  void take_call(client_request request, bool chunk) {
+    const std::uint64_t id = request.id;
+    if (request.kind == client_request::kind_t::stats) {
       master_reply reply;
       reply.kind = master_reply::kind_t::stats;
       reply.id = id;
       reply.stats = pool_->stats();
       return send_reply(reply);
     }
-    if (request->kind != client_request::kind_t::submit) return refuse(id, "an unknown request");
+    if (request.kind != client_request::kind_t::submit) return refuse(id, "an unknown request");
     try {
       future<encoded_result> job = encoded_calls::submit(
-          *pool_, std::move(request->task), request->argument_signature, request->result_signature,
-          std::move(request->arguments), {kResultReplyHead, kResultReplyTail},
-          message.tag == wire::chunk ? call_kind::map_chunk : call_kind::single);
+          *pool_, std::move(request.task), request.argument_signature, request.result_signature,
+          std::move(request.arguments), {kResultReplyHead, kResultReplyTail},
+          chunk ? call_kind::map_chunk : call_kind::single);
       jobs_.emplace(id, job);
       job.add_done_callback([this, id] {
         {
@@ -182,7 +196,7 @@ class agent {
       } else {
         byte_buffer message = std::move(job).get().bytes;  // the result, copied once
         frame_result_reply(message, id);
-        send(wire::reply, std::move(message));
+        queue_reply(std::move(message));
       }
     }
     return !ids.empty();
@@ -201,7 +215,20 @@ class agent {
   void send_reply(const master_reply& reply) {
     byte_buffer bytes;
     append_message(bytes, reply);
-    send(wire::reply, std::move(bytes));
+    queue_reply(std::move(bytes));
+  }
+
+  // A framed reply joins the batch that goes out at the end of this turn, or goes alone.
+  void queue_reply(byte_buffer framed) {
+    if (framed.size() > wire::kBatchBytes / 4) return send(wire::reply, std::move(framed));
+    if (replies_.size() + framed.size() > wire::kBatchBytes) send_replies();
+    replies_.insert(replies_.end(), framed.begin(), framed.end());
+  }
+
+  void send_replies() {
+    if (replies_.empty()) return;
+    send(wire::reply, std::move(replies_));
+    replies_ = {};
   }
 
   void send(int tag, byte_buffer bytes) {
@@ -231,6 +258,7 @@ class agent {
   std::unordered_map<std::uint64_t, future<encoded_result>> jobs_;
   std::mutex finished_mutex_;
   std::vector<std::uint64_t> finished_;  ///< ids of finished jobs, from the pool's thread
+  byte_buffer replies_;                  ///< the batch of replies being filled
   bool shutting_down_ = false;
   std::chrono::milliseconds heartbeat_{200};
   std::chrono::milliseconds host_timeout_{5000};

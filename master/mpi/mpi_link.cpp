@@ -3,19 +3,35 @@
 #include <sys/prctl.h>
 
 #include <algorithm>
-#include <climits>
-#include <stdexcept>
+#include <cstdint>
+#include <cstring>
+#include <vector>
 
 #include "forkpool/detail/spin.hpp"
 
 namespace forkpool::detail {
 
 mpi_link::~mpi_link() {
-  for (auto& send : sends_) {
-    MPI_Cancel(&send.request);
-    MPI_Request_free(&send.request);
-  }
+  auto drop = [](MPI_Request& request) {
+    MPI_Cancel(&request);
+    MPI_Request_free(&request);
+  };
+  for (auto& send : sends_) drop(send.request);
+  for (auto& message : queue_)
+    for (auto& piece : message.pieces) drop(piece);
 }
+
+namespace {
+
+// A large message's header: the tag it is delivered with, then its size.
+constexpr std::size_t kHeaderBytes = sizeof(std::int32_t) + sizeof(std::uint64_t);
+
+void receive_and_drop(MPI_Message& handle, int count) {
+  byte_buffer scratch(static_cast<std::size_t>(std::max(count, 0)));
+  MPI_Mrecv(scratch.data(), count, MPI_BYTE, &handle, MPI_STATUS_IGNORE);
+}
+
+}  // namespace
 
 std::optional<mpi_message> mpi_link::try_receive(int source) {
   int flag = 0;
@@ -26,19 +42,103 @@ std::optional<mpi_message> mpi_link::try_receive(int source) {
     return std::nullopt;
   int count = 0;
   MPI_Get_count(&status, MPI_BYTE, &count);
-  mpi_message message{status.MPI_SOURCE, status.MPI_TAG,
+  const int from = status.MPI_SOURCE;
+  if (status.MPI_TAG == kPiece) return take_piece(status, handle, count);
+  if (status.MPI_TAG == kPieceHead) {
+    std::byte header[kHeaderBytes];
+    if (count != static_cast<int>(kHeaderBytes)) {
+      receive_and_drop(handle, count);
+      return mpi_message{from, kPiece, {}};
+    }
+    MPI_Mrecv(header, count, MPI_BYTE, &handle, MPI_STATUS_IGNORE);
+    std::int32_t tag = 0;
+    std::uint64_t size = 0;
+    std::memcpy(&tag, header, sizeof tag);
+    std::memcpy(&size, header + sizeof tag, sizeof size);
+    assembly next{tag, {}, static_cast<std::size_t>(size)};
+    next.refused = size > largest_;
+    if (!next.refused) next.bytes.resize(next.size);
+    assembling_.insert_or_assign(from, std::move(next));
+    return mpi_message{from, kPiece, {}};
+  }
+  if (static_cast<std::size_t>(std::max(count, 0)) > largest_) {
+    receive_and_drop(handle, count);
+    return mpi_message{from, status.MPI_TAG, {}};
+  }
+  mpi_message message{from, status.MPI_TAG,
                       byte_buffer(static_cast<std::size_t>(std::max(count, 0)))};
   MPI_Mrecv(message.bytes.data(), count, MPI_BYTE, &handle, MPI_STATUS_IGNORE);
   return message;
 }
 
-void mpi_link::send(int destination, int tag, byte_buffer bytes) {
-  if (bytes.size() > static_cast<std::size_t>(INT_MAX))
-    throw std::length_error("forkpool: a message of more than 2 GiB cannot cross MPI in one send");
+mpi_message mpi_link::take_piece(const MPI_Status& status, MPI_Message& handle, int count) {
+  const int from = status.MPI_SOURCE;
+  const auto at = assembling_.find(from);
+  const auto length = static_cast<std::size_t>(std::max(count, 0));
+  if (at == assembling_.end() || length > at->second.size - at->second.filled) {
+    receive_and_drop(handle, count);  // no header before it: not a message of this link's
+    return {from, kPiece, {}};
+  }
+  assembly& message = at->second;
+  if (message.refused) {
+    receive_and_drop(handle, count);
+  } else {
+    MPI_Mrecv(message.bytes.data() + message.filled, count, MPI_BYTE, &handle, MPI_STATUS_IGNORE);
+  }
+  message.filled += length;
+  if (message.filled < message.size) return {from, kPiece, {}};
+  mpi_message whole{from, message.tag, std::move(message.bytes)};
+  assembling_.erase(at);
+  return whole;
+}
+
+void mpi_link::start(int destination, int tag, byte_buffer bytes) {
   sends_.push_back({destination, MPI_REQUEST_NULL, std::move(bytes)});
   outgoing& out = sends_.back();
   MPI_Isend(out.bytes.data(), static_cast<int>(out.bytes.size()), MPI_BYTE, destination, tag,
             MPI_COMM_WORLD, &out.request);
+}
+
+bool mpi_link::queued_for(int destination) const {
+  return std::any_of(queue_.begin(), queue_.end(),
+                     [&](const queued& q) { return q.destination == destination; });
+}
+
+void mpi_link::send(int destination, int tag, byte_buffer bytes) {
+  if (bytes.size() <= kPieceBytes) return start(destination, tag, std::move(bytes));
+  queue_.push_back({destination, tag, std::move(bytes), true, 0, false, {}});
+  progress();
+}
+
+void mpi_link::send_in_order(int destination, int tag, byte_buffer bytes) {
+  if (!queued_for(destination)) return start(destination, tag, std::move(bytes));
+  queue_.push_back({destination, tag, std::move(bytes), false, 0, false, {}});
+}
+
+bool mpi_link::advance(queued& message) {
+  if (!message.started) {
+    byte_buffer header(kHeaderBytes);
+    const auto tag = static_cast<std::int32_t>(message.tag);
+    const auto size = static_cast<std::uint64_t>(message.bytes.size());
+    std::memcpy(header.data(), &tag, sizeof tag);
+    std::memcpy(header.data() + sizeof tag, &size, sizeof size);
+    start(message.destination, kPieceHead, std::move(header));
+    message.started = true;
+  }
+  while (!message.pieces.empty()) {
+    int done = 0;
+    MPI_Test(&message.pieces.front(), &done, MPI_STATUS_IGNORE);
+    if (!done) break;
+    message.pieces.pop_front();
+  }
+  while (message.pieces.size() < kPiecesInFlight && message.sent < message.bytes.size()) {
+    const std::size_t length = std::min(kPieceBytes, message.bytes.size() - message.sent);
+    MPI_Request& piece = message.pieces.emplace_back(MPI_REQUEST_NULL);
+    MPI_Isend(message.bytes.data() + message.sent, static_cast<int>(length), MPI_BYTE,
+              message.destination, kPiece, MPI_COMM_WORLD, &piece);
+    message.sent += length;
+  }
+  return message.sent == message.bytes.size() && message.pieces.empty();
 }
 
 bool mpi_link::progress() {
@@ -47,13 +147,24 @@ bool mpi_link::progress() {
     MPI_Test(&it->request, &done, MPI_STATUS_IGNORE);
     it = done ? sends_.erase(it) : it + 1;
   }
-  return sends_.empty();
-}
-
-std::size_t mpi_link::sending_to(int destination) const {
-  return static_cast<std::size_t>(
-      std::count_if(sends_.begin(), sends_.end(),
-                    [&](const outgoing& o) { return o.destination == destination; }));
+  // The first queued message of each destination moves; the ones behind it wait.
+  std::vector<int> waiting;
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if (std::find(waiting.begin(), waiting.end(), it->destination) != waiting.end()) {
+      ++it;
+      continue;
+    }
+    if (!it->in_pieces) {
+      start(it->destination, it->tag, std::move(it->bytes));
+      it = queue_.erase(it);
+    } else if (advance(*it)) {
+      it = queue_.erase(it);
+    } else {
+      waiting.push_back(it->destination);
+      ++it;
+    }
+  }
+  return sends_.empty() && queue_.empty();
 }
 
 void mpi_link::abandon(int destination) {
@@ -65,6 +176,15 @@ void mpi_link::abandon(int destination) {
     MPI_Request_free(&it->request);  // never completes: the peer is gone
     it = sends_.erase(it);
   }
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if (it->destination != destination) {
+      ++it;
+      continue;
+    }
+    for (auto& piece : it->pieces) MPI_Request_free(&piece);
+    it = queue_.erase(it);
+  }
+  assembling_.erase(destination);
 }
 
 namespace {

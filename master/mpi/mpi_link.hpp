@@ -1,6 +1,11 @@
 // The little of MPI's C API forkpool uses, never blocking inside MPI (a rank blocked in MPI_Recv
 // busy-polls a CPU in Open MPI): receives are probed (MPI_Improbe) and sends are MPI_Isend kept
 // until they complete. One thread at a time calls it (MPI_THREAD_SERIALIZED).
+//
+// A message larger than kPieceBytes crosses as a header and pieces of that size, at most
+// kPiecesInFlight at once, so the small messages sent meanwhile go between them and no single
+// send exceeds MPI's int count. Messages to one rank arrive in the order sent, except that small
+// ones may overtake a large one still in pieces; send_in_order never overtakes.
 #pragma once
 
 #include <mpi.h>
@@ -11,7 +16,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
-#include <vector>
+#include <unordered_map>
 
 #include "forkpool/detail/serialize.hpp"
 
@@ -25,7 +30,16 @@ struct mpi_message {
 
 class mpi_link {
  public:
-  mpi_link() = default;
+  static constexpr std::size_t kPieceBytes = std::size_t{32} << 20;
+  static constexpr std::size_t kPiecesInFlight = 2;
+  /// The tags pieces travel with; the users' tags must be below them. A piece that does not
+  /// complete its message is received as a message with tag kPiece and no bytes: the sender is
+  /// still there.
+  static constexpr int kPieceHead = 1000;
+  static constexpr int kPiece = 1001;
+
+  /// `largest`: the largest message it accepts; a larger one is received as empty bytes.
+  explicit mpi_link(std::size_t largest = std::size_t{1} << 31) : largest_(largest) {}
   ~mpi_link();  ///< cancels the sends that have not completed
   mpi_link(const mpi_link&) = delete;
   mpi_link& operator=(const mpi_link&) = delete;
@@ -34,12 +48,15 @@ class mpi_link {
   std::optional<mpi_message> try_receive(int source = MPI_ANY_SOURCE);
   /// Sends `bytes` (kept until the send completes).
   void send(int destination, int tag, byte_buffer bytes);
-  /// Completes what it can of the sends in flight; true if none is left.
+  /// Sends `bytes` once every message sent to `destination` before it has gone.
+  void send_in_order(int destination, int tag, byte_buffer bytes);
+  /// Completes what it can of the sends in flight and starts the next pieces; true if no send
+  /// is left.
   bool progress();
-  /// Sends to `destination` still in flight (a lost rank's never complete).
-  std::size_t sending_to(int destination) const;
-  /// Forgets the sends to a rank that is gone, without waiting for them.
+  /// Forgets the sends to a rank that is gone (and what it had half sent), without waiting.
   void abandon(int destination);
+  /// The largest message accepted from now on.
+  void accept_up_to(std::size_t largest) noexcept { largest_ = largest; }
 
  private:
   struct outgoing {
@@ -47,7 +64,33 @@ class mpi_link {
     MPI_Request request;
     byte_buffer bytes;
   };
+  /// A large message in pieces, or one waiting for the large ones before it.
+  struct queued {
+    int destination;
+    int tag;
+    byte_buffer bytes;
+    bool in_pieces;
+    std::size_t sent = 0;  ///< bytes whose piece has been started
+    bool started = false;  ///< its header is sent
+    std::deque<MPI_Request> pieces;
+  };
+  struct assembly {
+    int tag;
+    byte_buffer bytes;
+    std::size_t size = 0;
+    std::size_t filled = 0;
+    bool refused = false;  ///< larger than largest_: pieces read and dropped
+  };
+
+  void start(int destination, int tag, byte_buffer bytes);
+  bool advance(queued& message);
+  bool queued_for(int destination) const;
+  mpi_message take_piece(const MPI_Status& status, MPI_Message& handle, int count);
+
+  std::size_t largest_;
   std::deque<outgoing> sends_;
+  std::deque<queued> queue_;                      ///< in order; one per destination moves at a time
+  std::unordered_map<int, assembly> assembling_;  ///< by source
 };
 
 /// How a side with nothing to do waits for MPI, which has no descriptor to sleep on: right after

@@ -29,6 +29,37 @@ agent_config config_for(const mpi_pool_options& options) {
   return config;
 }
 
+batch_view split_batch(std::span<const std::byte> batch) {
+  batch_view view;
+  while (!batch.empty()) {
+    if (batch.size() < kLengthPrefix) {
+      view.torn = batch;
+      break;
+    }
+    const std::size_t length = read_length(batch.first<kLengthPrefix>());
+    if (length > batch.size() - kLengthPrefix) {
+      view.torn = batch.subspan(kLengthPrefix);
+      break;
+    }
+    view.messages.push_back(batch.subspan(kLengthPrefix, length));
+    batch = batch.subspan(kLengthPrefix + length);
+  }
+  return view;
+}
+
+std::optional<result_in_place> read_result_reply(std::span<const std::byte> reply) noexcept {
+  constexpr std::size_t head = kResultReplyHead - kLengthPrefix;  // kind, id, result size
+  if (reply.size() < head || reply[0] != static_cast<std::byte>(master_reply::kind_t::result))
+    return std::nullopt;
+  result_in_place found;
+  std::uint64_t size = 0;
+  std::memcpy(&found.id, reply.data() + 1, sizeof found.id);  // cereal's binary: native order
+  std::memcpy(&size, reply.data() + 1 + sizeof found.id, sizeof size);
+  if (size > reply.size() - head) return std::nullopt;
+  found.result = reply.subspan(head, size);
+  return found;
+}
+
 pool_options pool_options_of(const agent_config& config) {
   pool_options options;
   options.workers = config.workers;

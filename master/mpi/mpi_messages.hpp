@@ -1,13 +1,17 @@
 // What travels between rank 0's mpi_pool and its agents, by MPI tag. Calls and replies are
-// forkpool-master's messages (client_protocol.hpp): a client_request, and a master_reply framed
-// as for a socket (its length prefix is skipped). The rest is small cereal structs.
+// forkpool-master's messages (client_protocol.hpp), length-prefixed as on its socket, several to
+// one MPI message (a batch) when several are ready at once: one MPI message costs a few µs, an
+// encoded no-op call a few dozen bytes. The rest is small cereal structs.
 #pragma once
 
+#include <algorithm>
 #include <cereal/types/string.hpp>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "forkpool/detail/client_protocol.hpp"
 #include "forkpool/detail/serialize.hpp"
@@ -19,14 +23,41 @@ namespace forkpool::detail::mpi_wire {
 enum tag : int {
   configure = 1,  ///< 0 -> agent: agent_config; start a pool
   ready = 2,      ///< agent -> 0: agent_hello; the pool runs
-  call = 3,       ///< 0 -> agent: client_request (submit or stats)
-  chunk = 4,      ///< 0 -> agent: client_request of a map chunk
-  reply = 5,      ///< agent -> 0: a framed master_reply
+  call = 3,       ///< 0 -> agent: a batch of client_requests (submit or stats)
+  chunk = 4,      ///< 0 -> agent: a batch of client_requests, each a map chunk
+  reply = 5,      ///< agent -> 0: a batch of master_replies
   heartbeat = 6,  ///< either way, empty: still here
   shutdown = 7,   ///< 0 -> agent: shutdown_options; shut the pool down
   bye = 8,        ///< agent -> 0, empty: the pool is shut down
   leave = 9,      ///< 0 -> agent: rank 0 is leaving; exit (one byte: 1 to finalize MPI first)
 };
+
+/// A batch is closed at this many bytes; a message larger than a quarter of it travels alone
+/// (copying it into a batch would cost more than its own MPI message).
+inline constexpr std::size_t kBatchBytes = std::size_t{1} << 20;
+
+/// The largest message a side takes when payloads are at most `max_payload`: one payload with
+/// its message's other fields, or a batch.
+inline std::size_t largest_message(std::size_t max_payload) noexcept {
+  return std::max(max_payload, kBatchBytes) + (std::size_t{1} << 16);
+}
+
+/// The messages of a batch, without their length prefixes. `torn` is what is left where a
+/// length runs past the end (a message cut short); empty when the batch is whole.
+struct batch_view {
+  std::vector<std::span<const std::byte>> messages;
+  std::span<const std::byte> torn;
+};
+batch_view split_batch(std::span<const std::byte> batch);
+
+/// A result reply's id and encoded result, read in place (not copied out as decode_message
+/// would); nullopt for any other reply. The fields after the result are empty in a result reply
+/// (frame_result_reply) and not read.
+struct result_in_place {
+  std::uint64_t id = 0;
+  std::span<const std::byte> result;
+};
+std::optional<result_in_place> read_result_reply(std::span<const std::byte> reply) noexcept;
 
 /// The pool an agent is to run: what of pool_options can travel (an initializer by name only).
 struct agent_config {

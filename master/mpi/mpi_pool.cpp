@@ -154,7 +154,7 @@ struct mpi_pool::impl {
         const auto request = wire::encoded(wire::shutdown_request{
             shutdown->cancel_pending || shutdown->kill_running, shutdown->kill_running});
         for (host& h : hosts)
-          if (!h.lost) mpi.send(h.rank, wire::shutdown, request);
+          if (!h.lost) mpi.send_in_order(h.rank, wire::shutdown, request);  // after the calls
         shutdown_sent = true;
       }
       if (shutdown_sent && std::all_of(hosts.begin(), hosts.end(),
@@ -170,31 +170,23 @@ struct mpi_pool::impl {
     }
   }
 
-  // Sends what waits to the hosts with the most credits to spare; true if it sent any.
+  // Sends what waits to the hosts with the most credits to spare, several calls to one message
+  // where a host can take several; true if it sent any.
   bool dispatch() {
     bool sent = false;
     while (!pending.empty()) {
       host* best = nullptr;
-      for (host& h : hosts)
-        if (h.free_credits() > 0 && (best == nullptr || h.free_credits() > best->free_credits()))
-          best = &h;
+      std::size_t with_credits = 0;
+      for (host& h : hosts) {
+        if (h.free_credits() == 0) continue;
+        ++with_credits;
+        if (best == nullptr || h.free_credits() > best->free_credits()) best = &h;
+      }
       if (best == nullptr) break;
-      task_ptr task = std::move(pending.front());
-      pending.pop_front();
-      if (!detail::task_engine::start_on_thread(*task)) continue;  // cancelled while it waited
-      detail::client_request request;
-      request.kind = detail::client_request::kind_t::submit;
-      request.id = task->id;
-      request.task = task->name;
-      request.argument_signature = task->argument_signature;
-      request.result_signature = task->result_signature;
-      request.arguments = std::move(task->arguments);  // sent once: a lost call is not resent
-      detail::byte_buffer bytes = wire::encoded(request);
-      if (detail::mpi_testing::corrupt_next_call.exchange(false)) bytes.resize(bytes.size() / 2);
-      mpi.send(best->rank, task->kind == detail::call_kind::map_chunk ? wire::chunk : wire::call,
-               std::move(bytes));
-      best->held.emplace(task->id, std::move(task));
-      sent = true;
+      // Its share of what waits, so that a few calls spread over the hosts rather than all
+      // going to the first.
+      const std::size_t share = (pending.size() + with_credits - 1) / with_credits;
+      sent |= send_batch(*best, std::min<std::size_t>(best->free_credits(), share));
     }
     if (!pending.empty() && std::none_of(hosts.begin(), hosts.end(),
                                          [](const host& h) { return !h.lost && !h.said_bye; })) {
@@ -204,6 +196,40 @@ struct mpi_pool::impl {
       pending.clear();
     }
     return sent;
+  }
+
+  // Up to `count` waiting calls of one kind to `to`, in one message; true if it sent one.
+  bool send_batch(host& to, std::size_t count) {
+    detail::byte_buffer batch;
+    const detail::call_kind kind = pending.front()->kind;
+    while (count > 0 && !pending.empty() && pending.front()->kind == kind &&
+           batch.size() < wire::kBatchBytes) {
+      task_ptr task = std::move(pending.front());
+      pending.pop_front();
+      if (task->arguments.size() > options.pool.max_payload_bytes) {
+        task->fail(std::make_exception_ptr(bad_arguments(
+            "the call to '" + task->name + "' (" + std::to_string(task->arguments.size()) +
+            " bytes of arguments) is larger than the pool's max_payload_bytes (" +
+            std::to_string(options.pool.max_payload_bytes) + ")")));
+        continue;
+      }
+      if (!detail::task_engine::start_on_thread(*task)) continue;  // cancelled while it waited
+      detail::client_request request;
+      request.kind = detail::client_request::kind_t::submit;
+      request.id = task->id;
+      request.task = task->name;
+      request.argument_signature = task->argument_signature;
+      request.result_signature = task->result_signature;
+      request.arguments = std::move(task->arguments);  // sent once: a lost call is not resent
+      detail::append_message(batch, request);
+      to.held.emplace(task->id, std::move(task));
+      --count;
+    }
+    if (batch.empty()) return false;
+    if (detail::mpi_testing::corrupt_next_call.exchange(false)) batch.resize(batch.size() / 2);
+    mpi.send(to.rank, kind == detail::call_kind::map_chunk ? wire::chunk : wire::call,
+             std::move(batch));
+    return true;
   }
 
   host* host_of(int rank) {
@@ -221,28 +247,40 @@ struct mpi_pool::impl {
       if (from == nullptr || from->lost) continue;
       from->last_heard = clock_type::now();
       if (message->tag == wire::bye) from->said_bye = true;
-      if (message->tag == wire::reply) take_reply(*from, message->bytes);
+      if (message->tag == wire::reply) take_replies(*from, message->bytes);
     }
     return any;
   }
 
-  void take_reply(host& from, std::span<const std::byte> framed) {
-    std::optional<detail::master_reply> reply;
-    if (framed.size() >= detail::kLengthPrefix)
-      reply = detail::decode_message<detail::master_reply>(framed.subspan(detail::kLengthPrefix));
-    if (!reply) {
-      const std::string why =
-          "rank " + std::to_string(from.rank) + " sent a reply that does not decode";
-      detail::log_line(log_level::error, "forkpool::mpi_pool: " + why);
-      const std::uint64_t id = framed.size() >= detail::kLengthPrefix
-                                   ? wire::id_of(framed.subspan(detail::kLengthPrefix))
-                                   : 0;
-      if (auto it = from.held.find(id); it != from.held.end()) {
-        it->second->fail(std::make_exception_ptr(protocol_error("forkpool::mpi_pool: " + why)));
+  void take_replies(host& from, std::span<const std::byte> batch) {
+    const wire::batch_view replies = wire::split_batch(batch);
+    for (const std::span<const std::byte> reply : replies.messages) take_reply(from, reply);
+    if (!replies.torn.empty()) fail_undecodable(from, replies.torn);
+  }
+
+  // A reply that does not decode fails the call it names, if it names one.
+  void fail_undecodable(host& from, std::span<const std::byte> reply) {
+    const std::string why =
+        "rank " + std::to_string(from.rank) + " sent a reply that does not decode";
+    detail::log_line(log_level::error, "forkpool::mpi_pool: " + why);
+    if (auto it = from.held.find(wire::id_of(reply)); it != from.held.end()) {
+      it->second->fail(std::make_exception_ptr(protocol_error("forkpool::mpi_pool: " + why)));
+      from.held.erase(it);
+    }
+  }
+
+  void take_reply(host& from, std::span<const std::byte> bytes) {
+    // A result is decoded from the bytes as they arrived; it is most of a large reply.
+    if (const std::optional<wire::result_in_place> result = wire::read_result_reply(bytes)) {
+      if (auto it = from.held.find(result->id); it != from.held.end()) {
+        task_ptr task = std::move(it->second);
         from.held.erase(it);
+        detail::task_engine::succeed_from(*task, result->result);
       }
       return;
     }
+    std::optional<detail::master_reply> reply = detail::decode_message<detail::master_reply>(bytes);
+    if (!reply) return fail_undecodable(from, bytes);
     if (reply->kind == detail::master_reply::kind_t::stats) {
       from.stats = std::move(reply->stats);
       from.stats_fresh = true;
@@ -257,11 +295,7 @@ struct mpi_pool::impl {
     }
     task_ptr task = std::move(it->second);
     from.held.erase(it);
-    if (reply->kind == detail::master_reply::kind_t::result) {
-      detail::task_engine::succeed_from(*task, std::span<const std::byte>(reply->result));
-    } else {
-      task->fail(detail::to_exception(std::move(reply->error), *task));
-    }
+    task->fail(detail::to_exception(std::move(reply->error), *task));
   }
 
   // Heartbeats out, and hosts not heard from for host_timeout given up.
@@ -297,7 +331,8 @@ struct mpi_pool::impl {
     if (!stats_deadline) {
       detail::client_request request;
       request.kind = detail::client_request::kind_t::stats;
-      const auto bytes = wire::encoded(request);
+      detail::byte_buffer bytes;
+      detail::append_message(bytes, request);
       for (host& h : hosts) {
         h.stats_fresh = false;
         if (!h.lost && !h.said_bye) mpi.send(h.rank, wire::call, bytes);
@@ -438,6 +473,7 @@ mpi_pool::mpi_pool(mpi_pool_options options) : impl_(std::make_unique<impl>()) {
   if (!detail::mpi_state::claim_pool())
     throw std::logic_error("forkpool::mpi_pool: one mpi_pool at a time");
   impl_->options = std::move(options);
+  impl_->mpi.accept_up_to(wire::largest_message(impl_->options.pool.max_payload_bytes));
   // Open MPI ends the whole job when one rank dies, unless told otherwise.
   if (std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr) {
     const char* recovery = std::getenv("OMPI_MCA_orte_enable_recovery");

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "call_task.hpp"
@@ -255,9 +256,23 @@ void prepare_forked_child(int* keep, int count, pid_t die_with) {
   ::syscall(SYS_close_range, 3 + count, ~0U, 0);
 }
 
+void offer_to_oom_killer() noexcept {
+  const int file = ::open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
+  if (file < 0) return;
+  char text[16] = {};
+  const ssize_t got = ::read(file, text, sizeof text - 1);
+  if (got > 0) {
+    const long raised = std::min(std::strtol(text, nullptr, 10) + kWorkerOomScoreRaise, 1000L);
+    const int length = std::snprintf(text, sizeof text, "%ld", raised);
+    if (::lseek(file, 0, SEEK_SET) == 0 && length > 0) (void)!::write(file, text, length);
+  }
+  ::close(file);
+}
+
 void run_worker(worker_endpoints endpoints, const worker_config& config) {
   ::signal(SIGPIPE, SIG_IGN);
   ::prctl(PR_SET_NAME, kWorkerTitle);  // what ps -o comm shows, as for gunicorn's workers
+  offer_to_oom_killer();
   try {
     // A worker whose bells a task took away can neither wake the master nor be woken: it
     // leaves, its call fails (or its published reply is read) and a replacement starts.

@@ -29,6 +29,13 @@ struct worker_config {
 inline constexpr char kWorkerTitle[] = "forkpool-worker";
 inline constexpr char kForkServerTitle[] = "forkpool-forker";
 
+/// How much more a worker's oom_score_adj is than its pool's: under memory pressure the kernel's
+/// OOM killer takes a worker (its call fails with worker_died, a new worker starts) before the
+/// program that owns the pool. Raising it needs no privilege.
+inline constexpr long kWorkerOomScoreRaise = 300;
+/// Raises this process's oom_score_adj by kWorkerOomScoreRaise (at most 1000). Best effort.
+void offer_to_oom_killer() noexcept;
+
 /// Exit codes a worker uses to say why it stopped on its own.
 enum worker_exit : int {
   worker_exit_stopped = 0,              ///< asked to stop
