@@ -3,7 +3,9 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <string>
 
 #include "eventually.hpp"
@@ -36,11 +38,29 @@ std::vector<char> touched(std::uint64_t bytes) {
   return heap;
 }
 
+int own_oom_score_adj() {
+  std::ifstream file("/proc/self/oom_score_adj");
+  int value = -9999;
+  file >> value;
+  return value;
+}
+
 }  // namespace
 
 FORKPOOL_TASK(dirty_inherited_heap);
+FORKPOOL_TASK(own_oom_score_adj);
 
 TEST_SUITE_BEGIN("pool");
+
+TEST_CASE("pool: the OOM killer is offered a worker before the program that owns the pool") {
+  for (const start_method start : {start_method::fork, start_method::forkserver}) {
+    CAPTURE(static_cast<int>(start));
+    pool_options o = options(1);
+    o.start = start;
+    process_pool pool(o);
+    CHECK(pool.submit(own_oom_score_adj).get() == std::min(own_oom_score_adj() + 300, 1000));
+  }
+}
 
 TEST_CASE("pool: a worker reports its own pages and what its tasks keep" * doctest::timeout(60)) {
   process_pool pool(options(1));

@@ -134,6 +134,11 @@ class agent {
   // A batch of calls: each decoded one starts; at one that does not decode the rest of the
   // batch cannot be trusted, and is refused by the id it seems to carry.
   void take_calls(const mpi_message& message) {
+    if (message.cut) {
+      const std::span<const std::byte> bytes(message.bytes);
+      return refuse(bytes.size() > kLengthPrefix ? wire::id_of(bytes.subspan(kLengthPrefix)) : 0,
+                    "a call larger than this agent takes (max_payload_bytes)");
+    }
     const wire::batch_view batch = wire::split_batch(message.bytes);
     for (const std::span<const std::byte> call : batch.messages) {
       auto request = decode_message<client_request>(call);

@@ -26,9 +26,16 @@ namespace {
 // A large message's header: the tag it is delivered with, then its size.
 constexpr std::size_t kHeaderBytes = sizeof(std::int32_t) + sizeof(std::uint64_t);
 
-void receive_and_drop(MPI_Message& handle, int count) {
+// Of a message larger than a side takes, what is delivered: enough to read the id it carries,
+// so that the call it was can be answered with an error.
+constexpr std::size_t kKeptOfRefused = 64;
+
+// Receives a message it does not keep; returns its first kKeptOfRefused bytes.
+byte_buffer receive_and_drop(MPI_Message& handle, int count) {
   byte_buffer scratch(static_cast<std::size_t>(std::max(count, 0)));
   MPI_Mrecv(scratch.data(), count, MPI_BYTE, &handle, MPI_STATUS_IGNORE);
+  scratch.resize(std::min(scratch.size(), kKeptOfRefused));
+  return scratch;
 }
 
 }  // namespace
@@ -61,10 +68,8 @@ std::optional<mpi_message> mpi_link::try_receive(int source) {
     assembling_.insert_or_assign(from, std::move(next));
     return mpi_message{from, kPiece, {}};
   }
-  if (static_cast<std::size_t>(std::max(count, 0)) > largest_) {
-    receive_and_drop(handle, count);
-    return mpi_message{from, status.MPI_TAG, {}};
-  }
+  if (static_cast<std::size_t>(std::max(count, 0)) > largest_)
+    return mpi_message{from, status.MPI_TAG, receive_and_drop(handle, count), true};
   mpi_message message{from, status.MPI_TAG,
                       byte_buffer(static_cast<std::size_t>(std::max(count, 0)))};
   MPI_Mrecv(message.bytes.data(), count, MPI_BYTE, &handle, MPI_STATUS_IGNORE);
@@ -81,13 +86,14 @@ mpi_message mpi_link::take_piece(const MPI_Status& status, MPI_Message& handle, 
   }
   assembly& message = at->second;
   if (message.refused) {
-    receive_and_drop(handle, count);
+    byte_buffer kept = receive_and_drop(handle, count);
+    if (message.filled == 0) message.bytes = std::move(kept);
   } else {
     MPI_Mrecv(message.bytes.data() + message.filled, count, MPI_BYTE, &handle, MPI_STATUS_IGNORE);
   }
   message.filled += length;
   if (message.filled < message.size) return {from, kPiece, {}};
-  mpi_message whole{from, message.tag, std::move(message.bytes)};
+  mpi_message whole{from, message.tag, std::move(message.bytes), message.refused};
   assembling_.erase(at);
   return whole;
 }

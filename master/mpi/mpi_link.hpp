@@ -26,6 +26,7 @@ struct mpi_message {
   int source = 0;
   int tag = 0;
   byte_buffer bytes;
+  bool cut = false;  ///< larger than the link takes: `bytes` is its beginning only
 };
 
 class mpi_link {
@@ -38,7 +39,8 @@ class mpi_link {
   static constexpr int kPieceHead = 1000;
   static constexpr int kPiece = 1001;
 
-  /// `largest`: the largest message it accepts; a larger one is received as empty bytes.
+  /// `largest`: the largest message it accepts; of a larger one, only the first 64 bytes are
+  /// delivered (enough to tell which call it was), marked cut.
   explicit mpi_link(std::size_t largest = std::size_t{1} << 31) : largest_(largest) {}
   ~mpi_link();  ///< cancels the sends that have not completed
   mpi_link(const mpi_link&) = delete;

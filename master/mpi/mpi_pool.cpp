@@ -35,6 +35,7 @@ host_lost::host_lost(const std::string& message, int rank, std::string host)
 
 namespace detail::mpi_testing {
 std::atomic<bool> corrupt_next_call{false};
+std::atomic<bool> oversize_next_call{false};
 }  // namespace detail::mpi_testing
 
 namespace detail::mpi_state {
@@ -227,6 +228,8 @@ struct mpi_pool::impl {
     }
     if (batch.empty()) return false;
     if (detail::mpi_testing::corrupt_next_call.exchange(false)) batch.resize(batch.size() / 2);
+    if (detail::mpi_testing::oversize_next_call.exchange(false))
+      batch.resize(wire::largest_message(options.pool.max_payload_bytes) + 1);
     mpi.send(to.rank, kind == detail::call_kind::map_chunk ? wire::chunk : wire::call,
              std::move(batch));
     return true;
@@ -247,7 +250,14 @@ struct mpi_pool::impl {
       if (from == nullptr || from->lost) continue;
       from->last_heard = clock_type::now();
       if (message->tag == wire::bye) from->said_bye = true;
-      if (message->tag == wire::reply) take_replies(*from, message->bytes);
+      if (message->tag != wire::reply) continue;
+      if (message->cut) {  // larger than any reply can be: only its call can be told
+        fail_undecodable(*from,
+                         std::span<const std::byte>(message->bytes)
+                             .subspan(std::min(message->bytes.size(), detail::kLengthPrefix)));
+      } else {
+        take_replies(*from, message->bytes);
+      }
     }
     return any;
   }

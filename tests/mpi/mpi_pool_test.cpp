@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -50,6 +51,27 @@ int naps(int ms) {
   return ms;
 }
 
+// `mib` MiB, each byte its offset's low bits, so a piece out of place shows.
+std::string big_string(int mib) {
+  std::string s(static_cast<std::size_t>(mib) << 20, '\0');
+  for (std::size_t i = 0; i < s.size(); ++i) s[i] = static_cast<char>(i * 131 % 251);
+  return s;
+}
+// The offsets whose byte is not big_string's, or -1 for a string of the wrong size.
+long long misplaced_bytes(std::string s, int mib) {
+  if (s.size() != static_cast<std::size_t>(mib) << 20) return -1;
+  long long wrong = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) wrong += s[i] != static_cast<char>(i * 131 % 251);
+  return wrong;
+}
+// This process's oom_score_adj.
+int oom_score_adj(int) {
+  std::ifstream file("/proc/self/oom_score_adj");
+  int value = -9999;
+  file >> value;
+  return value;
+}
+
 // The worker's initializer sets this; calls read it.
 int initialized_with = 0;
 void initialize_worker() { initialized_with = 42; }
@@ -62,6 +84,9 @@ FORKPOOL_TASK_NAMED(mpi_tasks::rank_of_host, "rank_of_host");
 FORKPOOL_TASK_NAMED(mpi_tasks::fails, "fails");
 FORKPOOL_TASK_NAMED(mpi_tasks::crashes, "crashes");
 FORKPOOL_TASK_NAMED(mpi_tasks::naps, "naps");
+FORKPOOL_TASK_NAMED(mpi_tasks::big_string, "big_string");
+FORKPOOL_TASK_NAMED(mpi_tasks::misplaced_bytes, "misplaced_bytes");
+FORKPOOL_TASK_NAMED(mpi_tasks::oom_score_adj, "oom_score_adj");
 FORKPOOL_TASK_NAMED(mpi_tasks::initialize_worker, "initialize_worker");
 FORKPOOL_TASK_NAMED(mpi_tasks::initializer_value, "initializer_value");
 
@@ -226,6 +251,51 @@ TEST_CASE(
   for (int i = 0; i < 20; ++i) CHECK(pool.submit(mpi_tasks::square, i).get() == i * i);
   const cluster_stats s = pool.stats();
   for (const host_stats& h : s.hosts) CHECK_FALSE(h.lost);
+}
+
+TEST_CASE("mpi: a call larger than an agent takes fails with protocol_error and it serves on") {
+  mpi_pool_options options = two_workers();
+  options.pool.max_payload_bytes = std::size_t{40} << 20;  // padded past: sent in pieces
+  mpi_pool pool(options);
+  detail::mpi_testing::oversize_next_call = true;
+  auto oversized = pool.submit(mpi_tasks::square, 4);
+  CHECK_THROWS_AS(oversized.get(), protocol_error);
+  for (int i = 0; i < 20; ++i) CHECK(pool.submit(mpi_tasks::square, i).get() == i * i);
+}
+
+TEST_CASE("mpi: a 256 MiB result and a 64 MiB argument cross in pieces and small calls go on") {
+  mpi_pool pool(two_workers());
+  auto result = pool.submit(mpi_tasks::big_string, 256);
+  auto argument = pool.submit(mpi_tasks::misplaced_bytes, mpi_tasks::big_string(64), 64);
+  std::vector<future<int>> small;
+  for (int i = 0; i < 50; ++i) small.push_back(pool.submit(mpi_tasks::square, i));
+  for (int i = 0; i < 50; ++i) CHECK(small[static_cast<std::size_t>(i)].get() == i * i);
+  CHECK(argument.get() == 0);
+  const std::string big = result.get();
+  REQUIRE(big.size() == std::size_t{256} << 20);
+  CHECK(mpi_tasks::misplaced_bytes(big, 256) == 0);
+}
+
+TEST_CASE("mpi: a payload over max_payload_bytes fails its call with a typed error") {
+  mpi_pool_options options = two_workers();
+  options.pool.max_payload_bytes = std::size_t{4} << 20;
+  mpi_pool pool(options);
+  auto argument = pool.submit(mpi_tasks::misplaced_bytes, mpi_tasks::big_string(5), 5);
+  CHECK_THROWS_AS(argument.get(), bad_arguments);
+  auto result = pool.submit(mpi_tasks::big_string, 5);
+  CHECK_THROWS_AS(result.get(), protocol_error);  // the agent's pool refuses to send it
+  CHECK(pool.submit(mpi_tasks::misplaced_bytes, mpi_tasks::big_string(3), 3).get() == 0);
+}
+
+TEST_CASE("mpi: the OOM killer is offered a worker before its agent") {
+  mpi_pool pool(two_workers());
+  const cluster_stats s = pool.stats();
+  int agent_score = -9999;
+  std::ifstream(("/proc/" + std::to_string(s.hosts.front().pid) + "/oom_score_adj").c_str()) >>
+      agent_score;
+  REQUIRE(agent_score != -9999);
+  const int worker_score = pool.submit(mpi_tasks::oom_score_adj, 0).get();
+  CHECK(worker_score == std::min(agent_score + 300, 1000));
 }
 
 TEST_CASE("mpi: run_in_executor and as_completed work on an mpi_pool unchanged") {
