@@ -3,6 +3,7 @@ bench/mpi_compare. Run as `mpiexec -n 3 python3 -m mpi4py.futures bench/peers/mp
 (rank 0 runs this; the others are mpi4py's workers); prints one JSON line."""
 
 import json
+import os
 import sys
 import time
 
@@ -17,13 +18,35 @@ def twice(x):
     return 2 * x
 
 
+def bytes_of(mib):
+    return b"x" * (mib << 20)
+
+
+def size_of(data):
+    return len(data)
+
+
+def pid(_):
+    return os.getpid()
+
+
+def cpu_seconds(process):
+    with open(f"/proc/{process}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main():
     args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
     roundtrips = int(args.get("--roundtrips", 2000))
     burst = int(args.get("--burst", 20000))
     map_items = int(args.get("--map", 200000))
+    big_mib = int(args.get("--big-mib", 64))
+    idle_seconds = int(args.get("--idle-seconds", 2))
+    started = time.perf_counter()
     with MPIPoolExecutor() as pool:
         pool.submit(noop, 0).result()
+        startup_ms = (time.perf_counter() - started) * 1e3
         latencies = []
         for i in range(roundtrips):
             start = time.perf_counter()
@@ -37,6 +60,18 @@ def main():
         start = time.perf_counter()
         doubled = list(pool.map(twice, range(map_items), chunksize=1000))
         map_seconds = time.perf_counter() - start
+        big = bytes_of(big_mib)
+        start = time.perf_counter()
+        right_big = pool.submit(size_of, big).result() == len(big)
+        big_argument_ms = (time.perf_counter() - start) * 1e3
+        start = time.perf_counter()
+        right_big &= len(pool.submit(bytes_of, big_mib).result()) == len(big)
+        big_result_ms = (time.perf_counter() - start) * 1e3
+        # Idle: its busiest worker rank's CPU while nothing is asked of it.
+        workers = set(pool.map(pid, range(64)))
+        before = {w: cpu_seconds(w) for w in workers}
+        time.sleep(idle_seconds)
+        idle_cpu = max(cpu_seconds(w) - before[w] for w in workers) / idle_seconds
         right = total == burst * (burst - 1) // 2 and doubled[-1] == 2 * (map_items - 1)
         print(json.dumps({
             "bench": "mpi4py_futures",
@@ -45,7 +80,12 @@ def main():
             "roundtrip_p99_us": latencies[len(latencies) * 99 // 100],
             "burst_tasks_per_s": burst / burst_seconds,
             "map_items_per_s": map_items / map_seconds,
-            "right": right,
+            "big_mib": big_mib,
+            "big_argument_ms": big_argument_ms,
+            "big_result_ms": big_result_ms,
+            "startup_ms": startup_ms,
+            "idle_agent_cpu_percent": idle_cpu * 100,
+            "right": right and right_big,
         }))
 
 

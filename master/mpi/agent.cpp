@@ -80,7 +80,7 @@ class agent {
     while (pool_ != nullptr) {
       bool active = false;
       while (std::optional<mpi_message> message = link_.try_receive(0)) {
-        active = true;
+        active |= message->tag != wire::heartbeat;  // a heartbeat starts no exchange
         last_heard_ = clock_type::now();
         handle(*message);
       }

@@ -1,5 +1,6 @@
 #include "mpi_link.hpp"
 
+#include <sched.h>
 #include <sys/prctl.h>
 
 #include <algorithm>
@@ -195,8 +196,14 @@ void mpi_link::abandon(int destination) {
 
 namespace {
 
-// How long a side polls after activity: as long as a worker spins for its next call.
-constexpr std::chrono::microseconds kPollAfterActivity{50};
+// How long a side polls after activity. Sleeping is no substitute: the shortest sleep lasts
+// ~40 µs here (NOTES.md), and a round trip has two MPI waits. Polling yields the CPU between
+// probes, so on a machine with fewer CPUs than runnable threads the threads a reply waits for
+// (the agent's pool, its worker) still run.
+constexpr std::chrono::microseconds kPollAfterActivity{200};
+// While nothing happens a side sleeps at most this fraction of the time it has been idle, so a
+// call after a pause waits at most ~1/8 longer than the pause, and a long idle sleeps 1 ms.
+constexpr int kSleepFraction = 8;
 
 // The kernel's default timer slack (50 µs) would stretch every short sleep to it.
 void tighten_timer_slack() noexcept {
@@ -208,31 +215,27 @@ void tighten_timer_slack() noexcept {
 
 }  // namespace
 
-idle_wait::idle_wait() : spin_(spin_time(kPollAfterActivity)) {}
+idle_wait::idle_wait() : poll_(spin_time(kPollAfterActivity)) {}
 
-void idle_wait::activity() noexcept {
-  next_ = kShortest;
-  if (spin_.count() > 0 && cpu_to_spare())
-    polling_until_ = std::chrono::steady_clock::now() + spin_;
-}
+void idle_wait::activity() noexcept { last_activity_ = std::chrono::steady_clock::now(); }
 
 void idle_wait::sleep() {
-  if (polling_until_ != std::chrono::steady_clock::time_point{}) {
-    if (std::chrono::steady_clock::now() < polling_until_) {
-      for (int i = 0; i < 16; ++i) cpu_relax();
-      return;
-    }
-    polling_until_ = {};
-  }
-  tighten_timer_slack();
-  std::unique_lock lock(mutex_);
-  woken_.wait_for(lock, next_, [&] { return wake_; });
-  if (wake_) {
-    wake_ = false;
-    next_ = kShortest;
+  const auto now = std::chrono::steady_clock::now();
+  const auto idle = now - last_activity_;
+  if (idle < poll_) {
+    ::sched_yield();
     return;
   }
-  next_ = std::min(next_ * 2, kLongest);
+  tighten_timer_slack();
+  const auto nap =
+      std::clamp(std::chrono::duration_cast<std::chrono::microseconds>(idle) / kSleepFraction,
+                 kShortest, kLongest);
+  std::unique_lock lock(mutex_);
+  woken_.wait_for(lock, nap, [&] { return wake_; });
+  if (wake_) {
+    wake_ = false;
+    last_activity_ = std::chrono::steady_clock::now();
+  }
 }
 
 void idle_wait::wake() {

@@ -95,31 +95,30 @@ class mpi_link {
   std::unordered_map<int, assembly> assembling_;  ///< by source
 };
 
-/// How a side with nothing to do waits for MPI, which has no descriptor to sleep on: right after
-/// something happened it polls (spins) for the usual spin budget, where a CPU is to spare
-/// (spin.hpp), so a reply in a busy exchange is seen at once; then it sleeps, backing off from
-/// 1 µs to 1 ms while nothing happens, so an idle rank uses no measurable CPU. wake() from
-/// another thread cuts a sleep short (a local completion is sent at once, not after it).
+/// How a side with nothing to do waits for MPI, which has no descriptor to sleep on: for a while
+/// after something happened it polls, yielding the CPU between probes, so the next message of a
+/// busy exchange is seen at once without starving the threads it waits for; then it sleeps, at
+/// most an eighth of the time it has been idle (1 µs to 1 ms), so an idle rank uses no
+/// measurable CPU. FORKPOOL_SPIN_US sets the polling time (0: none). wake() from another thread
+/// cuts a sleep short (a local completion is sent at once, not after it).
 class idle_wait {
  public:
   idle_wait();
   /// Something happened: poll again for a while, and sleep short after that.
   void activity() noexcept;
-  /// Returns at once while polling; else sleeps for the current back-off, or until wake(), and
-  /// doubles the back-off.
+  /// Yields once while polling; else sleeps for the current back-off, or until wake().
   void sleep();
   /// Any thread: ends the sleep in progress, or the next one.
   void wake();
 
  private:
   static constexpr std::chrono::microseconds kShortest{1};
-  static constexpr std::chrono::microseconds kLongest{1000};
-  const std::chrono::nanoseconds spin_;
-  std::chrono::steady_clock::time_point polling_until_{};
+  static constexpr std::chrono::microseconds kLongest{10'000};
+  const std::chrono::nanoseconds poll_;
+  std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
   std::mutex mutex_;
   std::condition_variable woken_;
   bool wake_ = false;
-  std::chrono::microseconds next_ = kShortest;
 };
 
 }  // namespace forkpool::detail
