@@ -92,7 +92,8 @@ class agent {
         link_.send_in_order(0, wire::bye, {});  // after the replies still in pieces
         break;
       }
-      link_.progress();
+      // A large message moves only while this side calls MPI: no sleeping until it is gone.
+      active |= !link_.progress();
       const auto now = clock_type::now();
       if (now - last_sent_ >= heartbeat_) send(wire::heartbeat, {});
       if (now - last_heard_ > host_timeout_) {

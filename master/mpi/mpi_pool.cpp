@@ -152,7 +152,8 @@ struct mpi_pool::impl {
       }
       active |= dispatch();
       active |= receive();
-      mpi.progress();
+      // A large message moves only while this side calls MPI: no sleeping until it is gone.
+      active |= !mpi.progress();
       const auto now = clock_type::now();
       keep_in_touch(now);
       if (want_stats) gather_stats(now);
