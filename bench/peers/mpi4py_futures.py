@@ -31,9 +31,13 @@ def pid(_):
 
 
 def cpu_seconds(process):
-    with open(f"/proc/{process}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of all of a process's threads: the scheduler's exact count (schedstat, ns)."""
+    tasks = f"/proc/{process}/task"
+    total = 0
+    for task in os.listdir(tasks):
+        with open(f"{tasks}/{task}/schedstat") as stat:
+            total += int(stat.read().split()[0])
+    return total / 1e9
 
 
 def main():

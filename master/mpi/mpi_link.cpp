@@ -219,7 +219,7 @@ idle_wait::idle_wait() : poll_(spin_time(kPollAfterActivity)) {}
 
 void idle_wait::activity() noexcept { last_activity_ = std::chrono::steady_clock::now(); }
 
-void idle_wait::sleep() {
+void idle_wait::sleep(std::chrono::steady_clock::time_point until) {
   const auto now = std::chrono::steady_clock::now();
   const auto idle = now - last_activity_;
   if (idle < poll_) {
@@ -231,7 +231,7 @@ void idle_wait::sleep() {
       std::clamp(std::chrono::duration_cast<std::chrono::microseconds>(idle) / kSleepFraction,
                  kShortest, kLongest);
   std::unique_lock lock(mutex_);
-  woken_.wait_for(lock, nap, [&] { return wake_; });
+  woken_.wait_until(lock, std::min(now + nap, until), [&] { return wake_; });
   if (wake_) {
     wake_ = false;
     last_activity_ = std::chrono::steady_clock::now();

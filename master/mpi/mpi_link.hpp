@@ -106,8 +106,10 @@ class idle_wait {
   idle_wait();
   /// Something happened: poll again for a while, and sleep short after that.
   void activity() noexcept;
-  /// Yields once while polling; else sleeps for the current back-off, or until wake().
-  void sleep();
+  /// Yields once while polling; else sleeps for the current back-off, or until wake(), but not
+  /// past `until` (the next thing the caller must do on time).
+  void sleep(
+      std::chrono::steady_clock::time_point until = std::chrono::steady_clock::time_point::max());
   /// Any thread: ends the sleep in progress, or the next one.
   void wake();
 

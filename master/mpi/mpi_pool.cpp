@@ -172,9 +172,18 @@ struct mpi_pool::impl {
       if (active) {
         idle.activity();
       } else {
-        idle.sleep();
+        idle.sleep(next_deadline());
       }
     }
+  }
+
+  // When a host not heard from would be lost: a sleep must not run past it.
+  clock_type::time_point next_deadline() const {
+    auto deadline = clock_type::time_point::max();
+    for (const host& h : hosts)
+      if (!h.lost && !h.said_bye)
+        deadline = std::min(deadline, h.last_heard + options.host_timeout);
+    return deadline;
   }
 
   // Sends what waits to the hosts with the most credits to spare, several calls to one message
@@ -322,7 +331,7 @@ struct mpi_pool::impl {
       last_heartbeat = now;
     }
     for (host& h : hosts)
-      if (!h.lost && !h.said_bye && now - h.last_heard > options.host_timeout) lose(h);
+      if (!h.lost && !h.said_bye && now - h.last_heard >= options.host_timeout) lose(h);
   }
 
   void lose(host& h) {
