@@ -168,6 +168,7 @@ int main(int argc, char** argv) {
   const forkpool::cluster_stats s = pool.stats();
   std::vector<double> before;
   for (const auto& h : s.hosts) before.push_back(cpu_seconds(h.pid));
+  o.idle_seconds = std::max(o.idle_seconds, 1);
   std::this_thread::sleep_for(std::chrono::seconds(o.idle_seconds));
   double idle_cpu = 0;
   for (std::size_t i = 0; i < s.hosts.size(); ++i)
