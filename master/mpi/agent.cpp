@@ -18,6 +18,7 @@
 #include "forkpool/process_pool.hpp"
 #include "mpi_link.hpp"
 #include "mpi_messages.hpp"
+#include "mpi_state.hpp"
 #include "wire_exception.hpp"
 
 namespace forkpool::detail {
@@ -39,6 +40,7 @@ class agent {
 
   [[noreturn]] void run() {
     for (;;) {
+      if (mpi_state::termination_signal() != 0) leave(0, false);  // no pool: nothing to drain
       std::optional<mpi_message> message = link_.try_receive(0);
       link_.progress();
       if (!message) {
@@ -79,6 +81,7 @@ class agent {
     shutting_down_ = false;
     while (pool_ != nullptr) {
       bool active = false;
+      if (!terminating_ && mpi_state::termination_signal() != 0) begin_leaving();
       while (std::optional<mpi_message> message = link_.try_receive(0)) {
         active |= message->tag != wire::heartbeat;  // a heartbeat starts no exchange
         last_heard_ = clock_type::now();
@@ -90,6 +93,7 @@ class agent {
         owned_.reset();  // its workers exit; nothing runs any more (a fixed pool stays)
         pool_ = nullptr;
         link_.send_in_order(0, wire::bye, {});  // after the replies still in pieces
+        if (terminating_) leave(0, false);
         break;
       }
       // A large message moves only while this side calls MPI: no sleeping until it is gone.
@@ -108,6 +112,17 @@ class agent {
         idle_.sleep();
       }
     }
+  }
+
+  // SIGTERM or SIGINT (mpiexec forwards them to every rank, then SIGKILLs after a grace): this
+  // host finishes the calls it holds and sends their results, takes no more, and leaves.
+  void begin_leaving() {
+    terminating_ = true;
+    log_line(log_level::warning, "forkpool agent: " + std::to_string(jobs_.size()) +
+                                     " calls to finish before leaving (SIGTERM or SIGINT)");
+    send(wire::leaving, {});
+    if (fixed_ == nullptr) pool_->shutdown({.wait = false});
+    shutting_down_ = true;
   }
 
   void handle(const mpi_message& message) {
@@ -160,6 +175,7 @@ class agent {
     }
     if (request.kind != client_request::kind_t::submit) return refuse(id, "an unknown request");
     try {
+      if (terminating_) throw pool_shut_down();  // sent before rank 0 heard this host is leaving
       future<encoded_result> job = encoded_calls::submit(
           *pool_, std::move(request.task), request.argument_signature, request.result_signature,
           std::move(request.arguments), {kResultReplyHead, kResultReplyTail},
@@ -245,8 +261,9 @@ class agent {
   // Leaves the program. Sends still in flight go first, unless rank 0 went silent. MPI_Finalize
   // can hang once a rank is lost (it waits for every rank): then the process leaves without it.
   [[noreturn]] void leave(int status, bool finalize) {
+    const auto give_up = clock_type::now() + host_timeout_;  // rank 0 may be gone
     if (status == 0)
-      while (!link_.progress()) idle_.sleep();
+      while (!link_.progress() && clock_type::now() < give_up) idle_.sleep();
     if (!finalize) {
       owned_.reset();  // its workers stop; a fixed pool's go at exit
       std::exit(status);
@@ -266,6 +283,7 @@ class agent {
   std::vector<std::uint64_t> finished_;  ///< ids of finished jobs, from the pool's thread
   byte_buffer replies_;                  ///< the batch of replies being filled
   bool shutting_down_ = false;
+  bool terminating_ = false;  ///< leaving on SIGTERM or SIGINT
   std::chrono::milliseconds heartbeat_{200};
   std::chrono::milliseconds host_timeout_{5000};
   clock_type::time_point last_heard_ = clock_type::now();
@@ -275,6 +293,7 @@ class agent {
 }  // namespace
 
 void run_agent(process_pool* fixed, unsigned fixed_workers) {
+  mpi_state::outlast_termination();
   agent serving(fixed, fixed_workers);  // run() leaves the program: this frame is never unwound
   serving.run();
 }

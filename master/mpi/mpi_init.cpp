@@ -1,11 +1,13 @@
 // forkpool::mpi::init: MPI starts, ranks other than 0 become agents, rank 0 says goodbye at exit.
 #include <mpi.h>
 #include <sched.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <exception>
 #include <stdexcept>
 #include <string>
 
@@ -22,6 +24,46 @@ namespace {
 
 constinit std::atomic<int> this_rank{-1};
 constinit std::atomic<int> world_size{0};
+constinit std::atomic<int> termination{0};
+constinit std::atomic<bool> pool_serving{false};
+static_assert(std::atomic<int>::is_always_lock_free && std::atomic<bool>::is_always_lock_free,
+              "read and written in a signal handler");
+
+extern "C" void on_termination(int signal) {
+  if (pool_serving.load()) {
+    termination.store(signal);
+    return;
+  }
+  ::signal(signal, SIG_DFL);  // nothing to drain: the default action, now
+  ::raise(signal);
+}
+
+extern "C" void note_termination(int signal) { termination.store(signal); }
+
+// Installs `handler` for SIGTERM and SIGINT where the program left them at their default.
+void handle_termination(void (*handler)(int)) {
+  for (const int signal : {SIGTERM, SIGINT}) {
+    struct sigaction now = {};
+    if (::sigaction(signal, nullptr, &now) != 0 || now.sa_handler != SIG_DFL) continue;
+    struct sigaction ours = {};
+    ours.sa_handler = handler;
+    sigemptyset(&ours.sa_mask);
+    ours.sa_flags = SA_RESTART;
+    ::sigaction(signal, &ours, nullptr);
+  }
+}
+
+// An exception that escapes rank 0's main ends the whole job at once, rather than leaving the
+// agents to notice rank 0's silence after host_timeout.
+std::terminate_handler previous_terminate = nullptr;
+[[noreturn]] void abort_job() {
+  detail::log_line(log_level::error,
+                   "forkpool::mpi: rank 0 is terminating (an exception escaped?); aborting the "
+                   "MPI job");
+  MPI_Abort(MPI_COMM_WORLD, 1);
+  if (previous_terminate != nullptr) previous_terminate();
+  std::abort();
+}
 
 // mpiexec binds each rank to one core by default, and forked workers inherit the mask: a pool
 // inside such a rank runs every worker on that core.
@@ -65,12 +107,32 @@ void init(int& argc, char**& argv) {
   forkpool::init(argc, argv);  // a spawned worker or a fork server never returns from here
   if (detail::start_mpi(argc, argv) != 0) detail::run_agent();
   std::atexit(leave_world);
+  detail::mpi_state::drain_on_termination();
+  previous_terminate = std::set_terminate(abort_job);
 }
 
 int rank() { return this_rank.load(); }
 int size() { return world_size.load(); }
 
 }  // namespace mpi
+
+void detail::mpi_state::drain_on_termination() { handle_termination(on_termination); }
+void detail::mpi_state::outlast_termination() { handle_termination(note_termination); }
+void detail::mpi_state::set_pool_serving(bool serving) noexcept { pool_serving.store(serving); }
+int detail::mpi_state::termination_signal() noexcept { return termination.load(); }
+
+void detail::mpi_state::end_by(int signal) noexcept {
+  // The agents leave first (without MPI_Finalize, which only the main thread may call).
+  detail::mpi_link link;
+  for (int rank = 1; rank < world_size.load(); ++rank)
+    if (!rank_lost(rank)) link.send(rank, mpi_wire::leave, mpi_wire::leave_message(false));
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  detail::idle_wait idle;
+  while (!link.progress() && std::chrono::steady_clock::now() < give_up) idle.sleep();
+  ::signal(signal, SIG_DFL);
+  ::raise(signal);
+  std::_Exit(128 + signal);
+}
 
 int detail::start_mpi(int& argc, char**& argv) {
   int started = 0;

@@ -30,6 +30,7 @@ enum tag : int {
   shutdown = 7,   ///< 0 -> agent: shutdown_options; shut the pool down
   bye = 8,        ///< agent -> 0, empty: the pool is shut down
   leave = 9,      ///< 0 -> agent: rank 0 is leaving; exit (one byte: 1 to finalize MPI first)
+  leaving = 10,   ///< agent -> 0, empty: SIGTERM; it finishes what it holds, takes no more, leaves
 };
 
 /// A batch is closed at this many bytes; a message larger than a quarter of it travels alone

@@ -2,6 +2,7 @@
 // sends waiting calls to the hosts with credits to spare, completes futures from the replies,
 // exchanges heartbeats and gives up on hosts that stop answering.
 #include <mpi.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <atomic>
@@ -90,6 +91,7 @@ struct mpi_pool::impl {
     int pid = 0;
     unsigned credits = 0;  ///< calls it may hold at once
     bool lost = false;
+    bool leaving = false;  ///< said it takes no more calls (SIGTERM on its host)
     bool said_bye = false;
     std::unordered_map<std::uint64_t, task_ptr> held;  ///< its calls in flight, by id
     clock_type::time_point last_heard = clock_type::now();
@@ -97,7 +99,7 @@ struct mpi_pool::impl {
     bool stats_fresh = false;
 
     unsigned free_credits() const {
-      return lost || said_bye ? 0 : credits - std::min<unsigned>(credits, held.size());
+      return lost || leaving || said_bye ? 0 : credits - std::min<unsigned>(credits, held.size());
     }
   };
 
@@ -134,9 +136,13 @@ struct mpi_pool::impl {
   // ---- the pool's thread ----
 
   void run() {
+    detail::mpi_state::set_pool_serving(true);
+    int terminating = 0;  // the signal being drained for
     for (;;) {
       std::optional<shutdown_options> shutdown;
       bool want_stats = false;
+      if (terminating == 0 && (terminating = detail::mpi_state::termination_signal()) != 0)
+        drain_for(terminating);
       {
         std::lock_guard lock(mutex);
         for (auto& task : incoming) pending.push_back(std::move(task));
@@ -161,12 +167,15 @@ struct mpi_pool::impl {
         const auto request = wire::encoded(wire::shutdown_request{
             shutdown->cancel_pending || shutdown->kill_running, shutdown->kill_running});
         for (host& h : hosts)
-          if (!h.lost) mpi.send_in_order(h.rank, wire::shutdown, request);  // after the calls
+          if (!h.lost && !h.said_bye)
+            mpi.send_in_order(h.rank, wire::shutdown, request);  // after the calls
         shutdown_sent = true;
       }
       if (shutdown_sent && std::all_of(hosts.begin(), hosts.end(),
                                        [](const host& h) { return h.lost || h.said_bye; })) {
         finish();
+        detail::mpi_state::set_pool_serving(false);
+        if (terminating != 0) detail::mpi_state::end_by(terminating);
         return;
       }
       if (active) {
@@ -184,6 +193,21 @@ struct mpi_pool::impl {
       if (!h.lost && !h.said_bye)
         deadline = std::min(deadline, h.last_heard + options.host_timeout);
     return deadline;
+  }
+
+  // SIGTERM or SIGINT: no new calls, the waiting ones cancelled, the ones in flight finish; then
+  // the program ends by that signal (end_by).
+  void drain_for(int signal) {
+    std::size_t in_flight = 0;
+    for (const host& h : hosts) in_flight += h.held.size();
+    detail::log_line(log_level::warning,
+                     std::string("forkpool::mpi_pool: ") +
+                         (signal == SIGINT ? "SIGINT" : "SIGTERM") + ": draining (" +
+                         std::to_string(in_flight) +
+                         " calls in flight finish, waiting calls are cancelled), then exiting");
+    std::lock_guard lock(mutex);
+    if (!shutdown_asked) shutdown_asked = shutdown_options{};
+    shutdown_asked->cancel_pending = true;
   }
 
   // Sends what waits to the hosts with the most credits to spare, several calls to one message
@@ -204,10 +228,11 @@ struct mpi_pool::impl {
       const std::size_t share = (pending.size() + with_credits - 1) / with_credits;
       sent |= send_batch(*best, std::min<std::size_t>(best->free_credits(), share));
     }
-    if (!pending.empty() && std::none_of(hosts.begin(), hosts.end(),
-                                         [](const host& h) { return !h.lost && !h.said_bye; })) {
+    if (!pending.empty() && std::none_of(hosts.begin(), hosts.end(), [](const host& h) {
+          return !h.lost && !h.leaving && !h.said_bye;
+        })) {
       const auto error = std::make_exception_ptr(
-          broken_pool("forkpool::mpi_pool: every host is lost; no call can run"));
+          broken_pool("forkpool::mpi_pool: every host is lost or has left; no call can run"));
       for (auto& task : pending) task->fail(error);
       pending.clear();
     }
@@ -265,6 +290,7 @@ struct mpi_pool::impl {
       if (from == nullptr || from->lost) continue;
       from->last_heard = clock_type::now();
       if (message->tag == wire::bye) from->said_bye = true;
+      if (message->tag == wire::leaving) from->leaving = true;
       if (message->tag != wire::reply) continue;
       if (message->cut) {  // larger than any reply can be: only its call can be told
         fail_undecodable(*from,

@@ -2,6 +2,7 @@
 // runs the test cases, and every other rank becomes an agent inside forkpool::mpi::init.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -63,6 +65,23 @@ long long misplaced_bytes(std::string s, int mib) {
   for (std::size_t i = 0; i < s.size(); ++i) wrong += s[i] != static_cast<char>(i * 131 % 251);
   return wrong;
 }
+// Appends one line to the file FORKPOOL_TEST_NOTES names (O_APPEND: whole lines from any
+// process).
+void note(const char* line) {
+  const char* path = std::getenv("FORKPOOL_TEST_NOTES");
+  if (path == nullptr) return;
+  const int file = ::open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (file < 0) return;
+  (void)!::write(file, line, std::strlen(line));
+  ::close(file);
+}
+// naps, saying when it starts and when it has finished.
+int noted_nap(int ms) {
+  note("started\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  note("finished\n");
+  return ms;
+}
 // This process's oom_score_adj.
 int oom_score_adj(int) {
   std::ifstream file("/proc/self/oom_score_adj");
@@ -83,6 +102,7 @@ FORKPOOL_TASK_NAMED(mpi_tasks::rank_of_host, "rank_of_host");
 FORKPOOL_TASK_NAMED(mpi_tasks::fails, "fails");
 FORKPOOL_TASK_NAMED(mpi_tasks::crashes, "crashes");
 FORKPOOL_TASK_NAMED(mpi_tasks::naps, "naps");
+FORKPOOL_TASK_NAMED(mpi_tasks::noted_nap, "noted_nap");
 FORKPOOL_TASK_NAMED(mpi_tasks::big_string, "big_string");
 FORKPOOL_TASK_NAMED(mpi_tasks::misplaced_bytes, "misplaced_bytes");
 FORKPOOL_TASK_NAMED(mpi_tasks::oom_score_adj, "oom_score_adj");
@@ -109,6 +129,26 @@ mpi_pool_options two_workers() {
   mpi_pool_options options;
   options.workers_per_host = 2;
   return options;
+}
+
+// For tests/mpi/rank0_ends.sh: the agents' and workers' pids, to FORKPOOL_TEST_PID_FILE (whole,
+// by a rename), once `per_host` workers run on every host.
+void write_pids(mpi_pool& pool, unsigned per_host) {
+  const char* pid_file = std::getenv("FORKPOOL_TEST_PID_FILE");
+  if (pid_file == nullptr) std::abort();
+  if (!eventually([&] {
+        const cluster_stats s = pool.stats();
+        return s.total.per_worker.size() == per_host * s.hosts.size();
+      }))
+    std::abort();
+  const cluster_stats s = pool.stats();
+  const std::string partial = std::string(pid_file) + ".partial";
+  {
+    std::ofstream pids(partial);
+    for (const host_stats& h : s.hosts) pids << h.pid << "\n";
+    for (const worker_stats& w : s.total.per_worker) pids << w.pid << "\n";
+  }
+  std::filesystem::rename(partial, pid_file);  // whole, or not there
 }
 
 // CPU time all of a process's threads have used, from the scheduler's own count
@@ -413,25 +453,38 @@ TEST_CASE("mpi: a rank bound to one CPU is warned about at init") {
 // Run alone by tests/mpi/rank0_killed.sh: rank 0 is killed (SIGKILL) with calls in flight; the
 // script checks that the agents and their workers go.
 TEST_CASE("mpi: rank 0 dies while its hosts run calls") {
-  const char* pid_file = std::getenv("FORKPOOL_TEST_PID_FILE");
-  REQUIRE(pid_file != nullptr);
   mpi_pool_options options = two_workers();
   options.heartbeat = 50ms;
   options.host_timeout = 1000ms;
   mpi_pool pool(options);
   std::vector<future<int>> calls;
   for (int i = 0; i < 8; ++i) calls.push_back(pool.submit(mpi_tasks::naps, 60'000));
-  REQUIRE(eventually([&] {
-    const cluster_stats s = pool.stats();
-    return s.total.per_worker.size() == 2 * s.hosts.size();
-  }));
-  {
-    std::ofstream pids(pid_file);
-    const cluster_stats s = pool.stats();
-    for (const host_stats& h : s.hosts) pids << h.pid << "\n";
-    for (const worker_stats& w : s.total.per_worker) pids << w.pid << "\n";
-  }
+  write_pids(pool, 2);
   ::raise(SIGKILL);
+}
+
+// Rank 0's ends that doctest must not see (it handles SIGTERM itself, and catches exceptions),
+// run instead of the test cases by tests/mpi/rank0_ends.sh.
+// SIGTERM arrives (from mpiexec) with calls running and more waiting: the running ones finish,
+// the waiting ones are cancelled, then the program ends by the signal.
+[[noreturn]] void drain_on_sigterm() {
+  mpi_pool_options options = two_workers();
+  options.credits_per_host = 2;  // two running per host, the rest wait on rank 0
+  mpi_pool pool(options);
+  std::vector<future<int>> calls;
+  for (int i = 0; i < 10; ++i) calls.push_back(pool.submit(mpi_tasks::noted_nap, 2000));
+  write_pids(pool, 2);
+  for (auto& call : calls) call.wait();
+  for (;;) ::pause();  // the pool's thread ends the program
+}
+
+// An exception escapes main while the hosts run calls: the job ends, nothing is left.
+int throw_from_main() {
+  mpi_pool pool(two_workers());
+  std::vector<future<int>> calls;
+  for (int i = 0; i < 4; ++i) calls.push_back(pool.submit(mpi_tasks::naps, 60'000));
+  write_pids(pool, 2);
+  throw std::runtime_error("an exception nobody catches");
 }
 
 int main(int argc, char** argv) {
@@ -441,6 +494,10 @@ int main(int argc, char** argv) {
     logged.emplace_back(line);
   });
   forkpool::mpi::init(argc, argv);  // agents never return
+  if (const char* scenario = std::getenv("FORKPOOL_TEST_RANK0_SCENARIO")) {
+    if (std::string_view(scenario) == "sigterm") drain_on_sigterm();
+    if (std::string_view(scenario) == "throw") return throw_from_main();
+  }
   doctest::Context context(argc, argv);
   return context.run();
 }
