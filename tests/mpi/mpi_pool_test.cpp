@@ -234,6 +234,25 @@ TEST_CASE("mpi: stats name each host and sum their pools") {
   CHECK(static_cast<pool_stats>(s).completed == 50);  // an executor's stats()
 }
 
+// In the suite every host is this machine; tests/mpi/two_hosts.sh runs it on two.
+TEST_CASE("mpi: hosts are told apart by name and each runs calls") {
+  const char* expected = std::getenv("FORKPOOL_TEST_EXPECT_HOSTS");
+  mpi_pool pool(two_workers());
+  const cluster_stats s = pool.stats();
+  std::set<std::string> names;
+  for (const host_stats& h : s.hosts) names.insert(h.host);
+  CHECK(names.size() == static_cast<std::size_t>(expected != nullptr ? std::atoi(expected) : 1));
+  std::vector<future<int>> calls;
+  for (int i = 0; i < 40; ++i) calls.push_back(pool.submit(mpi_tasks::rank_of_host, i));
+  std::set<int> ranks;
+  for (auto& call : calls) ranks.insert(call.get());
+  CHECK(ranks.size() == s.hosts.size());
+  std::vector<int> inputs(5000);
+  for (int i = 0; i < 5000; ++i) inputs[static_cast<std::size_t>(i)] = i;
+  const std::vector<int> squares = pool.map(mpi_tasks::square, inputs, {.chunksize = 100});
+  CHECK(squares.at(4999) == 4999 * 4999);
+}
+
 TEST_CASE("mpi: a call still waiting on rank 0 is cancelled exactly") {
   mpi_pool_options options = two_workers();
   options.credits_per_host = 1;  // one call per host in flight: the rest wait on rank 0
