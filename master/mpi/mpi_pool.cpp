@@ -594,6 +594,12 @@ cluster_stats mpi_pool::stats() const {
   return impl_->last_stats;
 }
 
+std::size_t mpi_pool::default_window() const noexcept {
+  std::size_t credits = 0;
+  for (const auto& h : impl_->hosts) credits += h.credits;  // fixed once the pool has started
+  return std::max<std::size_t>(credits, 1);
+}
+
 unsigned mpi_pool::hosts() const noexcept { return static_cast<unsigned>(impl_->hosts.size()); }
 
 const std::shared_ptr<detail::pool_link>& mpi_pool::link() const noexcept { return impl_->link; }

@@ -197,6 +197,33 @@ TEST_CASE("mpi: map sends chunks and keeps the input order") {
   CHECK(all_right);
 }
 
+TEST_CASE("mpi: imap and imap_unordered give every result lazily and leaving early cancels") {
+  mpi_pool pool(two_workers());
+  std::vector<int> inputs(2000);
+  for (int i = 0; i < 2000; ++i) inputs[static_cast<std::size_t>(i)] = i;
+  int expected = 0;
+  for (const int r : pool.imap(mpi_tasks::square, inputs, {.chunksize = 50})) {
+    CHECK(r == expected * expected);
+    ++expected;
+  }
+  CHECK(expected == 2000);
+  std::multiset<int> unordered;
+  for (const int r : pool.imap_unordered(mpi_tasks::square, inputs, {.chunksize = 50}))
+    unordered.insert(r);
+  CHECK(unordered.size() == 2000);
+  CHECK(unordered.count(1999 * 1999) == 1);
+  // A loop left at its first result: the chunks not yet sent are cancelled, none is left over.
+  const std::uint64_t before = pool.stats().total.submitted;
+  std::vector<int> slow(40, 200);
+  for (const int r : pool.imap(mpi_tasks::naps, slow, {.chunksize = 1, .window = 8})) {
+    CHECK(r == 200);
+    break;
+  }
+  const pool_stats after = pool.stats();
+  CHECK(after.submitted - before <= 8 + 1);  // at most the window (and the one that finished)
+  CHECK(eventually([&] { return pool.stats().total.queue_depth == 0; }));
+}
+
 TEST_CASE("mpi: a task that throws or crashes fails its own future and the pool keeps serving") {
   mpi_pool pool(two_workers());
   auto thrown = pool.submit(mpi_tasks::fails, 3);

@@ -19,15 +19,17 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <ranges>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "forkpool/detail/chunked_calls.hpp"
 #include "forkpool/detail/make_call.hpp"
-#include "forkpool/detail/windowed_chunks.hpp"
 #include "forkpool/errors.hpp"
 #include "forkpool/future.hpp"
+#include "forkpool/imap_range.hpp"
 #include "forkpool/options.hpp"
 #include "forkpool/task.hpp"
 
@@ -112,10 +114,23 @@ class mpi_pool {
     if (!state->done()) enqueue(state);
     return future<R>(std::move(state));
   }
-  /// As process_pool::map: chunks of options.chunksize inputs, each one message to one host.
+  /// As process_pool::map: chunks of options.chunksize inputs, each one call on one host.
   template <detail::task_function F, class Range>
   auto map(F fn, const Range& inputs, map_options options = {})
       -> std::vector<detail::task_result_t<F>>;
+  /// As process_pool::imap: results in input order while the loop moves, with at most
+  /// options.window chunks in flight (unset: the hosts' credits together).
+  template <detail::task_function F, std::ranges::input_range Range>
+  auto imap(F fn, Range&& inputs, map_options options = {})
+      -> imap_range<detail::task_result_t<F>> {
+    return lazy(fn, std::forward<Range>(inputs), options, detail::result_order::input);
+  }
+  /// imap, results in the order the chunks finish.
+  template <detail::task_function F, std::ranges::input_range Range>
+  auto imap_unordered(F fn, Range&& inputs, map_options options = {})
+      -> imap_range<detail::task_result_t<F>> {
+    return lazy(fn, std::forward<Range>(inputs), options, detail::result_order::completion);
+  }
 
   /// Stops taking calls; with wait, returns once every call is answered and every agent has
   /// shut its pool down. cancel_pending cancels the calls still on rank 0 and those an agent
@@ -130,6 +145,20 @@ class mpi_pool {
  private:
   void enqueue(std::shared_ptr<detail::task_state> task);
   const std::shared_ptr<detail::pool_link>& link() const noexcept;
+  /// imap's chunks in flight when map_options::window is unset: every host's credits.
+  std::size_t default_window() const noexcept;
+  template <class F, class Range>
+  auto chunks_of(F fn, Range&& inputs, const map_options& options, std::size_t window,
+                 detail::result_order order) {
+    return detail::chunked_calls(
+        link(), [this](std::shared_ptr<detail::task_state> call) { enqueue(std::move(call)); }, fn,
+        std::forward<Range>(inputs), options, window, order);
+  }
+  template <class F, class Range>
+  auto lazy(F fn, Range&& inputs, const map_options& options, detail::result_order order) {
+    return detail::as_imap_range(chunks_of(fn, std::forward<Range>(inputs), options,
+                                           options.window.value_or(default_window()), order));
+  }
 
   struct impl;
   std::unique_ptr<impl> impl_;
@@ -138,22 +167,7 @@ class mpi_pool {
 template <detail::task_function F, class Range>
 auto mpi_pool::map(F fn, const Range& inputs, map_options options)
     -> std::vector<detail::task_result_t<F>> {
-  using traits = detail::function_traits<detail::task_pointer_t<F>>;
-  using R = typename traits::result;
-  using arguments = typename traits::arguments;
-  static_assert(!std::is_void_v<R>, "map needs a task that returns a value");
-  [[maybe_unused]] constexpr bool sendable = detail::require_sendable_task<traits>();
-  detail::check_map_options(options, "map");
-  const detail::task_entry& entry = detail::registered_task(+fn);
-  auto to_arguments = [](auto&& input) { return arguments(std::forward<decltype(input)>(input)); };
-  auto submit_chunk = [this, name = &entry.name](std::vector<arguments>&& chunk) {
-    auto state = detail::new_chunk_call<traits>(link(), *name, chunk);
-    if (!state->done()) enqueue(state);
-    return future<std::vector<R>>(std::move(state));
-  };
-  return detail::make_windowed_chunks<R>(inputs, std::move(to_arguments), std::move(submit_chunk),
-                                         options, detail::kUnboundedWindow,
-                                         detail::result_order::input)
+  return chunks_of(fn, inputs, options, detail::kUnboundedWindow, detail::result_order::input)
       ->collect();
 }
 

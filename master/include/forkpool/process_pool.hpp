@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "forkpool/detail/chunked_calls.hpp"
 #include "forkpool/detail/make_call.hpp"
-#include "forkpool/detail/windowed_chunks.hpp"
 #include "forkpool/future.hpp"
 #include "forkpool/imap_range.hpp"
 #include "forkpool/options.hpp"
@@ -173,25 +173,9 @@ future<R> process_pool::submit(const call_options& call, std::string_view name, 
 template <class F, class Range>
 auto process_pool::chunks_of(F fn, Range&& inputs, const map_options& options, std::size_t window,
                              detail::result_order order) {
-  using traits = detail::function_traits<detail::task_pointer_t<F>>;
-  using R = typename traits::result;
-  using arguments = typename traits::arguments;
-  static_assert(!std::is_void_v<R>, "map needs a task that returns a value");
-  [[maybe_unused]] constexpr bool sendable = detail::require_sendable_task<traits>();
-  if constexpr (traits::arity == 1)
-    static_assert(!detail::drops_fraction<arguments, std::ranges::range_reference_t<Range>>::value,
-                  "map: floating-point inputs for an integer parameter would lose their fraction; "
-                  "convert them explicitly if that is what you mean");
-  detail::check_map_options(options, "map");
-  const detail::task_entry& entry = detail::registered_task(+fn);
-  auto to_arguments = [](auto&& input) { return arguments(std::forward<decltype(input)>(input)); };
-  auto submit_chunk = [this, name = &entry.name](std::vector<arguments>&& chunk) {
-    auto state = detail::new_chunk_call<traits>(link(), *name, chunk);
-    if (!state->done()) enqueue(state);
-    return future<std::vector<R>>(std::move(state));
-  };
-  return detail::make_windowed_chunks<R>(std::forward<Range>(inputs), std::move(to_arguments),
-                                         std::move(submit_chunk), options, window, order);
+  return detail::chunked_calls(
+      link(), [this](std::shared_ptr<detail::task_state> call) { enqueue(std::move(call)); }, fn,
+      std::forward<Range>(inputs), options, window, order);
 }
 
 template <detail::task_function F, class Range>

@@ -1,0 +1,43 @@
+// The chunks of a pool's map / imap / imap_unordered: `inputs` read lazily, each chunk one call
+// (call_kind::map_chunk), handed to the pool by `enqueue`. Shared by process_pool and mpi_pool.
+#pragma once
+
+#include <memory>
+#include <ranges>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "forkpool/detail/make_call.hpp"
+#include "forkpool/detail/windowed_chunks.hpp"
+#include "forkpool/future.hpp"
+#include "forkpool/options.hpp"
+
+namespace forkpool::detail {
+
+template <class F, class Range, class Enqueue>
+auto chunked_calls(const std::shared_ptr<pool_link>& link, Enqueue enqueue, F fn, Range&& inputs,
+                   const map_options& options, std::size_t window, result_order order) {
+  using traits = function_traits<task_pointer_t<F>>;
+  using R = typename traits::result;
+  using arguments = typename traits::arguments;
+  static_assert(!std::is_void_v<R>, "map needs a task that returns a value");
+  [[maybe_unused]] constexpr bool sendable = require_sendable_task<traits>();
+  if constexpr (traits::arity == 1)
+    static_assert(!drops_fraction<arguments, std::ranges::range_reference_t<Range>>::value,
+                  "map: floating-point inputs for an integer parameter would lose their fraction; "
+                  "convert them explicitly if that is what you mean");
+  check_map_options(options, "map");
+  const task_entry& entry = registered_task(+fn);
+  auto to_arguments = [](auto&& input) { return arguments(std::forward<decltype(input)>(input)); };
+  auto submit_chunk = [link, enqueue = std::move(enqueue),
+                       name = &entry.name](std::vector<arguments>&& chunk) {
+    auto state = new_chunk_call<traits>(link, *name, chunk);
+    if (!state->done()) enqueue(state);
+    return future<std::vector<R>>(std::move(state));
+  };
+  return make_windowed_chunks<R>(std::forward<Range>(inputs), std::move(to_arguments),
+                                 std::move(submit_chunk), options, window, order);
+}
+
+}  // namespace forkpool::detail
