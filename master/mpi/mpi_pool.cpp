@@ -76,10 +76,12 @@ using clock_type = std::chrono::steady_clock;
 namespace wire = detail::mpi_wire;
 using task_ptr = std::shared_ptr<detail::task_state>;
 
-// A host's credits unless the options say: enough for a batch per worker to be on its way while
-// the last is answered (no-op bursts gain up to ~16 per worker, bench/mpi_compare), few enough
-// that calls mostly wait on rank 0, where cancel() is exact and any host can take them.
-constexpr unsigned kCreditsPerWorker = 8;
+// A host's credits unless the options say: enough calls in flight to cover a round trip (~50 µs)
+// at a host's pace for short calls (~3 µs each per worker), so a host is not left idle between
+// batches (a no-op burst: ~75k/s at 8 per worker, ~100k/s at 16, bench/mpi_workloads); few
+// enough that most of a large batch waits on rank 0, where cancel() is exact and any host can
+// take it.
+constexpr unsigned kCreditsPerWorker = 16;
 
 }  // namespace
 

@@ -51,7 +51,7 @@ int size();
 struct mpi_pool_options {
   /// Workers of each agent's pool; 0: that host's CPUs.
   unsigned workers_per_host = 0;
-  /// Calls in flight on one host at once; 0: eight per worker. The rest wait on rank 0, where
+  /// Calls in flight on one host at once; 0: sixteen per worker. The rest wait on rank 0, where
   /// cancel() is exact.
   unsigned credits_per_host = 0;
   /// How often rank 0 and each agent say they are alive when they have nothing else to say.
