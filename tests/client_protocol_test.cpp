@@ -3,6 +3,7 @@
 // encoding they had as strings, so clients and masters of either form understand each other.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -111,4 +112,38 @@ TEST_CASE("client protocol: arguments longer than their message are refused") {
   bytes.resize(bytes.size() - 1);  // one byte short of what the size says
   CHECK_FALSE(detail::decode_message<detail::client_request>(
       std::span(bytes).subspan(detail::kLengthPrefix)));
+}
+
+TEST_CASE("client protocol: a call framed as a head and its arguments is the whole call") {
+  for (const std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{3} << 20}) {
+    CAPTURE(size);
+    detail::client_request request;
+    request.id = 77;
+    request.task = "render_page";
+    request.argument_signature = 0x1234;
+    request.result_signature = 0x5678;
+    request.arguments = some_bytes(size);
+    byte_buffer whole;
+    detail::append_message(whole, request);
+    byte_buffer parts = detail::frame_request_head(request, size);
+    parts.insert(parts.end(), request.arguments.begin(), request.arguments.end());
+    CHECK(parts == whole);
+    // Read back in place: the fields, and the arguments where they lie.
+    const std::span<const std::byte> payload = std::span(whole).subspan(detail::kLengthPrefix);
+    const auto read = detail::read_request_in_place(payload);
+    REQUIRE(read.has_value());
+    CHECK(read->fields.id == 77);
+    CHECK(read->fields.task == "render_page");
+    CHECK(read->fields.argument_signature == 0x1234);
+    CHECK(read->fields.result_signature == 0x5678);
+    CHECK(read->fields.arguments.empty());
+    CHECK(payload.size() - read->arguments_offset == size);
+    CHECK(std::equal(payload.begin() + static_cast<std::ptrdiff_t>(read->arguments_offset),
+                     payload.end(), request.arguments.begin()));
+    // One byte short or one too many: not one request.
+    CHECK_FALSE(detail::read_request_in_place(payload.first(payload.size() - 1)).has_value());
+    byte_buffer longer(payload.begin(), payload.end());
+    longer.push_back(std::byte{0});
+    CHECK_FALSE(detail::read_request_in_place(longer).has_value());
+  }
 }

@@ -125,7 +125,7 @@ class agent {
     shutting_down_ = true;
   }
 
-  void handle(const mpi_message& message) {
+  void handle(mpi_message& message) {
     switch (message.tag) {
       case wire::call:
       case wire::chunk: return take_calls(message);
@@ -149,13 +149,23 @@ class agent {
 
   // A batch of calls: each decoded one starts; at one that does not decode the rest of the
   // batch cannot be trusted, and is refused by the id it seems to carry.
-  void take_calls(const mpi_message& message) {
+  void take_calls(mpi_message& message) {
     if (message.cut) {
       const std::span<const std::byte> bytes(message.bytes);
       return refuse(bytes.size() > kLengthPrefix ? wire::id_of(bytes.subspan(kLengthPrefix)) : 0,
                     "a call larger than this agent takes (max_payload_bytes)");
     }
     const wire::batch_view batch = wire::split_batch(message.bytes);
+    // A large call travels alone: its arguments are moved, not copied, out of the message.
+    if (batch.messages.size() == 1 && batch.torn.empty() &&
+        message.bytes.size() > wire::kBatchBytes / 4)
+      if (auto call = read_request_in_place(batch.messages.front())) {
+        const std::size_t start = kLengthPrefix + call->arguments_offset;
+        message.bytes.erase(message.bytes.begin(),
+                            message.bytes.begin() + static_cast<std::ptrdiff_t>(start));
+        call->fields.arguments = std::move(message.bytes);
+        return take_call(std::move(call->fields), message.tag == wire::chunk);
+      }
     for (const std::span<const std::byte> call : batch.messages) {
       auto request = decode_message<client_request>(call);
       if (!request) return refuse(wire::id_of(call), "a call that does not decode");

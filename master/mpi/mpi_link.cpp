@@ -113,20 +113,29 @@ bool mpi_link::queued_for(int destination) const {
 
 void mpi_link::send(int destination, int tag, byte_buffer bytes) {
   if (bytes.size() <= kPieceBytes) return start(destination, tag, std::move(bytes));
-  queue_.push_back({destination, tag, std::move(bytes), true, 0, false, {}});
+  queue_.push_back({destination, tag, std::move(bytes), true, {}, 0, false, {}});
+  progress();
+}
+
+void mpi_link::send(int destination, int tag, byte_buffer head, byte_buffer tail) {
+  if (head.size() + tail.size() <= kPieceBytes) {
+    head.insert(head.end(), tail.begin(), tail.end());
+    return start(destination, tag, std::move(head));
+  }
+  queue_.push_back({destination, tag, std::move(head), true, std::move(tail), 0, false, {}});
   progress();
 }
 
 void mpi_link::send_in_order(int destination, int tag, byte_buffer bytes) {
   if (!queued_for(destination)) return start(destination, tag, std::move(bytes));
-  queue_.push_back({destination, tag, std::move(bytes), false, 0, false, {}});
+  queue_.push_back({destination, tag, std::move(bytes), false, {}, 0, false, {}});
 }
 
 bool mpi_link::advance(queued& message) {
   if (!message.started) {
     byte_buffer header(kHeaderBytes);
     const auto tag = static_cast<std::int32_t>(message.tag);
-    const auto size = static_cast<std::uint64_t>(message.bytes.size());
+    const auto size = static_cast<std::uint64_t>(message.bytes.size() + message.tail.size());
     std::memcpy(header.data(), &tag, sizeof tag);
     std::memcpy(header.data() + sizeof tag, &size, sizeof size);
     start(message.destination, kPieceHead, std::move(header));
@@ -138,14 +147,20 @@ bool mpi_link::advance(queued& message) {
     if (!done) break;
     message.pieces.pop_front();
   }
-  while (message.pieces.size() < kPiecesInFlight && message.sent < message.bytes.size()) {
-    const std::size_t length = std::min(kPieceBytes, message.bytes.size() - message.sent);
+  const std::size_t first = message.bytes.size();
+  const std::size_t total = first + message.tail.size();
+  while (message.pieces.size() < kPiecesInFlight && message.sent < total) {
+    // A piece comes from one part: the receiver only sees the bytes in order.
+    const bool in_tail = message.sent >= first;
+    const std::byte* from = in_tail ? message.tail.data() + (message.sent - first)
+                                    : message.bytes.data() + message.sent;
+    const std::size_t length = std::min(kPieceBytes, (in_tail ? total : first) - message.sent);
     MPI_Request& piece = message.pieces.emplace_back(MPI_REQUEST_NULL);
-    MPI_Isend(message.bytes.data() + message.sent, static_cast<int>(length), MPI_BYTE,
-              message.destination, kPiece, MPI_COMM_WORLD, &piece);
+    MPI_Isend(from, static_cast<int>(length), MPI_BYTE, message.destination, kPiece, MPI_COMM_WORLD,
+              &piece);
     message.sent += length;
   }
-  return message.sent == message.bytes.size() && message.pieces.empty();
+  return message.sent == total && message.pieces.empty();
 }
 
 bool mpi_link::progress() {

@@ -50,6 +50,8 @@ class mpi_link {
   std::optional<mpi_message> try_receive(int source = MPI_ANY_SOURCE);
   /// Sends `bytes` (kept until the send completes).
   void send(int destination, int tag, byte_buffer bytes);
+  /// Sends `head` then `tail` as one message, without joining them when they are large.
+  void send(int destination, int tag, byte_buffer head, byte_buffer tail);
   /// Sends `bytes` once every message sent to `destination` before it has gone.
   void send_in_order(int destination, int tag, byte_buffer bytes);
   /// Completes what it can of the sends in flight and starts the next pieces; true if no send
@@ -72,7 +74,8 @@ class mpi_link {
     int tag;
     byte_buffer bytes;
     bool in_pieces;
-    std::size_t sent = 0;  ///< bytes whose piece has been started
+    byte_buffer tail;      ///< sent after `bytes`, as the same message
+    std::size_t sent = 0;  ///< bytes (of bytes, then tail) whose piece has been started
     bool started = false;  ///< its header is sent
     std::deque<MPI_Request> pieces;
   };

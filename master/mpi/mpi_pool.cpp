@@ -241,6 +241,24 @@ struct mpi_pool::impl {
     return sent;
   }
 
+  // A large call travels alone, its arguments not copied: the head of its message, then them.
+  bool send_alone(host& to, task_ptr task) {
+    detail::client_request request;
+    request.kind = detail::client_request::kind_t::submit;
+    request.id = task->id;
+    request.task = task->name;
+    request.argument_signature = task->argument_signature;
+    request.result_signature = task->result_signature;
+    detail::byte_buffer arguments = std::move(task->arguments);  // sent once, as in a batch
+    detail::byte_buffer head = detail::frame_request_head(request, arguments.size());
+    if (detail::mpi_testing::oversize_next_call.exchange(false))
+      arguments.resize(wire::largest_message(options.pool.max_payload_bytes) + 1);
+    const int tag = task->kind == detail::call_kind::map_chunk ? wire::chunk : wire::call;
+    to.held.emplace(task->id, std::move(task));
+    mpi.send(to.rank, tag, std::move(head), std::move(arguments));
+    return true;
+  }
+
   // Up to `count` waiting calls of one kind to `to`, in one message; true if it sent one.
   bool send_batch(host& to, std::size_t count) {
     detail::byte_buffer batch;
@@ -257,6 +275,8 @@ struct mpi_pool::impl {
         continue;
       }
       if (!detail::task_engine::start_on_thread(*task)) continue;  // cancelled while it waited
+      if (batch.empty() && task->arguments.size() > wire::kBatchBytes / 4)
+        return send_alone(to, std::move(task));
       detail::client_request request;
       request.kind = detail::client_request::kind_t::submit;
       request.id = task->id;

@@ -9,6 +9,7 @@
 #include <cereal/types/vector.hpp>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
@@ -101,6 +102,50 @@ inline void frame_result_reply(byte_buffer& message, std::uint64_t id) {
   const auto length = static_cast<std::uint32_t>(message.size() - kLengthPrefix);
   for (std::size_t i = 0; i < kLengthPrefix; ++i)
     message[i] = static_cast<std::byte>((length >> (8 * i)) & 0xff);
+}
+
+/// A large call in two parts, sent one after the other without joining them: the length prefix
+/// and every field of `request` but its arguments, then `arguments_size` bytes of arguments.
+/// head + arguments are the bytes append_message writes for the request with those arguments.
+inline byte_buffer frame_request_head(const client_request& request, std::size_t arguments_size) {
+  byte_buffer head(kLengthPrefix);
+  encode_into(head, request.kind, request.id, request.task, request.argument_signature,
+              request.result_signature, std::uint64_t{arguments_size});
+  const auto length = static_cast<std::uint32_t>(head.size() - kLengthPrefix + arguments_size);
+  for (std::size_t i = 0; i < kLengthPrefix; ++i)
+    head[i] = static_cast<std::byte>((length >> (8 * i)) & 0xff);
+  return head;
+}
+
+/// A request read without copying its arguments out: its other fields, and where in `payload`
+/// (a request without its length prefix) its arguments start; they run to its end. nullopt when
+/// the payload is not one request.
+struct request_in_place {
+  client_request fields;  ///< arguments empty
+  std::size_t arguments_offset = 0;
+};
+inline std::optional<request_in_place> read_request_in_place(
+    std::span<const std::byte> payload) noexcept {
+  // cereal's binary layout: kind (1), id (8), the task's size (8) and bytes, the two signatures
+  // (8 each), the arguments' size (8) and bytes.
+  constexpr std::size_t before_task = 1 + 8;
+  std::uint64_t task_size = 0;
+  if (payload.size() < before_task + 8) return std::nullopt;
+  std::memcpy(&task_size, payload.data() + before_task, sizeof task_size);
+  if (task_size > payload.size()) return std::nullopt;
+  const std::size_t head = before_task + 8 + task_size + 8 + 8 + 8;
+  if (payload.size() < head) return std::nullopt;
+  try {
+    request_in_place found;
+    std::uint64_t arguments_size = 0;
+    decode_exact(payload.first(head), found.fields.kind, found.fields.id, found.fields.task,
+                 found.fields.argument_signature, found.fields.result_signature, arguments_size);
+    if (arguments_size != payload.size() - head) return std::nullopt;
+    found.arguments_offset = head;
+    return found;
+  } catch (...) {  // decode_failure, bad_alloc
+    return std::nullopt;
+  }
 }
 
 /// Appends one length-prefixed message to `out`.
