@@ -436,7 +436,13 @@ TEST_CASE("mpi: an idle agent uses no measurable CPU") {
     const double share = std::chrono::duration<double>(cpu_time(s.hosts[i].pid) - before[i]) /
                          std::chrono::duration<double>(elapsed);
     CAPTURE(share);
-    CHECK(share < 0.01);  // under 1% of a CPU, every thread of the agent counted
+    // Under 1% of a CPU, every thread of the agent counted (the budget; ~0.6% measured). Under
+    // AddressSanitizer each wake-up costs more: 1.05-1.12% measured in CI.
+#if defined(__SANITIZE_ADDRESS__)
+    CHECK(share < 0.02);
+#else
+    CHECK(share < 0.01);
+#endif
   }
 }
 
