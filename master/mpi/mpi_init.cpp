@@ -82,21 +82,25 @@ void warn_if_bound(int rank) {
 
 // Rank 0, at exit: every agent is told to leave, then MPI ends. After a lost host, MPI_Finalize
 // can hang on it: then the process leaves without it.
-void leave_world() {
+// Tells every agent not lost to leave (finalizing MPI first, or not), and waits up to `patience`
+// for those messages to go; true if they all went (the rest are abandoned).
+bool tell_agents_to_leave(bool finalize, std::chrono::seconds patience) {
   detail::mpi_link link;
   const int size = world_size.load();
-  const bool finalize = !detail::mpi_state::any_rank_lost();
   for (int rank = 1; rank < size; ++rank)
     if (!detail::mpi_state::rank_lost(rank))
       link.send(rank, detail::mpi_wire::leave, detail::mpi_wire::leave_message(finalize));
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  const auto give_up = std::chrono::steady_clock::now() + patience;
   detail::idle_wait idle;
   while (!link.progress() && std::chrono::steady_clock::now() < give_up) idle.sleep();
-  if (detail::mpi_state::any_rank_lost() || !link.progress()) {
-    for (int rank = 1; rank < size; ++rank) link.abandon(rank);
-    return;
-  }
-  MPI_Finalize();
+  if (link.progress()) return true;
+  for (int rank = 1; rank < size; ++rank) link.abandon(rank);
+  return false;
+}
+
+void leave_world() {
+  const bool finalize = !detail::mpi_state::any_rank_lost();
+  if (tell_agents_to_leave(finalize, std::chrono::seconds(5)) && finalize) MPI_Finalize();
 }
 
 }  // namespace
@@ -123,12 +127,7 @@ int detail::mpi_state::termination_signal() noexcept { return termination.load()
 
 void detail::mpi_state::end_by(int signal) noexcept {
   // The agents leave first (without MPI_Finalize, which only the main thread may call).
-  detail::mpi_link link;
-  for (int rank = 1; rank < world_size.load(); ++rank)
-    if (!rank_lost(rank)) link.send(rank, mpi_wire::leave, mpi_wire::leave_message(false));
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-  detail::idle_wait idle;
-  while (!link.progress() && std::chrono::steady_clock::now() < give_up) idle.sleep();
+  tell_agents_to_leave(false, std::chrono::seconds(1));
   ::signal(signal, SIG_DFL);
   ::raise(signal);
   std::_Exit(128 + signal);

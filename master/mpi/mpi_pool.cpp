@@ -241,22 +241,29 @@ struct mpi_pool::impl {
     return sent;
   }
 
-  // A large call travels alone, its arguments not copied: the head of its message, then them.
-  bool send_alone(host& to, task_ptr task) {
+  // The request a call travels as, all but its arguments.
+  static detail::client_request request_for(const detail::task_state& task) {
     detail::client_request request;
     request.kind = detail::client_request::kind_t::submit;
-    request.id = task->id;
-    request.task = task->name;
-    request.argument_signature = task->argument_signature;
-    request.result_signature = task->result_signature;
-    detail::byte_buffer arguments = std::move(task->arguments);  // sent once, as in a batch
-    detail::byte_buffer head = detail::frame_request_head(request, arguments.size());
-    if (detail::mpi_testing::oversize_next_call.exchange(false))
-      arguments.resize(wire::largest_message(options.pool.max_payload_bytes) + 1);
-    const int tag = task->kind == detail::call_kind::map_chunk ? wire::chunk : wire::call;
+    request.id = task.id;
+    request.task = task.name;
+    request.argument_signature = task.argument_signature;
+    request.result_signature = task.result_signature;
+    return request;
+  }
+
+  static int tag_for(detail::call_kind kind) noexcept {
+    return kind == detail::call_kind::map_chunk ? wire::chunk : wire::call;
+  }
+
+  // A large call travels alone, its arguments not copied: the head of its message, then them.
+  // Its arguments are moved out: a call is sent once, and one lost with its host is not resent.
+  void send_alone(host& to, task_ptr task) {
+    detail::byte_buffer arguments = std::move(task->arguments);
+    detail::byte_buffer head = detail::frame_request_head(request_for(*task), arguments.size());
+    const int tag = tag_for(task->kind);
     to.held.emplace(task->id, std::move(task));
     mpi.send(to.rank, tag, std::move(head), std::move(arguments));
-    return true;
   }
 
   // Up to `count` waiting calls of one kind to `to`, in one message; true if it sent one.
@@ -265,6 +272,8 @@ struct mpi_pool::impl {
     const detail::call_kind kind = pending.front()->kind;
     while (count > 0 && !pending.empty() && pending.front()->kind == kind &&
            batch.size() < wire::kBatchBytes) {
+      const bool large = pending.front()->arguments.size() > wire::kBatchBytes / 4;
+      if (large && !batch.empty()) break;  // it goes alone, next
       task_ptr task = std::move(pending.front());
       pending.pop_front();
       if (task->arguments.size() > options.pool.max_payload_bytes) {
@@ -275,14 +284,11 @@ struct mpi_pool::impl {
         continue;
       }
       if (!detail::task_engine::start_on_thread(*task)) continue;  // cancelled while it waited
-      if (batch.empty() && task->arguments.size() > wire::kBatchBytes / 4)
-        return send_alone(to, std::move(task));
-      detail::client_request request;
-      request.kind = detail::client_request::kind_t::submit;
-      request.id = task->id;
-      request.task = task->name;
-      request.argument_signature = task->argument_signature;
-      request.result_signature = task->result_signature;
+      if (large) {
+        send_alone(to, std::move(task));
+        return true;
+      }
+      detail::client_request request = request_for(*task);
       request.arguments = std::move(task->arguments);  // sent once: a lost call is not resent
       detail::append_message(batch, request);
       to.held.emplace(task->id, std::move(task));
@@ -292,8 +298,7 @@ struct mpi_pool::impl {
     if (detail::mpi_testing::corrupt_next_call.exchange(false)) batch.resize(batch.size() / 2);
     if (detail::mpi_testing::oversize_next_call.exchange(false))
       batch.resize(wire::largest_message(options.pool.max_payload_bytes) + 1);
-    mpi.send(to.rank, kind == detail::call_kind::map_chunk ? wire::chunk : wire::call,
-             std::move(batch));
+    mpi.send(to.rank, tag_for(kind), std::move(batch));
     return true;
   }
 
