@@ -42,10 +42,18 @@ bool task_state::cancel() {
 
 void task_state::help_until_done(std::chrono::steady_clock::time_point deadline) const {
   pool_link& link = *link_;
-  if (link.helper.load(std::memory_order_relaxed) == nullptr || done()) return;
+  if (done()) return;
   const auto left =
       std::max(deadline - std::chrono::steady_clock::now(), std::chrono::nanoseconds(0));
   spinner spinning(link.help_spin, left);
+  if (link.helper.load(std::memory_order_relaxed) == nullptr) {
+    // A pool this thread cannot help (a thread pool): watch for the result a moment, which
+    // saves the two wake-ups of a sleep when a thread of the pool finishes it quickly.
+    while (!done() && spinning.keep_spinning()) {
+    }
+    if (done()) spinning.answered();
+    return;
+  }
   bool helped = false;
   do {  // at least once, even without a spin budget: the reply may be there already
     if (done()) {

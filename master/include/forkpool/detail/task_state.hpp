@@ -89,8 +89,9 @@ class task_state {
   void finish(status outcome, std::exception_ptr error);
   /// Records the outcome (status_ is pending, `lock` held), wakes waiters, runs callbacks unlocked.
   void complete(std::unique_lock<std::mutex>& lock, status outcome, std::exception_ptr error);
-  /// A process pool's task: do the pool's work on this thread for a moment, until the task is
-  /// done or `deadline` passes. Returns at once for other pools.
+  /// Before a wait sleeps, for a moment (the pool's learned spin, never past `deadline`): a
+  /// process pool's task does the pool's work on this thread until the task is done; another
+  /// pool's watches for the task to be done.
   void help_until_done(std::chrono::steady_clock::time_point deadline) const;
 
   std::shared_ptr<pool_link> link_;
