@@ -246,3 +246,55 @@ TEST_CASE("worker channel: lending is allowed only after reading the worker's me
     CHECK(channel->lending().state() == lending_state::refused);
   }
 }
+
+TEST_CASE("archive: numbers and tuples of numbers skip the archive and keep cereal's bytes" *
+          doctest::timeout(5)) {
+  static_assert(fast_codec_v<int, double, std::tuple<std::int64_t, char, float>,
+                             std::pair<std::uint16_t, double>, std::tuple<>>);
+  static_assert(!fast_codec_v<bool> && !fast_codec_v<std::tuple<int, bool>> &&
+                !fast_codec_v<std::string> && !fast_codec_v<std::vector<std::tuple<int>>>);
+  const std::tuple<std::int64_t, char, float> fields{-5LL << 40, 'x', 2.5F};
+  const std::pair<std::uint16_t, double> pair{65000, -0.125};
+  byte_buffer ours{std::byte{0xAB}};  // appends to what the buffer holds
+  encode_into(ours, 42, 1.5, fields, pair);
+  std::ostringstream theirs;
+  {
+    cereal::BinaryOutputArchive archive(theirs);
+    archive(42, 1.5, fields, pair);
+  }
+  const std::string expected = theirs.str();
+  REQUIRE(ours.size() == expected.size() + 1);
+  CHECK(ours[0] == std::byte{0xAB});
+  CHECK(std::memcmp(ours.data() + 1, expected.data(), expected.size()) == 0);
+
+  // The streambuf path (a worker's result) writes the same bytes.
+  byte_buffer through_sink;
+  buffer_sink sink(through_sink);
+  encode_to(sink, 42, 1.5, fields, pair);
+  CHECK(std::vector<std::byte>(ours.begin() + 1, ours.end()) == through_sink);
+
+  int i = 0;
+  double d = 0;
+  std::tuple<std::int64_t, char, float> fields_back;
+  std::pair<std::uint16_t, double> pair_back;
+  const std::span<const std::byte> bytes(through_sink);
+  decode_exact(bytes, i, d, fields_back, pair_back);
+  CHECK(i == 42);
+  CHECK(d == 1.5);
+  CHECK(fields_back == fields);
+  CHECK(pair_back == pair);
+  // Short and long inputs fail as the archive says, through payload_view too.
+  CHECK_THROWS_AS(decode_exact(bytes.first(bytes.size() - 1), i, d, fields_back, pair_back),
+                  decode_failure);
+  byte_buffer longer = through_sink;
+  longer.push_back(std::byte{0});
+  CHECK_THROWS_WITH_AS(decode_exact(payload_view(longer), i, d, fields_back, pair_back),
+                       "1 bytes left over after decoding", decode_failure);
+  CHECK_THROWS_AS(decode_exact(payload_view(bytes.first(3)), i), decode_failure);
+
+  // A sink that refuses bytes fails the encoding, as cereal's archive does.
+  struct refusing_sink : std::streambuf {
+    std::streamsize xsputn(const char*, std::streamsize) override { return 0; }
+  } refusing;
+  CHECK_THROWS_AS(encode_to(refusing, 7), cereal::Exception);
+}
