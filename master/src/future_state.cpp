@@ -78,6 +78,7 @@ void task_state::help_until_done(std::chrono::steady_clock::time_point deadline)
 
 void task_state::wait() const {
   help_until_done(std::chrono::steady_clock::time_point::max());
+  if (done()) return;
   std::unique_lock lock(mutex_);
   finished_.wait(lock, [&] { return status_ != status::pending; });
 }
@@ -90,8 +91,7 @@ bool task_state::wait_until(std::chrono::steady_clock::time_point deadline) cons
 
 std::exception_ptr task_state::exception() const {
   wait();
-  std::lock_guard lock(mutex_);
-  return error_;
+  return error_;  // written before the status that done() saw, and never again
 }
 
 void task_state::rethrow_if_failed() const {
@@ -190,8 +190,9 @@ void task_state::complete(std::unique_lock<std::mutex>& lock, status outcome,
                   : error                      ? link_->failed
                                                : link_->completed;
   counter.fetch_add(1, std::memory_order_relaxed);
-  status_ = outcome;
+  // The error first: exception() reads it without the lock once done() sees the status.
   error_ = std::move(error);
+  status_.store(outcome, std::memory_order_release);
   channel_.reset();
   std::vector<unique_function> callbacks;
   callbacks.swap(callbacks_);
