@@ -250,10 +250,10 @@ TEST_CASE("worker channel: lending is allowed only after reading the worker's me
 
 TEST_CASE("archive: numbers and tuples of numbers skip the archive and keep cereal's bytes" *
           doctest::timeout(5)) {
-  static_assert(fast_codec_v<int, double, std::tuple<std::int64_t, char, float>,
-                             std::pair<std::uint16_t, double>, std::tuple<>>);
-  static_assert(!fast_codec_v<bool> && !fast_codec_v<std::tuple<int, bool>> &&
-                !fast_codec_v<std::string> && !fast_codec_v<std::vector<std::tuple<int>>>);
+  static_assert(fixed_codec_v<int, double, std::tuple<std::int64_t, char, float>,
+                              std::pair<std::uint16_t, double>, std::tuple<>>);
+  static_assert(!fixed_codec_v<bool> && !fixed_codec_v<std::tuple<int, bool>> &&
+                !fixed_codec_v<std::string> && !fixed_codec_v<std::vector<std::tuple<int>>>);
   const std::tuple<std::int64_t, char, float> fields{-5LL << 40, 'x', 2.5F};
   const std::pair<std::uint16_t, double> pair{65000, -0.125};
   byte_buffer ours{std::byte{0xAB}};  // appends to what the buffer holds

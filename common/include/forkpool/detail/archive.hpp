@@ -17,12 +17,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <span>
 #include <stdexcept>
 #include <streambuf>
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "forkpool/detail/pages.hpp"
@@ -223,13 +225,72 @@ void CEREAL_LOAD_FUNCTION_NAME(
   for (auto& text : values) archive(text);
 }
 
-// A map chunk's inputs for a task whose parameters are all numbers (std::vector<std::tuple<int>>):
-// the same bytes as cereal's element-by-element encoding, but gathered into blocks, so a chunk of
-// a thousand ints is a few copies instead of a thousand calls into the stream, each way.
+// ---- numbers, and tuples and pairs of numbers, as fixed runs of bytes ----------------------
+// cereal's binary encoding of a number is its bytes, and of a tuple or pair its fields'
+// encodings one after another: a memcpy per field writes the same bytes as the archive without
+// a call into the stream for each. A call's arguments and result (serialize.hpp) and a map
+// chunk's inputs (below) are written this way. bool is left out: not every byte is a bool.
 template <class T>
 concept plain_number = std::is_arithmetic_v<T> && !std::is_same_v<T, bool>;
+
+/// Whether T's encoding is a fixed run of `size` bytes, and how to write and read it.
+template <class T>
+struct fixed_codec : std::false_type {};
+template <plain_number T>
+struct fixed_codec<T> : std::true_type {
+  static constexpr std::size_t size = sizeof(T);
+  static std::byte* put(std::byte* out, const T& value) noexcept {
+    std::memcpy(out, &value, sizeof value);
+    return out + sizeof value;
+  }
+  static const std::byte* get(const std::byte* in, T& value) noexcept {
+    std::memcpy(&value, in, sizeof value);
+    return in + sizeof value;
+  }
+};
+template <class... P>
+  requires(fixed_codec<P>::value && ...)
+struct fixed_codec<std::tuple<P...>> : std::true_type {
+  static constexpr std::size_t size = (std::size_t{0} + ... + fixed_codec<P>::size);
+  static std::byte* put(std::byte* out, const std::tuple<P...>& value) noexcept {
+    std::apply([&](const P&... field) { ((out = fixed_codec<P>::put(out, field)), ...); }, value);
+    return out;
+  }
+  static const std::byte* get(const std::byte* in, std::tuple<P...>& value) noexcept {
+    std::apply([&](P&... field) { ((in = fixed_codec<P>::get(in, field)), ...); }, value);
+    return in;
+  }
+};
+template <class A, class B>
+  requires(fixed_codec<A>::value && fixed_codec<B>::value)
+struct fixed_codec<std::pair<A, B>> : std::true_type {
+  static constexpr std::size_t size = fixed_codec<A>::size + fixed_codec<B>::size;
+  static std::byte* put(std::byte* out, const std::pair<A, B>& value) noexcept {
+    return fixed_codec<B>::put(fixed_codec<A>::put(out, value.first), value.second);
+  }
+  static const std::byte* get(const std::byte* in, std::pair<A, B>& value) noexcept {
+    return fixed_codec<B>::get(fixed_codec<A>::get(in, value.first), value.second);
+  }
+};
+
 template <class... T>
-inline constexpr std::size_t kRecordBytes = (std::size_t{0} + ... + sizeof(T));
+inline constexpr bool fixed_codec_v = (fixed_codec<T>::value && ...);
+/// The bytes a fixed_codec type takes; 0 for other types, so a test of both can be written in one
+/// condition.
+template <class T>
+constexpr std::size_t fixed_size() noexcept {
+  if constexpr (fixed_codec<T>::value)
+    return fixed_codec<T>::size;
+  else
+    return 0;
+}
+/// The bytes `T...` take one after another.
+template <class... T>
+inline constexpr std::size_t kFixedBytes = (std::size_t{0} + ... + fixed_size<T>());
+
+// A map chunk's inputs for a task whose parameters are all numbers (std::vector<std::tuple<int>>):
+// gathered into blocks, so a chunk of a thousand ints is a few copies instead of a thousand calls
+// into the stream, each way.
 inline constexpr std::size_t kBlockBytes = 4096;
 
 template <plain_number... T, class Alloc>
@@ -237,39 +298,31 @@ template <plain_number... T, class Alloc>
 void CEREAL_SAVE_FUNCTION_NAME(output_archive& archive,
                                const std::vector<std::tuple<T...>, Alloc>& values) {
   archive(cereal::make_size_tag(static_cast<cereal::size_type>(values.size())));
-  constexpr std::size_t record = kRecordBytes<T...>;
-  std::byte block[kBlockBytes / record * record];
-  std::size_t used = 0;
+  using record = fixed_codec<std::tuple<T...>>;
+  std::byte block[kBlockBytes / record::size * record::size];
+  std::byte* next = block;
   for (const std::tuple<T...>& value : values) {
-    std::apply(
-        [&](const T&... field) {
-          ((std::memcpy(block + used, &field, sizeof(T)), used += sizeof(T)), ...);
-        },
-        value);
-    if (used == sizeof block) {
-      archive.saveBinary(block, used);
-      used = 0;
+    next = record::put(next, value);
+    if (next == std::end(block)) {
+      archive.saveBinary(block, sizeof block);
+      next = block;
     }
   }
-  archive.saveBinary(block, used);
+  archive.saveBinary(block, static_cast<std::size_t>(next - block));
 }
 
 template <plain_number... T, class Alloc>
   requires(sizeof...(T) > 0)
 void CEREAL_LOAD_FUNCTION_NAME(input_archive& archive,
                                std::vector<std::tuple<T...>, Alloc>& values) {
-  constexpr std::size_t record = kRecordBytes<T...>;
-  values.resize(checked_size(archive, record));
-  std::byte block[kBlockBytes / record * record];
+  using record = fixed_codec<std::tuple<T...>>;
+  values.resize(checked_size(archive, record::size));
+  std::byte block[kBlockBytes / record::size * record::size];
   for (std::size_t done = 0; done < values.size();) {
-    const std::size_t count = std::min(values.size() - done, sizeof block / record);
-    archive.loadBinary(block, count * record);
+    const std::size_t count = std::min(values.size() - done, sizeof block / record::size);
+    archive.loadBinary(block, count * record::size);
     const std::byte* next = block;
-    for (std::size_t i = 0; i < count; ++i) {
-      std::apply(
-          [&](T&... field) { ((std::memcpy(&field, next, sizeof(T)), next += sizeof(T)), ...); },
-          values[done + i]);
-    }
+    for (std::size_t i = 0; i < count; ++i) next = record::get(next, values[done + i]);
     done += count;
   }
 }

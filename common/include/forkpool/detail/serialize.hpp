@@ -4,14 +4,11 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <cstdint>
-#include <cstring>
 #include <memory>
 #include <span>
 #include <stdexcept>
 #include <streambuf>
 #include <string>
-#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -56,80 +53,21 @@ class buffer_sink final : public std::streambuf {
   byte_buffer& out_;
 };
 
-// ---- values encoded without an archive ----------------------------------------------------
-// cereal's binary encoding of a number is its bytes, and of a tuple or pair its fields'
-// encodings one after another. For numbers and tuples and pairs of numbers (a call's usual
-// arguments and result), a memcpy per field writes the same bytes as an archive, without
-// building one and writing through a streambuf for every call (about 800 of the master's 4,000
-// instructions per no-op call, callgrind). bool is left out: not every byte is a bool.
-
-/// Whether T's encoding is a fixed run of bytes written field by field, and how.
-template <class T>
-struct fixed_codec : std::false_type {};
-template <class T>
-  requires(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>)
-struct fixed_codec<T> : std::true_type {
-  static constexpr std::size_t size = sizeof(T);
-  static std::byte* put(std::byte* out, const T& value) noexcept {
-    std::memcpy(out, &value, sizeof value);
-    return out + sizeof value;
-  }
-  static const std::byte* get(const std::byte* in, T& value) noexcept {
-    std::memcpy(&value, in, sizeof value);
-    return in + sizeof value;
-  }
-};
-template <class... P>
-  requires(fixed_codec<P>::value && ...)
-struct fixed_codec<std::tuple<P...>> : std::true_type {
-  static constexpr std::size_t size = (std::size_t{0} + ... + fixed_codec<P>::size);
-  static std::byte* put(std::byte* out, const std::tuple<P...>& value) noexcept {
-    std::apply([&](const P&... field) { ((out = fixed_codec<P>::put(out, field)), ...); }, value);
-    return out;
-  }
-  static const std::byte* get(const std::byte* in, std::tuple<P...>& value) noexcept {
-    std::apply([&](P&... field) { ((in = fixed_codec<P>::get(in, field)), ...); }, value);
-    return in;
-  }
-};
-template <class A, class B>
-  requires(fixed_codec<A>::value && fixed_codec<B>::value)
-struct fixed_codec<std::pair<A, B>> : std::true_type {
-  static constexpr std::size_t size = fixed_codec<A>::size + fixed_codec<B>::size;
-  static std::byte* put(std::byte* out, const std::pair<A, B>& value) noexcept {
-    return fixed_codec<B>::put(fixed_codec<A>::put(out, value.first), value.second);
-  }
-  static const std::byte* get(const std::byte* in, std::pair<A, B>& value) noexcept {
-    return fixed_codec<B>::get(fixed_codec<A>::get(in, value.first), value.second);
-  }
-};
-
-/// fixed_codec with a bounds check on reading: what encode_into and decode_exact take without
-/// an archive. (A map chunk's vector of numeric tuples has its own blocked path in the archive,
-/// archive.hpp, where one archive serves a whole chunk.)
-template <class T>
-struct fast_codec : fixed_codec<T> {
-  static std::size_t encoded_size(const T&) noexcept { return fixed_codec<T>::size; }
-  /// Reads a T from [in, end); false, with nothing read, if it does not fit.
-  static bool get(const std::byte*& in, const std::byte* end, T& value) noexcept {
-    if (static_cast<std::size_t>(end - in) < fixed_codec<T>::size) return false;
-    in = fixed_codec<T>::get(in, value);
-    return true;
-  }
-};
-
+/// Writes fixed_codec values one after another at `out` (kFixedBytes<T...> bytes).
 template <class... T>
-inline constexpr bool fast_codec_v = (fast_codec<T>::value && ...);
+void put_fixed([[maybe_unused]] std::byte* out, const T&... values) noexcept {
+  ((out = fixed_codec<T>::put(out, values)), ...);
+}
 
 /// Writes the cereal encoding of `values` to `out`. A sink that takes fewer bytes than offered
 /// makes cereal throw.
 template <class... T>
 void encode_to(std::streambuf& out, const T&... values) {
-  if constexpr ((fixed_codec<T>::value && ...) && sizeof...(T) > 0) {
-    std::byte bytes[(std::size_t{0} + ... + fixed_codec<T>::size)];
-    std::byte* end = bytes;
-    ((end = fixed_codec<T>::put(end, values)), ...);
-    const auto size = static_cast<std::streamsize>(end - bytes);
+  // Numbers skip the archive (archive.hpp, fixed_codec): the same bytes, without building one.
+  if constexpr (fixed_codec_v<T...> && kFixedBytes<T...> > 0) {
+    std::byte bytes[kFixedBytes<T...>];
+    put_fixed(bytes, values...);
+    constexpr auto size = static_cast<std::streamsize>(sizeof bytes);
     if (out.sputn(reinterpret_cast<const char*>(bytes), size) != size)
       throw cereal::Exception("the encoding does not fit: " + std::to_string(size) +
                               " bytes refused");
@@ -219,11 +157,10 @@ void encode_result(std::streambuf& out, R&& value) {
 /// Appends the cereal encoding of `values` to `out`.
 template <class... T>
 void encode_into(byte_buffer& out, const T&... values) {
-  if constexpr (fast_codec_v<T...>) {
+  if constexpr (fixed_codec_v<T...>) {
     const std::size_t start = out.size();
-    out.resize(start + (std::size_t{0} + ... + fast_codec<T>::encoded_size(values)));
-    std::byte* end = out.data() + start;
-    ((end = fast_codec<T>::put(end, values)), ...);
+    out.resize(start + kFixedBytes<T...>);
+    put_fixed(out.data() + start, values...);
   } else {
     buffer_sink sink(out);
     encode_to(sink, values...);
@@ -247,18 +184,20 @@ void decode_all(input_archive& archive, T&... values) {
 /// Decodes `in` into `values`; throws decode_failure unless it consumes `in` exactly.
 template <class... T>
 void decode_exact(std::span<const std::byte> in, T&... values) {
-  if constexpr (fast_codec_v<T...>) {
-    const std::byte* next = in.data();
-    const std::byte* const end = next + in.size();
-    if ((fast_codec<T>::get(next, end, values) && ...) && next == end) return;
-    // Short, long or lying: the archive reads it again and says what is wrong.
+  if constexpr (fixed_codec_v<T...>) {
+    if (in.size() == kFixedBytes<T...>) {
+      const std::byte* next = in.data();
+      ((next = fixed_codec<T>::get(next, values)), ...);
+      return;
+    }
+    // Short or long: the archive reads it and says what is wrong.
   }
   input_archive archive(in);
   decode_all(archive, values...);
 }
 template <class... T>
 void decode_exact(const payload_view& in, T&... values) {
-  if constexpr (fast_codec_v<T...>) {
+  if constexpr (fixed_codec_v<T...>) {
     if (in.lent.empty()) return decode_exact(in.bytes, values...);
   }
   input_archive archive(in);
