@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <list>
 #include <numeric>
 #include <ranges>
 #include <stdexcept>
@@ -39,6 +40,27 @@ std::vector<int> iota_vector(int n) {
 }  // namespace
 
 TEST_SUITE_BEGIN("batch");
+
+// A task of one number parameter travels as bare numbers (no tuples): inputs of other types
+// convert as they would in a call, from ranges read by index or only forwards, and results of
+// the same type are written over the inputs.
+TEST_CASE_TEMPLATE("batch: one-number tasks take any range of numbers and convert as a call would",
+                   Pool, process_pool, thread_pool) {
+  Pool pool(options(2));
+  const std::vector<short> shorts{-3, 0, 7, 1001};
+  CHECK(pool.map(half_of, shorts, {.chunksize = 3}) == std::vector<double>{-1.5, 0, 3.5, 500.5});
+
+  const std::list<long> forwards{4, 5, 6, 7, 8};
+  CHECK(pool.map(square, forwards, {.chunksize = 2}) == std::vector<int>{16, 25, 36, 49, 64});
+
+  std::vector<int> expected(2500);
+  for (int i = 0; i < 2500; ++i) expected[static_cast<std::size_t>(i)] = i * i;
+  CHECK(pool.map(square, std::views::iota(0, 2500), {.chunksize = 1000}) == expected);
+
+  const std::vector<std::tuple<int>> tuples{{2}, {3}};
+  CHECK(pool.map(square, tuples) == std::vector<int>{4, 9});
+  CHECK(settles(pool));
+}
 
 TEST_CASE_TEMPLATE(
     "batch: imap yields map's results in input order and imap_unordered the same ones"

@@ -15,6 +15,7 @@
 namespace test_tasks {
 
 int square(int x) { return x * x; }
+double half_of(long x) { return static_cast<double>(x) / 2.0; }
 int add(int a, int b) { return a + b; }
 std::string greet(const std::string& who) { return "hello, " + who; }
 std::vector<int> reversed(std::vector<int> values) { return {values.rbegin(), values.rend()}; }
@@ -159,6 +160,7 @@ int master_marker() { return master_marker_value; }
 int cube(int x) { return x * x * x; }
 FORKPOOL_TASK(cube);  // registered as "cube"
 FORKPOOL_TASK_NAMED(test_tasks::square, "square");
+FORKPOOL_TASK_NAMED(test_tasks::half_of, "half_of");
 FORKPOOL_TASK_NAMED(test_tasks::add, "add");
 FORKPOOL_TASK_NAMED(test_tasks::greet, "demo.greet");
 FORKPOOL_TASK_NAMED(test_tasks::reversed, "reversed");

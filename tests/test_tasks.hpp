@@ -63,6 +63,7 @@ struct copy_counted {
 };
 
 int square(int x);
+double half_of(long x);  ///< x / 2.0: a number to a number of another type
 int add(int a, int b);
 std::string greet(const std::string& who);
 std::vector<int> reversed(std::vector<int> values);

@@ -33,6 +33,20 @@ struct function_traits<R (*)(P...)> {
 template <class R, class... P>
 struct function_traits<R (*)(P...) noexcept> : function_traits<R (*)(P...)> {};
 
+/// What a map chunk holds per input: the arguments tuple, or for a task of one number parameter
+/// the number itself. Both encode to the same bytes (a tuple's encoding is its fields'), but a
+/// vector of numbers is copied in and out of a frame whole instead of an item at a time.
+template <class Arguments>
+struct chunk_item {
+  using type = Arguments;
+};
+template <plain_number T>
+struct chunk_item<std::tuple<T>> {
+  using type = T;
+};
+template <class Traits>
+using chunk_item_t = typename chunk_item<typename Traits::arguments>::type;
+
 /// True when every parameter and the result of the task described by `Traits` (function_traits)
 /// can be sent; otherwise one compile error naming the type that cannot.
 template <class Traits>
@@ -84,12 +98,26 @@ void invoke_chunk(erased_function function, std::span<const std::byte> bytes,
                   std::streambuf& result) {
   using traits = function_traits<Pointer>;
   const auto fn = reinterpret_cast<typename traits::pointer>(function);
-  std::vector<typename traits::arguments> items;
+  using item = chunk_item_t<traits>;
+  using R = typename traits::result;
+  constexpr bool one_number = !std::is_same_v<item, typename traits::arguments>;
+  std::vector<item> items;
   decode_exact(bytes, items);
-  std::vector<typename traits::result> results;
-  results.reserve(items.size());
-  for (auto& item : items) results.push_back(std::apply(fn, std::move(item)));
-  encode_result(result, std::move(results));
+  if constexpr (one_number && std::is_same_v<item, R>) {
+    // Numbers to numbers of the same type: the results overwrite the inputs.
+    for (item& value : items) value = fn(value);
+    encode_result(result, std::move(items));
+  } else {
+    std::vector<R> results;
+    results.reserve(items.size());
+    for (item& input : items) {
+      if constexpr (one_number)
+        results.push_back(fn(input));
+      else
+        results.push_back(std::apply(fn, std::move(input)));
+    }
+    encode_result(result, std::move(results));
+  }
 }
 
 template <class Pointer>

@@ -29,14 +29,21 @@ auto chunked_calls(const std::shared_ptr<pool_link>& link, Enqueue enqueue, F fn
                   "convert them explicitly if that is what you mean");
   check_map_options(options, "map");
   const task_entry& entry = registered_task(+fn);
-  auto to_arguments = [](auto&& input) { return arguments(std::forward<decltype(input)>(input)); };
+  using item = chunk_item_t<traits>;
+  // Through the arguments tuple either way, so an input converts as it would in a call.
+  auto to_item = [](auto&& input) -> item {
+    if constexpr (std::is_same_v<item, arguments>)
+      return arguments(std::forward<decltype(input)>(input));
+    else
+      return std::get<0>(arguments(std::forward<decltype(input)>(input)));
+  };
   auto submit_chunk = [link, enqueue = std::move(enqueue),
-                       name = &entry.name](std::vector<arguments>&& chunk) {
+                       name = &entry.name](std::vector<item>&& chunk) {
     auto state = new_chunk_call<traits>(link, *name, chunk);
     if (!state->done()) enqueue(state);
     return future<std::vector<R>>(std::move(state));
   };
-  return make_windowed_chunks<R>(std::forward<Range>(inputs), std::move(to_arguments),
+  return make_windowed_chunks<R>(std::forward<Range>(inputs), std::move(to_item),
                                  std::move(submit_chunk), options, window, order);
 }
 

@@ -130,10 +130,10 @@ auto new_function_call(const std::shared_ptr<pool_link>& link, F fn, A&&... args
   return state;
 }
 
-/// One map chunk of the task registered as `name`: its inputs, as argument tuples, in one call.
+/// One map chunk of the task registered as `name`: its inputs (chunk_item_t) in one call.
 template <class Traits>
 auto new_chunk_call(const std::shared_ptr<pool_link>& link, const std::string& name,
-                    const std::vector<typename Traits::arguments>& chunk) {
+                    const std::vector<chunk_item_t<Traits>>& chunk) {
   auto state = new_call<std::vector<typename Traits::result>>(
       link, name, call_kind::map_chunk, Traits::argument_signature, Traits::result_signature);
   encode_arguments(*state, [&] { encode_into(state->arguments, chunk); });

@@ -116,13 +116,8 @@ class windowed_chunks final : public chunk_source<R> {
   /// Submits chunks until the window is full or the input is read to its end.
   void refill() {
     while (!input_read_ && in_flight_.size() < window_) {
-      std::vector<item> items;
-      items.reserve(std::min<std::size_t>(chunksize_, 4096));
-      const auto end = std::ranges::end(inputs_);
-      auto& position = *position_;
-      for (; items.size() < chunksize_ && position != end; ++position)
-        items.push_back(to_item_(*position));
-      if (position == end) {
+      std::vector<item> items = read_chunk();
+      if (*position_ == std::ranges::end(inputs_)) {
         input_read_ = true;
         if (!progress_.total) progress_.total = read_ + items.size();
       }
@@ -134,6 +129,30 @@ class windowed_chunks final : public chunk_source<R> {
       result.add_done_callback([finished = finished_, number] { finished->push(number); });
       in_flight_.emplace(number, chunk_in_flight{std::move(result), size});
     }
+  }
+
+  /// The next chunksize_ inputs (fewer at the end), as items.
+  std::vector<item> read_chunk() {
+    std::vector<item> items;
+    auto& position = *position_;
+    const auto end = std::ranges::end(inputs_);
+    if constexpr (std::ranges::random_access_range<View> &&
+                  std::sized_sentinel_for<std::ranges::sentinel_t<View>,
+                                          std::ranges::iterator_t<View>> &&
+                  std::is_default_constructible_v<item> && std::is_move_assignable_v<item>) {
+      // Counted up front: one allocation and a copy loop with no capacity checks.
+      using difference = std::ranges::range_difference_t<View>;
+      const difference count =
+          std::min(static_cast<difference>(chunksize_), static_cast<difference>(end - position));
+      items.resize(static_cast<std::size_t>(count));
+      std::ranges::transform(position, position + count, items.begin(), std::ref(to_item_));
+      position += count;
+    } else {
+      items.reserve(std::min<std::size_t>(chunksize_, 4096));
+      for (; items.size() < chunksize_ && position != end; ++position)
+        items.push_back(to_item_(*position));
+    }
+    return items;
   }
 
   chunk_iterator wait_for_first() {
