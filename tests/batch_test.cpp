@@ -126,6 +126,39 @@ TEST_CASE_TEMPLATE(
   CHECK(pool.submit(square, 12).get() == 144);
 }
 
+// With no window given, imap keeps twice the workers' chunks in flight, or for numbers to
+// numbers up to kMaxNumberWindow chunks (kNumberWindowBytes of them): short chunks of numbers
+// finish faster than a hand-off.
+TEST_CASE_TEMPLATE("batch: imap's default window holds more chunks of numbers than of strings",
+                   Pool, process_pool, thread_pool) {
+  Pool pool(options(2));
+  constexpr int chunksize = 100;
+  std::atomic<int> read{0};
+  auto counted = [&](int i) {
+    read.fetch_add(1);
+    return i;
+  };
+  {
+    auto numbers =
+        pool.imap(square, std::views::iota(0, 1'000'000) | std::views::transform(counted),
+                  {.chunksize = chunksize});
+    CHECK(*numbers.begin() == 0);
+  }
+  const int pool_window = 2 * 2;
+  CHECK(read.load() > (pool_window + 2) * chunksize);
+  CHECK(read.load() <= static_cast<int>(detail::kMaxNumberWindow + 2) * chunksize);
+
+  read = 0;
+  {
+    auto names = std::views::iota(0, 1'000'000) | std::views::transform(counted) |
+                 std::views::transform([](int i) { return std::to_string(i); });
+    auto greetings = pool.imap(greet, names, {.chunksize = chunksize});
+    CHECK(*greetings.begin() == "hello, 0");
+  }
+  CHECK(read.load() <= (pool_window + 2) * chunksize);
+  CHECK(settles(pool));
+}
+
 TEST_CASE_TEMPLATE(
     "batch: an error in the middle of imap is thrown at the item that failed and "
     "the rest is cancelled",
