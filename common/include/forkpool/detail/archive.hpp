@@ -288,9 +288,10 @@ constexpr std::size_t fixed_size() noexcept {
 template <class... T>
 inline constexpr std::size_t kFixedBytes = (std::size_t{0} + ... + fixed_size<T>());
 
-// A map chunk's inputs for a task whose parameters are all numbers (std::vector<std::tuple<int>>):
-// gathered into blocks, so a chunk of a thousand ints is a few copies instead of a thousand calls
-// into the stream, each way.
+// A map chunk's inputs for a task whose parameters are all numbers
+// (std::vector<std::tuple<int, double>>; a one-number task's chunk is a plain vector of numbers,
+// see chunk_item_t): gathered into blocks, so a chunk of a thousand pairs is a few copies instead
+// of a thousand calls into the stream, each way.
 inline constexpr std::size_t kBlockBytes = 4096;
 
 template <plain_number... T, class Alloc>

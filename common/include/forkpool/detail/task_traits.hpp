@@ -101,21 +101,22 @@ void invoke_chunk(erased_function function, std::span<const std::byte> bytes,
   using item = chunk_item_t<traits>;
   using R = typename traits::result;
   constexpr bool one_number = !std::is_same_v<item, typename traits::arguments>;
+  const auto call = [fn](item& input) -> R {
+    if constexpr (one_number)
+      return fn(input);
+    else
+      return std::apply(fn, std::move(input));
+  };
   std::vector<item> items;
   decode_exact(bytes, items);
   if constexpr (one_number && std::is_same_v<item, R>) {
     // Numbers to numbers of the same type: the results overwrite the inputs.
-    for (item& value : items) value = fn(value);
+    for (item& value : items) value = call(value);
     encode_result(result, std::move(items));
   } else {
     std::vector<R> results;
     results.reserve(items.size());
-    for (item& input : items) {
-      if constexpr (one_number)
-        results.push_back(fn(input));
-      else
-        results.push_back(std::apply(fn, std::move(input)));
-    }
+    for (item& input : items) results.push_back(call(input));
     encode_result(result, std::move(results));
   }
 }
