@@ -11,9 +11,11 @@
 #include <cereal/types/utility.hpp>
 #include <cereal/types/vector.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <span>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -90,6 +92,42 @@ TEST_CASE("archive: a chunk of numeric inputs encodes as cereal's and decodes in
   const std::uint64_t huge = std::uint64_t{1} << 40;
   std::memcpy(ours.data(), &huge, sizeof huge);
   CHECK_THROWS_AS(decode_exact(ours, ints_back, mixed_back), decode_failure);
+}
+
+TEST_CASE("archive: map's chunks of numbers encode as a vector and decode into a slice" *
+          doctest::timeout(10)) {
+  std::vector<std::int64_t> numbers;
+  for (std::int64_t i = 0; i < 1500; ++i) numbers.push_back(i * i - 700);
+  byte_buffer as_vector, as_span;
+  encode_into(as_vector, numbers);
+  as_span.push_back(std::byte{9});  // appends: what is in the buffer stays
+  encode_numbers_into(as_span, std::span<const std::int64_t>(numbers));
+  REQUIRE(as_span.size() == as_vector.size() + 1);
+  CHECK(as_span.front() == std::byte{9});
+  CHECK(std::memcmp(as_span.data() + 1, as_vector.data(), as_vector.size()) == 0);
+
+  // Decoded into the middle of a larger output, touching nothing around it.
+  std::vector<std::int64_t> output(numbers.size() + 2, -1);
+  decode_numbers_into(payload_view(as_vector),
+                      std::span<std::int64_t>(output.data() + 1, numbers.size()));
+  CHECK(output.front() == -1);
+  CHECK(output.back() == -1);
+  CHECK(std::equal(numbers.begin(), numbers.end(), output.begin() + 1));
+  // A result of another length than its chunk, a count the bytes cannot hold, and bytes left
+  // over all fail.
+  std::vector<std::int64_t> shorter(numbers.size() - 1);
+  CHECK_THROWS_WITH_AS(decode_numbers_into(payload_view(as_vector), std::span(shorter)),
+                       "a chunk of 1499 inputs came back with 1500 results", decode_failure);
+  byte_buffer longer = as_vector;
+  longer.push_back(std::byte{0});
+  CHECK_THROWS_AS(decode_numbers_into(payload_view(longer),
+                                      std::span<std::int64_t>(output.data(), numbers.size())),
+                  decode_failure);
+  const std::uint64_t huge = std::uint64_t{1} << 40;
+  std::memcpy(as_vector.data(), &huge, sizeof huge);
+  CHECK_THROWS_AS(decode_numbers_into(payload_view(as_vector),
+                                      std::span<std::int64_t>(output.data(), numbers.size())),
+                  decode_failure);
 }
 
 TEST_CASE("archive: large strings and vectors decode intact" * doctest::timeout(20)) {

@@ -184,6 +184,26 @@ TEST_CASE_TEMPLATE(
   CHECK(settles(pool));
 }
 
+// map of numbers to numbers writes each chunk's results straight into its output, which the
+// chunks still running when map throws must be able to finish writing (the sanitizer build
+// catches a write into freed memory).
+TEST_CASE_TEMPLATE("batch: map of numbers that fails leaves its running chunks harmless", Pool,
+                   process_pool, thread_pool) {
+  Pool pool(options(2));
+  std::vector<int> inputs(41, 2);
+  inputs[0] = -10;  // the first chunk fails after 10 ms, while the next ones run
+  CHECK_THROWS_WITH(pool.map(doubled_after_ms, inputs, {.chunksize = 4}),
+                    doctest::Contains("refused after waiting"));
+  CHECK(settles(pool));
+  CHECK(pool.stats().failed == 1);
+  CHECK(pool.map(doubled_after_ms, std::vector<int>(8, 1), {.chunksize = 3}) ==
+        std::vector<int>(8, 2));
+  // Every slice of the output is filled, the last one short.
+  std::vector<int> squares;
+  for (int x : iota_vector(1001)) squares.push_back(x * x);
+  CHECK(pool.map(square, iota_vector(1001), {.chunksize = 100}) == squares);
+}
+
 TEST_CASE_TEMPLATE(
     "batch: map and imap past their timeout throw timeout_error and cancel the "
     "calls not started",

@@ -127,6 +127,12 @@ int fails_at_fifty(int x) {
   return x;
 }
 
+int doubled_after_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms < 0 ? -ms : ms));
+  if (ms < 0) throw std::runtime_error("refused after waiting");
+  return 2 * ms;
+}
+
 namespace {
 // True the first time for `path` across every process (O_EXCL creates the marker once).
 bool first_run(const std::string& path) {
@@ -172,6 +178,7 @@ FORKPOOL_TASK_NAMED(test_tasks::sleep_ms, "sleep_ms");
 FORKPOOL_TASK_NAMED(test_tasks::pid_of_worker, "pid_of_worker");
 FORKPOOL_TASK_NAMED(test_tasks::throws_runtime_error, "throws_runtime_error");
 FORKPOOL_TASK_NAMED(test_tasks::throws_int, "throws_int");
+FORKPOOL_TASK_NAMED(test_tasks::doubled_after_ms, "doubled_after_ms");
 FORKPOOL_TASK_NAMED(test_tasks::aborts, "aborts");
 FORKPOOL_TASK_NAMED(test_tasks::segfaults, "segfaults");
 FORKPOOL_TASK_NAMED(test_tasks::exits_with, "exits_with");

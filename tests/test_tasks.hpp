@@ -111,7 +111,8 @@ std::string environment_variable(const std::string& name);  ///< "" when unset
 void leak_kib(int kib);                                     ///< allocates, touches and never frees
 std::uint64_t ignore_sigterm_and_sleep(int ms);             ///< a task only SIGKILL can stop
 int record_run(const std::string& path, int id);            ///< appends "id\n" to path, returns id
-int fails_at_fifty(int x);  ///< x, but throws std::runtime_error for 50
+int fails_at_fifty(int x);     ///< x, but throws std::runtime_error for 50
+int doubled_after_ms(int ms);  ///< sleeps ms then returns 2 * ms; for ms < 0 sleeps -ms and throws
 /// SIGKILLs its own worker the first time any process runs it for `marker` (a file it creates),
 /// then returns x.
 int crashes_once(const std::string& marker, int x);

@@ -22,7 +22,9 @@
   namespace forkpool_task_must_be_at_namespace_scope {}                                    \
   [[maybe_unused]] static const ::forkpool::detail::task_registrar FORKPOOL_DETAIL_CONCAT( \
       forkpool_task_registrar_, __COUNTER__) {                                             \
-    fn, name                                                                               \
+    fn, name, [](auto&&... arguments) -> decltype(auto) {                                  \
+      return fn(static_cast<decltype(arguments)&&>(arguments)...);                         \
+    }                                                                                      \
   }
 
 /// Registers `fn` under its own name.

@@ -37,9 +37,12 @@ auto chunked_calls(const std::shared_ptr<pool_link>& link, Enqueue enqueue, F fn
     else
       return std::get<0>(arguments(std::forward<decltype(input)>(input)));
   };
-  auto submit_chunk = [link, enqueue = std::move(enqueue),
-                       name = &entry.name](std::vector<item>&& chunk) {
+  // A chunk of numbers comes as a span of the caller's inputs, other chunks as a vector of items;
+  // map's chunks of numbers also say where in its output their results go.
+  auto submit_chunk = [link, enqueue = std::move(enqueue), name = &entry.name](
+                          const auto& chunk, auto... output_slice) {
     auto state = new_chunk_call<traits>(link, *name, chunk);
+    if constexpr (sizeof...(output_slice) == 1) state->decode_into(std::move(output_slice)...);
     if (!state->done()) enqueue(state);
     return future<std::vector<R>>(std::move(state));
   };

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -130,13 +131,20 @@ auto new_function_call(const std::shared_ptr<pool_link>& link, F fn, A&&... args
   return state;
 }
 
-/// One map chunk of the task registered as `name`: its inputs (chunk_item_t) in one call.
-template <class Traits>
+/// One map chunk of the task registered as `name`: its inputs (chunk_item_t) in one call, as a
+/// std::vector of them or, for numbers, a std::span.
+template <class Traits, class Chunk>
 auto new_chunk_call(const std::shared_ptr<pool_link>& link, const std::string& name,
-                    const std::vector<chunk_item_t<Traits>>& chunk) {
+                    const Chunk& chunk) {
+  using item = chunk_item_t<Traits>;
   auto state = new_call<std::vector<typename Traits::result>>(
       link, name, call_kind::map_chunk, Traits::argument_signature, Traits::result_signature);
-  encode_arguments(*state, [&] { encode_into(state->arguments, chunk); });
+  encode_arguments(*state, [&] {
+    if constexpr (plain_number<item>)
+      encode_numbers_into(state->arguments, std::span<const item>(chunk));
+    else
+      encode_into(state->arguments, chunk);
+  });
   return state;
 }
 

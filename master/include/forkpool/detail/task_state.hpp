@@ -110,6 +110,18 @@ class task_state {
 /// Runs done callbacks in order; one that throws is reported on stderr and the rest still run.
 void run_done_callbacks(std::vector<unique_function>& callbacks) noexcept;
 
+/// Where a map chunk's results go instead of a vector of their own: `count` numbers from
+/// `offset` in `whole` (map's output, shared so that a chunk still running when map gives up
+/// writes into memory that is still there). Only results that are vectors of numbers have one.
+template <class T>
+struct result_slice {};
+template <plain_number N>
+struct result_slice<std::vector<N>> {
+  std::shared_ptr<std::vector<N>> whole;
+  std::size_t offset = 0;
+  std::size_t count = 0;
+};
+
 template <class T>
 class future_state final : public task_state {
  public:
@@ -135,9 +147,22 @@ class future_state final : public task_state {
     value_.emplace(std::move(value));
     succeed();
   }
+  /// Before the call is sent: decode the result into `slice`; the value is then an empty vector.
+  void decode_into(result_slice<T> slice)
+    requires requires { slice.whole; }
+  {
+    slice_ = std::move(slice);
+  }
 
  protected:
   void store_value(const payload_view& encoded) override {
+    if constexpr (requires { slice_.whole; }) {
+      if (slice_.whole) {
+        decode_numbers_into(encoded, std::span(slice_.whole->data() + slice_.offset, slice_.count));
+        value_.emplace();
+        return;
+      }
+    }
     // thread_pool results need not be serializable: only process results are ever decoded.
     if constexpr (sendable_v<T>) {
       T value{};
@@ -151,6 +176,7 @@ class future_state final : public task_state {
  private:
   std::optional<T> value_;
   std::atomic<bool> taken_{false};  ///< move-only T: value() has moved it out
+  [[no_unique_address]] result_slice<T> slice_;
 };
 
 template <>

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <ranges>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -22,6 +23,7 @@
 
 #include "forkpool/detail/archive.hpp"
 #include "forkpool/detail/completion_queue.hpp"
+#include "forkpool/detail/task_state.hpp"
 #include "forkpool/errors.hpp"
 #include "forkpool/future.hpp"
 #include "forkpool/imap_range.hpp"
@@ -48,6 +50,26 @@ inline void check_map_options(const map_options& options, const char* who) {
 // bytes of them.
 inline constexpr std::size_t kNumberWindowBytes = 512 * 1024;
 inline constexpr std::size_t kMaxNumberWindow = 64;
+
+// Whether `Submit` is asked at all is decided first: asking deduces the return type of a generic
+// lambda, which instantiates its body, and that body only compiles for the types gated here.
+template <class View, class Item, class Submit>
+consteval bool chunks_read_in_place() {
+  if constexpr (std::ranges::contiguous_range<View> &&
+                std::sized_sentinel_for<std::ranges::sentinel_t<View>,
+                                        std::ranges::iterator_t<View>> &&
+                plain_number<Item> && std::is_same_v<std::ranges::range_value_t<View>, Item>)
+    return std::is_invocable_v<Submit&, std::span<const Item>>;
+  else
+    return false;
+}
+template <class R, class View, class Chunk, class Submit>
+consteval bool results_decode_in_place() {
+  if constexpr (plain_number<R> && std::ranges::sized_range<View>)
+    return std::is_invocable_v<Submit&, const Chunk&, result_slice<std::vector<R>>>;
+  else
+    return false;
+}
 
 /// `View`: the inputs (a std::ranges::view, read once, lazily). `ToItem`: an input to what a
 /// chunk holds. `Submit`: a chunk (std::vector of items) to future<std::vector<R>>.
@@ -96,6 +118,12 @@ class windowed_chunks final : public chunk_source<R> {
 
   /// Every result in input order (map): submits the whole input, then gathers.
   std::vector<R> collect() {
+    if constexpr (decodes_in_place) {
+      output_ = std::make_shared<std::vector<R>>(std::ranges::size(inputs_));
+      for (std::vector<R> part; next(part);) {
+      }
+      return std::move(*output_);  // every chunk is done: none writes to it any more
+    }
     std::vector<R> all;
     if constexpr (std::ranges::sized_range<View>) all.reserve(std::ranges::size(inputs_));
     for (std::vector<R> part; next(part);)
@@ -122,10 +150,19 @@ class windowed_chunks final : public chunk_source<R> {
     position_.emplace(std::ranges::begin(inputs_));
   }
 
+  /// Numbers already of the item type, side by side in memory: a chunk is a span of them where
+  /// they are, encoded by `Submit` in one copy, when `Submit` takes one (process pools do).
+  static constexpr bool reads_in_place = chunks_read_in_place<View, item, Submit>();
+  using chunk_type = std::conditional_t<reads_in_place, std::span<const item>, std::vector<item>>;
+  /// map of numbers to numbers over a sized input: each chunk's results decode straight into
+  /// map's output when `Submit` takes the slice they go to (process pools do): no vector per
+  /// chunk, no copy into the output.
+  static constexpr bool decodes_in_place = results_decode_in_place<R, View, chunk_type, Submit>();
+
   /// Submits chunks until the window is full or the input is read to its end.
   void refill() {
     while (!input_read_ && in_flight_.size() < window_) {
-      std::vector<item> items = read_chunk();
+      auto items = next_items();
       if (*position_ == std::ranges::end(inputs_)) {
         input_read_ = true;
         if (!progress_.total) progress_.total = read_ + items.size();
@@ -134,9 +171,34 @@ class windowed_chunks final : public chunk_source<R> {
       read_ += items.size();
       const std::uint64_t number = next_number_++;
       const std::size_t size = items.size();
-      future<std::vector<R>> result = submit_(std::move(items));
+      future<std::vector<R>> result = submit(std::move(items), read_ - size);
       result.add_done_callback([finished = finished_, number] { finished->push(number); });
       in_flight_.emplace(number, chunk_in_flight{std::move(result), size});
+    }
+  }
+
+  /// One chunk to the pool: its results go to output_ from `offset` when collect() set it.
+  future<std::vector<R>> submit(chunk_type&& items, [[maybe_unused]] std::size_t offset) {
+    if constexpr (decodes_in_place) {
+      if (output_) {
+        const std::size_t count = items.size();
+        return submit_(items, result_slice<std::vector<R>>{output_, offset, count});
+      }
+    }
+    return submit_(std::move(items));
+  }
+
+  /// The next chunksize_ inputs (fewer at the end): a span of them in place, or a vector of items.
+  auto next_items() {
+    if constexpr (reads_in_place) {
+      auto& position = *position_;
+      const auto count = std::min(static_cast<std::ranges::range_difference_t<View>>(chunksize_),
+                                  std::ranges::end(inputs_) - position);
+      const std::span<const item> items(std::to_address(position), static_cast<std::size_t>(count));
+      position += count;
+      return items;
+    } else {
+      return read_chunk();
     }
   }
 
@@ -246,6 +308,7 @@ class windowed_chunks final : public chunk_source<R> {
   std::uint64_t next_number_ = 0;
   std::map<std::uint64_t, chunk_in_flight> in_flight_;
   std::shared_ptr<completion_queue> finished_ = std::make_shared<completion_queue>();
+  std::shared_ptr<std::vector<R>> output_;  ///< map's output, where decodes_in_place
   progress progress_;
   std::chrono::steady_clock::time_point began_;
   std::optional<std::chrono::steady_clock::time_point> deadline_;
