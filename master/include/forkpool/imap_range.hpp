@@ -39,9 +39,11 @@ class imap_range {
 
     iterator() = default;
     /// The current result; it may be moved from.
-    R& operator*() const { return range_->current_[range_->position_]; }
+    R& operator*() const { return *range_->at_; }
     iterator& operator++() {
-      range_->advance();
+      // Within a chunk an increment is a pointer's: the loop over a chunk of numbers runs at
+      // nearly the speed of one over a vector.
+      if (++range_->at_ == range_->chunk_end_) range_->next_chunk();
       return *this;
     }
     void operator++(int) { ++*this; }
@@ -50,7 +52,7 @@ class imap_range {
    private:
     friend class imap_range;
     explicit iterator(imap_range* range) : range_(range) {}
-    bool at_end() const { return range_->finished_; }
+    bool at_end() const { return range_->at_ == nullptr; }
     imap_range* range_ = nullptr;
   };
 
@@ -70,30 +72,27 @@ class imap_range {
   std::default_sentinel_t end() const noexcept { return {}; }
 
  private:
-  void advance() {
-    if (++position_ >= current_.size()) next_chunk();
-  }
+  /// Moves to the first result of the next chunk that has any, or to the end.
   void next_chunk() {
-    position_ = 0;
+    at_ = nullptr;  // the end, unless a chunk with results comes
     current_.clear();
     try {
       while (current_.empty()) {  // a chunk has a result per input: this skips only an empty one
-        if (!source_->next(current_)) {
-          finished_ = true;
-          return;
-        }
+        if (!source_->next(current_)) return;
       }
     } catch (...) {
-      finished_ = true;
+      current_.clear();
       throw;
     }
+    at_ = current_.data();
+    chunk_end_ = current_.data() + current_.size();
   }
 
   std::unique_ptr<detail::chunk_source<R>> source_;
   std::vector<R> current_;
-  std::size_t position_ = 0;
+  R* at_ = nullptr;  ///< the current result in current_; null at the end
+  R* chunk_end_ = nullptr;
   bool started_ = false;
-  bool finished_ = false;
 };
 
 }  // namespace forkpool
