@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "forkpool/detail/task_memory.hpp"
@@ -34,6 +35,37 @@ TEST_CASE("task memory: blocks are aligned and separate and a freed block is reu
   blocks[500] = static_cast<std::byte*>(allocate_task_memory(kBytes));
 #endif
   for (std::byte* block : blocks) free_task_memory(block, kBytes);
+}
+
+// Blocks one thread frees (the pool's thread drops the last reference to a task) are given back
+// in batches for another thread (the submitting one) to reuse, and a thread that ends returns
+// the blocks it kept: a steady stream of tasks across threads keeps reusing the same blocks.
+TEST_CASE("task memory: blocks freed on one thread are reused by another" * doctest::timeout(20)) {
+  constexpr std::size_t kBytes = 300;
+  constexpr int kRounds = 50, kPerRound = 200;
+  std::vector<std::byte*> all_seen;
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<std::byte*> blocks;
+    for (int i = 0; i < kPerRound; ++i) {
+      auto* block = static_cast<std::byte*>(allocate_task_memory(kBytes));
+      REQUIRE(block != nullptr);
+      std::memset(block, round & 0xff, kBytes);
+      blocks.push_back(block);
+    }
+    all_seen.insert(all_seen.end(), blocks.begin(), blocks.end());
+    std::thread freer([&] {
+      for (std::byte* block : blocks) free_task_memory(block, kBytes);
+    });
+    freer.join();
+  }
+  std::sort(all_seen.begin(), all_seen.end());
+  all_seen.erase(std::unique(all_seen.begin(), all_seen.end()), all_seen.end());
+#if !defined(__SANITIZE_ADDRESS__)  // the heap, under AddressSanitizer, need not reuse anything
+  // 10,000 allocations; without reuse across threads every one would be a block of its own.
+  CHECK(all_seen.size() <= 4 * kPerRound);
+#else
+  CHECK(!all_seen.empty());
+#endif
 }
 
 TEST_CASE("task memory: a block larger than the size classes comes from the heap" *

@@ -124,17 +124,24 @@ void pool_core::enqueue(std::shared_ptr<task_state> task) {
   if (const auto timeout = task->timeout; timeout.count() > 0)
     post_locked([this, timeout] { supervisor_.note_call_timeout(timeout); });  // before it can run
   scheduler_lock scheduler(*link_, std::try_to_lock);
+  bool direct = false;
   {
     std::lock_guard lock(incoming_mutex_);
     if (phase() != pool_phase::serving) throw pool_shut_down();
     task->id = link_->submitted.fetch_add(1, std::memory_order_relaxed) + 1;
-    incoming_.push_back(std::move(task));
-    incoming_waiting_.store(true, std::memory_order_release);
-    if (kick_posted_) return;  // the pool's thread is on its way and takes it
-    if (!scheduler.owns_lock()) kick_posted_ = true;
+    direct = scheduler.owns_lock() && incoming_.empty() && !restart_asked_;
+    if (direct) {
+      // Nothing ahead of it: straight to the scheduler, without a second pass through incoming_.
+      scheduler_.pending().push_back(std::move(task));
+    } else {
+      incoming_.push_back(std::move(task));
+      incoming_waiting_.store(true, std::memory_order_release);
+      if (kick_posted_) return;  // the pool's thread is on its way and takes it
+      if (!scheduler.owns_lock()) kick_posted_ = true;
+    }
   }
   if (scheduler.owns_lock()) {
-    take_incoming();
+    if (!direct) take_incoming();
     scheduler_.dispatch();
     return;
   }

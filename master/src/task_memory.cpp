@@ -26,10 +26,24 @@ struct free_block {
 // are touched (and backed) only as tasks need them.
 class task_region {
  public:
-  void* allocate(std::size_t size_class) {
+  /// A block of the class: one freed before (with up to `batch` more of them moved to `*spare`,
+  /// a chain of `*moved` blocks, for the caller's thread to use next), else a fresh one.
+  void* allocate(std::size_t size_class, std::size_t batch, free_block** spare,
+                 std::size_t* moved) {
     std::lock_guard lock(mutex_);
     if (free_block* block = free_[size_class]) {
-      free_[size_class] = block->next;
+      free_block* rest = block->next;
+      free_block* last = nullptr;
+      std::size_t count = 0;
+      for (free_block* b = rest; b != nullptr && count < batch; b = b->next, ++count) last = b;
+      if (count != 0) {
+        free_[size_class] = last->next;
+        last->next = nullptr;
+        *spare = rest;
+      } else {
+        free_[size_class] = nullptr;
+      }
+      *moved = count;
       return block;
     }
     const std::size_t bytes = (size_class + 1) * kUnit;
@@ -41,11 +55,11 @@ class task_region {
     return block;
   }
 
-  void free(void* memory, std::size_t size_class) noexcept {
+  /// Takes back the chain `first` .. `last` of freed blocks of the class.
+  void free(free_block* first, free_block* last, std::size_t size_class) noexcept {
     std::lock_guard lock(mutex_);
-    auto* block = static_cast<free_block*>(memory);
-    block->next = free_[size_class];
-    free_[size_class] = block;
+    last->next = free_[size_class];
+    free_[size_class] = first;
   }
 
   bool owns(const void* memory) const noexcept {
@@ -94,6 +108,56 @@ task_region& region() {
 // Made at load time, so that its guard is never held when a worker is forked (see registry.cpp).
 [[maybe_unused]] task_region& region_made_at_load = region();
 
+// Each thread keeps freed blocks of each class for its next tasks, so that a burst of
+// submissions allocates and frees without the region's lock; blocks move between a thread and
+// the region kBatch at a time. A thread that only frees (the pool's, dropping the last reference
+// to a task) gives its surplus back for the submitting threads.
+constexpr std::size_t kBatch = 32;
+constexpr std::size_t kCacheMost = 2 * kBatch;
+
+struct thread_cache {
+  std::array<free_block*, kClasses> head{};
+  std::array<std::size_t, kClasses> count{};
+
+  ~thread_cache() {
+    for (std::size_t c = 0; c < kClasses; ++c)
+      if (head[c] != nullptr) region().free(head[c], last_of(head[c]), c);
+  }
+  static free_block* last_of(free_block* block) noexcept {
+    while (block->next != nullptr) block = block->next;
+    return block;
+  }
+};
+thread_local thread_cache this_threads_blocks;
+
+void* allocate_block(std::size_t size_class) {
+  thread_cache& cache = this_threads_blocks;
+  if (free_block* block = cache.head[size_class]) {
+    cache.head[size_class] = block->next;
+    --cache.count[size_class];
+    return block;
+  }
+  std::size_t moved = 0;
+  void* block = region().allocate(size_class, kBatch, &cache.head[size_class], &moved);
+  cache.count[size_class] = moved;
+  return block;
+}
+
+void free_block_of(void* memory, std::size_t size_class) noexcept {
+  thread_cache& cache = this_threads_blocks;
+  auto* block = static_cast<free_block*>(memory);
+  block->next = cache.head[size_class];
+  cache.head[size_class] = block;
+  if (++cache.count[size_class] <= kCacheMost) return;
+  // Gives back the kBatch blocks behind the first kCacheMost - kBatch.
+  free_block* keep_last = block;
+  for (std::size_t i = 1; i < kCacheMost + 1 - kBatch; ++i) keep_last = keep_last->next;
+  free_block* first = keep_last->next;
+  keep_last->next = nullptr;
+  cache.count[size_class] = kCacheMost + 1 - kBatch;
+  region().free(first, thread_cache::last_of(first), size_class);
+}
+
 }  // namespace
 
 // Under AddressSanitizer every task state comes from the heap, where a use after free is caught.
@@ -105,7 +169,7 @@ constexpr bool kUseRegion = true;
 
 void* allocate_task_memory(std::size_t bytes) {
   if (kUseRegion && bytes != 0 && size_class_of(bytes) < kClasses) {
-    if (void* memory = region().allocate(size_class_of(bytes))) return memory;
+    if (void* memory = allocate_block(size_class_of(bytes))) return memory;
   }
   return ::operator new(bytes, std::align_val_t{kUnit});
 }
@@ -113,7 +177,7 @@ void* allocate_task_memory(std::size_t bytes) {
 void free_task_memory(void* memory, std::size_t bytes) noexcept {
   if (memory == nullptr) return;
   if (kUseRegion && region().owns(memory)) {
-    region().free(memory, size_class_of(bytes));
+    free_block_of(memory, size_class_of(bytes));
     return;
   }
   ::operator delete(memory, bytes, std::align_val_t{kUnit});
