@@ -4,11 +4,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <numeric>
+#include <thread>
 #include <vector>
 
 #include "checksum.hpp"
+#include "eventually.hpp"
 #include "forkpool/detail/frame.hpp"
 #include "shared_region.hpp"
 #include "spsc_ring.hpp"
@@ -46,6 +50,34 @@ bool message_matches(std::span<const std::byte> m, std::size_t size, unsigned se
 }
 
 }  // namespace
+
+// The producer can tell the consumer's waits not to spin (its pool has more threads running
+// than CPUs): with a spin budget of a minute, the consumer still goes to sleep at once, and a
+// message published afterwards wakes it.
+TEST_CASE("ring: a consumer asked not to spin sleeps at once and wakes for a message" *
+          doctest::timeout(30)) {
+  test_ring ring(4096);
+  ring_producer p = ring.producer();
+  ring_consumer c = ring.consumer();
+  const auto* control = reinterpret_cast<const ring_control*>(ring.region.data());
+  p.ask_consumer_not_to_spin(true);
+  CHECK(control->consumer_spin_off.load() == 1);
+  adaptive_spin minute(std::chrono::seconds(60), adaptive_spin::fixed);
+  std::atomic<bool> got{false};
+  std::thread consumer([&] {
+    std::span<const std::byte> m;
+    if (c.peek(m, minute) == ring_consumer::status::message && message_matches(m, 24, 5))
+      got = true;
+  });
+  CHECK(eventually([&] { return control->consumer_sleeping.load() == 1; }));
+  write_message(p, p.try_reserve(24), 24, 5);
+  p.publish();
+  consumer.join();
+  CHECK(got);
+  // Asking again with the same answer writes nothing; the other answer clears the word.
+  p.ask_consumer_not_to_spin(false);
+  CHECK(control->consumer_spin_off.load() == 0);
+}
 
 TEST_CASE("ring: an empty ring has nothing to peek" * doctest::timeout(10)) {
   test_ring ring(4096);

@@ -155,7 +155,8 @@ ring_consumer::status ring_consumer::peek(std::span<const std::byte>& message,
   status s = try_peek(message);
   if (s != status::empty) return s;
   release();  // hand back room before waiting, or a waiting producer could never fill us
-  spinner spinning(spin);
+  const bool spin_off = control_->consumer_spin_off.load(std::memory_order_relaxed) != 0;
+  spinner spinning(spin, spin_off ? std::chrono::nanoseconds(0) : std::chrono::nanoseconds::max());
   for (;;) {
     if ((s = try_peek(message)) != status::empty) {
       spinning.answered();

@@ -29,6 +29,9 @@ struct ring_control {
   // Producer's cache line: it stores, the consumer loads.
   alignas(64) std::atomic<std::uint64_t> write_pos;
   std::atomic<std::uint32_t> producer_sleeping;  ///< producer waits for room
+  /// Set by the producer while a consumer spinning for messages would take a CPU that others
+  /// need: the consumer's wait then sleeps at once (see ring_producer::ask_consumer_not_to_spin).
+  std::atomic<std::uint32_t> consumer_spin_off;
   // Consumer's cache line.
   alignas(64) std::atomic<std::uint64_t> read_pos;
   std::atomic<std::uint32_t> consumer_sleeping;  ///< consumer waits for a message
@@ -66,6 +69,14 @@ class ring_producer {
   void commit(std::size_t size) noexcept;
   /// Makes committed messages visible; rings the consumer if it sleeps.
   void publish() noexcept;
+  /// Whether the consumer's next waits for a message may spin. The producer knows when more
+  /// threads of its pool are running than there are CPUs; the consumer alone does not. Writes
+  /// the shared word only when the answer changes.
+  void ask_consumer_not_to_spin(bool no_spin) noexcept {
+    if (no_spin == consumer_spin_off_) return;
+    consumer_spin_off_ = no_spin;
+    control_->consumer_spin_off.store(no_spin ? 1 : 0, std::memory_order_relaxed);
+  }
 
  private:
   bool has_room(std::size_t needed) noexcept;
@@ -77,6 +88,7 @@ class ring_producer {
   std::uint64_t cached_read_ = 0;  ///< last read_pos seen; reloaded only when short of room
   const doorbell* consumer_bell_ = nullptr;
   const doorbell* own_bell_ = nullptr;
+  bool consumer_spin_off_ = false;  ///< what control_->consumer_spin_off says
 };
 
 /// The consuming end. Not thread-safe: one consumer thread at a time.
@@ -89,7 +101,8 @@ class ring_consumer {
 
   /// The next message, in place. Valid until pop().
   status try_peek(std::span<const std::byte>& message) noexcept;
-  /// Like try_peek, but waits (spin, then sleep on the own bell) while the ring is empty.
+  /// Like try_peek, but waits (spin, then sleep on the own bell) while the ring is empty. It does
+  /// not spin while the producer asks it not to.
   status peek(std::span<const std::byte>& message, adaptive_spin& spin) noexcept;
   /// Done with the peeked message. Its room returns to the producer at release().
   void pop() noexcept;

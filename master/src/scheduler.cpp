@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "forkpool/detail/spin.hpp"
 #include "forkpool/errors.hpp"
 #include "pool_core.hpp"
 #include "scheduler.hpp"
@@ -25,7 +26,8 @@ constexpr std::uint32_t kDepth = 64;
 scheduler::scheduler(pool_core& pool)
     : pool_(pool),
       depth_(kDepth),
-      ring_capacity_(master_channel::ring_capacity_for(pool.options_.ring_bytes)) {}
+      ring_capacity_(master_channel::ring_capacity_for(pool.options_.ring_bytes)),
+      cpus_(usable_cpus()) {}
 
 void scheduler::dispatch() {
   if (pool_.phase() == pool_phase::stopped) return;
@@ -53,9 +55,19 @@ void scheduler::dispatch() {
     if (task->done()) continue;  // cancelled while it waited
     send_call(*best, task);      // on a full ring the call goes back to the queue
   }
+  // A worker that spins for its next call while this thread and the workers with calls already
+  // fill the CPUs takes one of theirs (a burst ran at 0.69-0.83x of not spinning at all): such
+  // workers are asked to sleep at once instead. Counted as the calls go out, applied from the
+  // next dispatch on, so that this loop stays the only one.
+  unsigned running = 1;
   for (auto& worker : pool_.workers_) {
-    if (worker->state != worker_record::phase::exited) worker->channel->requests_out().publish();
+    if (worker->state == worker_record::phase::exited) continue;
+    if (worker->occupied() != 0) ++running;
+    ring_producer& requests = worker->channel->requests_out();
+    requests.ask_consumer_not_to_spin(crowded_);
+    requests.publish();
   }
+  crowded_ = running > cpus_;
   if (pool_.phase() < pool_phase::draining) return;
   if (pool_.on_pool_thread()) {
     pool_.finish_shutdown();

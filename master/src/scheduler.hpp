@@ -62,6 +62,9 @@ class scheduler {
   pool_core& pool_;
   const std::uint32_t depth_;        ///< calls a worker may hold at once
   const std::size_t ring_capacity_;  ///< bytes of each ring, as the channels round them
+  const unsigned cpus_;              ///< usable_cpus() when the pool started
+  /// At the last dispatch, this thread and the workers holding calls outnumbered the CPUs.
+  bool crowded_ = false;
   std::deque<std::shared_ptr<task_state>> pending_;
   bool finish_posted_ = false;                     ///< a helper asked for finish_shutdown()
   std::atomic<std::uint64_t> lent_bytes_read_{0};  ///< pool_stats::result_bytes_read_in_place
