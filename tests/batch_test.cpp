@@ -204,6 +204,32 @@ TEST_CASE_TEMPLATE("batch: map of numbers that fails leaves its running chunks h
   CHECK(pool.map(square, iota_vector(1001), {.chunksize = 100}) == squares);
 }
 
+namespace {
+// A range over a vector whose size() says something else: map still returns a result for every
+// item the range yields.
+struct misreported_size {
+  const std::vector<int>* items;
+  std::size_t claimed;
+  auto begin() const { return items->begin(); }
+  auto end() const { return items->end(); }
+  std::size_t size() const { return claimed; }
+};
+}  // namespace
+
+TEST_CASE_TEMPLATE("batch: map returns every item of a range whose size() is wrong", Pool,
+                   process_pool, thread_pool) {
+  Pool pool(options(2));
+  const std::vector<int> inputs = iota_vector(250);
+  std::vector<int> squares;
+  for (int x : inputs) squares.push_back(x * x);
+  for (std::size_t claimed :
+       {std::size_t{0}, std::size_t{99}, std::size_t{100}, std::size_t{400}}) {
+    CAPTURE(claimed);
+    const misreported_size range{&inputs, claimed};
+    CHECK(pool.map(square, range, {.chunksize = 50}) == squares);
+  }
+}
+
 TEST_CASE_TEMPLATE(
     "batch: map and imap past their timeout throw timeout_error and cancel the "
     "calls not started",

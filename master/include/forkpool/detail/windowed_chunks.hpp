@@ -119,10 +119,14 @@ class windowed_chunks final : public chunk_source<R> {
   /// Every result in input order (map): submits the whole input, then gathers.
   std::vector<R> collect() {
     if constexpr (decodes_in_place) {
-      output_ = std::make_shared<std::vector<R>>(std::ranges::size(inputs_));
-      for (std::vector<R> part; next(part);) {
-      }
-      return std::move(*output_);  // every chunk is done: none writes to it any more
+      auto output = std::make_shared<std::vector<R>>(std::ranges::size(inputs_));
+      output_ = output;
+      std::vector<R> rest;  // the results of chunks that did not fit (see submit)
+      for (std::vector<R> part; next(part);) rest.insert(rest.end(), part.begin(), part.end());
+      // Every chunk is done: none writes to it any more.
+      output->resize(placed_);  // shorter where the range yielded fewer than its size() said
+      output->insert(output->end(), rest.begin(), rest.end());
+      return std::move(*output);
     }
     std::vector<R> all;
     if constexpr (std::ranges::sized_range<View>) all.reserve(std::ranges::size(inputs_));
@@ -180,10 +184,15 @@ class windowed_chunks final : public chunk_source<R> {
   /// One chunk to the pool: its results go to output_ from `offset` when collect() set it.
   future<std::vector<R>> submit(chunk_type&& items, [[maybe_unused]] std::size_t offset) {
     if constexpr (decodes_in_place) {
-      if (output_) {
+      // The output is never resized while chunks are out (their results are written into it
+      // meanwhile): the chunks of a range that yields more than its size() said come back as
+      // vectors of their own, appended by collect().
+      if (output_ && offset + items.size() <= output_->size()) {
         const std::size_t count = items.size();
+        placed_ = offset + count;
         return submit_(items, result_slice<std::vector<R>>{output_, offset, count});
       }
+      output_.reset();
     }
     return submit_(std::move(items));
   }
@@ -309,6 +318,7 @@ class windowed_chunks final : public chunk_source<R> {
   std::map<std::uint64_t, chunk_in_flight> in_flight_;
   std::shared_ptr<completion_queue> finished_ = std::make_shared<completion_queue>();
   std::shared_ptr<std::vector<R>> output_;  ///< map's output, where decodes_in_place
+  std::size_t placed_ = 0;                  ///< the results decoded into it end here
   progress progress_;
   std::chrono::steady_clock::time_point began_;
   std::optional<std::chrono::steady_clock::time_point> deadline_;
