@@ -233,6 +233,21 @@ void CEREAL_LOAD_FUNCTION_NAME(
 template <class T>
 concept plain_number = std::is_arithmetic_v<T> && !std::is_same_v<T, bool>;
 
+/// Decodes as a std::vector<T> of numbers would, into memory that is already there (map's
+/// output): the count must be the span's.
+template <plain_number T>
+struct number_slice {
+  std::span<T> values;
+};
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(input_archive& archive, number_slice<T>& slice) {
+  const std::size_t size = checked_size(archive, sizeof(T));
+  if (size != slice.values.size())
+    throw decode_failure("a chunk of " + std::to_string(slice.values.size()) +
+                         " inputs came back with " + std::to_string(size) + " results");
+  archive.loadBinary(slice.values.data(), slice.values.size_bytes());
+}
+
 /// Whether T's encoding is a fixed run of `size` bytes, and how to write and read it.
 template <class T>
 struct fixed_codec : std::false_type {};

@@ -167,16 +167,12 @@ void encode_into(byte_buffer& out, const T&... values) {
   }
 }
 
-/// Appends the bytes cereal writes for a std::vector<T> of these numbers (a 64-bit count, then
-/// the numbers' bytes), without a zero-filled resize: one copy of a map chunk's inputs.
+/// Appends what cereal writes for a std::vector<T> of these numbers (its size tag, then the
+/// numbers' bytes), from a span: a map chunk's inputs, written from where they are.
 template <plain_number T>
 void encode_numbers_into(byte_buffer& out, std::span<const T> values) {
-  const std::uint64_t count = values.size();
-  const auto* count_bytes = reinterpret_cast<const std::byte*>(&count);
-  const auto* value_bytes = reinterpret_cast<const std::byte*>(values.data());
-  out.reserve(out.size() + sizeof count + values.size_bytes());
-  out.insert(out.end(), count_bytes, count_bytes + sizeof count);
-  out.insert(out.end(), value_bytes, value_bytes + values.size_bytes());
+  encode_into(out, cereal::make_size_tag(static_cast<cereal::size_type>(values.size())),
+              cereal::binary_data(values.data(), values.size_bytes()));
 }
 
 /// Decodes what `archive` reads into `values`; throws decode_failure unless that is all of it.
@@ -221,18 +217,8 @@ void decode_exact(const payload_view& in, T&... values) {
 /// Throws decode_failure.
 template <plain_number T>
 void decode_numbers_into(const payload_view& in, std::span<T> out) {
-  input_archive archive(in);
-  try {
-    const std::size_t count = checked_size(archive, sizeof(T));
-    if (count != out.size())
-      throw decode_failure("a chunk of " + std::to_string(out.size()) + " inputs came back with " +
-                           std::to_string(count) + " results");
-    archive.loadBinary(out.data(), out.size_bytes());
-  } catch (const cereal::Exception& e) {
-    throw decode_failure(e.what());
-  }
-  if (archive.remaining() != 0)
-    throw decode_failure(std::to_string(archive.remaining()) + " bytes left over after decoding");
+  number_slice<T> slice{out};
+  decode_exact(in, slice);
 }
 
 }  // namespace forkpool::detail

@@ -197,12 +197,18 @@ class windowed_chunks final : public chunk_source<R> {
     return submit_(std::move(items));
   }
 
+  /// How many inputs the next chunk takes, where the distance to the end is known.
+  std::ranges::range_difference_t<View> counted_chunk() const {
+    using difference = std::ranges::range_difference_t<View>;
+    return std::min(static_cast<difference>(chunksize_),
+                    static_cast<difference>(std::ranges::end(inputs_) - *position_));
+  }
+
   /// The next chunksize_ inputs (fewer at the end): a span of them in place, or a vector of items.
   auto next_items() {
     if constexpr (reads_in_place) {
       auto& position = *position_;
-      const auto count = std::min(static_cast<std::ranges::range_difference_t<View>>(chunksize_),
-                                  std::ranges::end(inputs_) - position);
+      const auto count = counted_chunk();
       const std::span<const item> items(std::to_address(position), static_cast<std::size_t>(count));
       position += count;
       return items;
@@ -215,19 +221,17 @@ class windowed_chunks final : public chunk_source<R> {
   std::vector<item> read_chunk() {
     std::vector<item> items;
     auto& position = *position_;
-    const auto end = std::ranges::end(inputs_);
     if constexpr (std::ranges::random_access_range<View> &&
                   std::sized_sentinel_for<std::ranges::sentinel_t<View>,
                                           std::ranges::iterator_t<View>> &&
                   std::is_default_constructible_v<item> && std::is_move_assignable_v<item>) {
       // Counted up front: one allocation and a copy loop with no capacity checks.
-      using difference = std::ranges::range_difference_t<View>;
-      const difference count =
-          std::min(static_cast<difference>(chunksize_), static_cast<difference>(end - position));
+      const auto count = counted_chunk();
       items.resize(static_cast<std::size_t>(count));
       std::ranges::transform(position, position + count, items.begin(), std::ref(to_item_));
       position += count;
     } else {
+      const auto end = std::ranges::end(inputs_);
       items.reserve(std::min<std::size_t>(chunksize_, 4096));
       for (; items.size() < chunksize_ && position != end; ++position)
         items.push_back(to_item_(*position));
