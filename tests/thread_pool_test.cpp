@@ -2,10 +2,13 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <memory>
 #include <set>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
+#include "eventually.hpp"
 #include "test_tasks.hpp"
 
 using namespace forkpool;
@@ -109,4 +112,109 @@ TEST_CASE("thread_pool: the initializer runs once in every thread" * doctest::ti
     pool.submit([] {}).get();
   }
   CHECK(runs == 3);
+}
+
+// Two calls queued while one thread watches for work: the watcher takes one, and the other must
+// wake a sleeping thread, or a call that waits for the other would wait for ever.
+TEST_CASE("thread_pool: calls queued while a thread watches for work each get a thread" *
+          doctest::timeout(120)) {
+  thread_pool pool({.workers = 2});
+  int stuck = 0;
+  for (int round = 0; round < 300 && stuck == 0; ++round) {
+    pool.submit([] {}).get();  // a thread now watches for the next call, where a CPU is free
+    std::atomic<bool> second_started{false};
+    auto first = pool.submit([&] {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (!second_started && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::yield();
+      return second_started.load();
+    });
+    auto second = pool.submit([&] { second_started = true; });
+    if (!first.get()) ++stuck;
+    second.get();
+  }
+  CHECK(stuck == 0);
+}
+
+TEST_CASE("thread_pool: calls submitted from several threads at once each run once" *
+          doctest::timeout(120)) {
+  thread_pool pool({.workers = 3});
+  constexpr int kSubmitters = 4;
+  constexpr int kEach = 5000;
+  std::vector<std::atomic<int>> runs(kSubmitters * kEach);
+  std::vector<std::thread> submitters;
+  std::atomic<long long> sum{0};
+  for (int s = 0; s < kSubmitters; ++s)
+    submitters.emplace_back([&, s] {
+      std::vector<future<int>> futures;
+      for (int i = 0; i < kEach; ++i) {
+        const int n = s * kEach + i;
+        futures.push_back(pool.submit([&runs, n] {
+          runs[n].fetch_add(1);
+          return n;
+        }));
+      }
+      for (auto& f : futures) sum += f.get();
+    });
+  for (auto& t : submitters) t.join();
+  int wrong = 0;
+  for (auto& r : runs) wrong += r.load() != 1;
+  CHECK(wrong == 0);
+  const long long n = kSubmitters * kEach;
+  CHECK(sum.load() == n * (n - 1) / 2);
+  CHECK(pool.stats().completed == static_cast<std::uint64_t>(n));
+}
+
+TEST_CASE("thread_pool: a shutdown racing submissions runs or refuses each one" *
+          doctest::timeout(120)) {
+  for (int round = 0; round < 20; ++round) {
+    thread_pool pool({.workers = 2});
+    std::atomic<int> ran{0};
+    std::atomic<int> accepted{0};
+    std::atomic<bool> other_error{false};
+    std::vector<std::thread> submitters;
+    std::vector<std::vector<future<void>>> futures(2);
+    for (int s = 0; s < 2; ++s)
+      submitters.emplace_back([&, s] {
+        for (;;) {
+          try {
+            futures[s].push_back(pool.submit([&] { ++ran; }));
+            ++accepted;
+          } catch (const pool_shut_down&) {
+            return;
+          } catch (...) {
+            other_error = true;
+            return;
+          }
+        }
+      });
+    CHECK(eventually([&] { return accepted.load() > 100; }));
+    pool.shutdown({.wait = true});
+    for (auto& t : submitters) t.join();
+    CHECK_FALSE(other_error.load());
+    for (auto& list : futures)
+      for (auto& f : list) f.get();  // every accepted call has run: none is left in the queue
+    CHECK(ran.load() == accepted.load());
+  }
+}
+
+TEST_CASE("thread_pool: what a call captured is let go once it has run" * doctest::timeout(30)) {
+  thread_pool pool({.workers = 1});
+  auto held = std::make_shared<int>(7);
+  auto f = pool.submit([held] { return *held; });
+  CHECK(f.get() == 7);
+  // The future is still alive; the closure with its copy of `held` must not be.
+  CHECK(eventually([&] { return held.use_count() == 1; }));
+  auto cancelled_capture = std::make_shared<int>(8);
+  std::atomic<bool> release{false};
+  auto blocker = pool.submit([&] {
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+  test_tasks::wait_until_running(blocker);
+  auto queued = pool.submit([cancelled_capture] { return *cancelled_capture; });
+  CHECK(queued.cancel());
+  release = true;
+  blocker.get();
+  pool.shutdown({.wait = true});
+  CHECK(cancelled_capture.use_count() == 1);
 }

@@ -7,11 +7,11 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
-#include <deque>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 
+#include "call_queue.hpp"
 #include "call_task.hpp"
 #include "forkpool/errors.hpp"
 #include "pool_link.hpp"
@@ -29,10 +29,6 @@ constexpr std::chrono::microseconds kIdleSpin{50};
 }  // namespace
 
 struct thread_pool::impl {
-  struct queued {
-    std::shared_ptr<detail::task_state> task;
-    detail::unique_function run;
-  };
   struct thread_record {
     std::atomic<std::uint64_t> tasks_run{0};
     std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
@@ -40,16 +36,29 @@ struct thread_pool::impl {
 
   pool_options options;
   std::shared_ptr<detail::pool_link> link = std::make_shared<detail::pool_link>();
-  std::mutex mutex;
+  const unsigned cpus = detail::usable_cpus();
+
+  // A submit never waits for a lock the threads hold (a contended mutex puts the loser to sleep
+  // in the kernel: two context switches, and in a burst the submitter is the one to lose).
+  detail::call_queue queue;
+  std::mutex take_mutex;  ///< one thread takes from `queue` at a time
+  /// Calls pushed and not yet taken: one more once a push has linked its call, one less as a
+  /// thread takes one.
+  alignas(64) std::atomic<std::size_t> queued{0};
+  /// Threads watching the queue for the next call: each takes one without a wake-up.
+  std::atomic<unsigned> spinners{0};
+  /// Threads on their way into work_ready.wait or in it (changed under `mutex`, read without).
+  std::atomic<unsigned> sleepers{0};
+  /// Submissions under way, plus kClosed once shutdown has refused new ones.
+  std::atomic<std::uint64_t> admissions{0};
+  static constexpr std::uint64_t kClosed = std::uint64_t{1} << 63;
+
+  alignas(64) std::mutex mutex;  ///< for sleeping and waking only
   std::condition_variable work_ready;
-  std::deque<queued> queue;
-  /// queue.size(), written under `mutex`: what an idle thread watches while it spins.
-  std::atomic<std::size_t> queued_calls{0};
-  unsigned sleepers = 0;  ///< threads in work_ready.wait (under `mutex`): a submit wakes one
+  unsigned wakeups_sent = 0;  ///< notify_one calls no sleeper has woken from yet (under `mutex`)
+  bool stopping = false;      ///< threads exit once the queue is empty (under `mutex`)
   /// How long an idle thread watches for the next call before it sleeps on work_ready.
   detail::adaptive_spin idle_spin{detail::spin_time(kIdleSpin)};
-  bool closed = false;    ///< no more submissions
-  bool stopping = false;  ///< threads exit once the queue is empty
   std::vector<std::unique_ptr<thread_record>> records;
   std::vector<std::thread> threads;
   std::once_flag joined;
@@ -62,6 +71,67 @@ struct thread_pool::impl {
     std::lock_guard lock(memory_mutex);
     return memory.bytes();
   }
+
+  void push(detail::thread_call& call) {
+    queue.push(call);
+    const std::size_t waiting = queued.fetch_add(1, std::memory_order_seq_cst) + 1;
+    // Each watching thread takes a call without being woken; one more call than they can take
+    // needs a sleeper. Read after the push (seq_cst): a thread that stops watching or starts to
+    // sleep after this read looks at the queue afterwards, and finds the call.
+    if (sleepers.load(std::memory_order_seq_cst) == 0) return;
+    if (waiting <= spinners.load(std::memory_order_seq_cst)) return;
+    wake_one();
+  }
+
+  void wake_one() {
+    {
+      std::lock_guard lock(mutex);
+      // A sleeper already woken and not yet running will take this call too: no second wake-up.
+      if (wakeups_sent >= sleepers.load(std::memory_order_relaxed)) return;
+      ++wakeups_sent;
+    }
+    work_ready.notify_one();
+  }
+
+  detail::thread_call* try_take() {
+    if (queued.load(std::memory_order_acquire) == 0) return nullptr;
+    detail::queue_link* link;
+    {
+      std::lock_guard lock(take_mutex);
+      link = queue.take();
+    }
+    if (link == nullptr) return nullptr;
+    queued.fetch_sub(1, std::memory_order_relaxed);
+    return static_cast<detail::thread_call*>(link);
+  }
+
+  /// The next call, or null once the pool stops and the queue is empty.
+  detail::thread_call* next_call() {
+    if (detail::thread_call* call = try_take()) return call;
+    watch_for_work();
+    if (detail::thread_call* call = try_take()) return call;
+    std::unique_lock lock(mutex);
+    sleepers.fetch_add(1, std::memory_order_seq_cst);
+    for (;;) {
+      // Counted after the count of sleepers grew (seq_cst): a submit that read it before sees
+      // no sleeper, and its call is counted here. A count above 0 with nothing to take is a call
+      // another thread is taking.
+      if (queued.load(std::memory_order_seq_cst) != 0) {
+        if (detail::thread_call* call = try_take()) {
+          leave_sleep();
+          return call;
+        }
+        continue;
+      }
+      if (stopping) {
+        leave_sleep();
+        return nullptr;
+      }
+      work_ready.wait(lock);
+      if (wakeups_sent > 0) --wakeups_sent;
+    }
+  }
+  void leave_sleep() { sleepers.fetch_sub(1, std::memory_order_relaxed); }
 
   void run_thread(thread_record& record) {
     {
@@ -77,40 +147,36 @@ struct thread_pool::impl {
         initializer_error = std::current_exception();
       }
     }
-    for (;;) {
-      queued item;
-      {
-        std::unique_lock lock(mutex);
-        if (queue.empty() && !stopping) {
-          lock.unlock();
-          watch_for_work();
-          lock.lock();
-        }
-        ++sleepers;
-        work_ready.wait(lock, [&] { return !queue.empty() || stopping; });
-        --sleepers;
-        if (queue.empty()) return;
-        item = std::move(queue.front());
-        queue.pop_front();
-        queued_calls.store(queue.size(), std::memory_order_relaxed);
+    while (detail::thread_call* call = next_call()) {
+      const std::shared_ptr<void> keep = std::move(call->queued);
+      if (!detail::task_engine::start_on_thread(call->task())) {  // cancelled while queued
+        call->drop();
+        continue;
       }
-      if (!detail::task_engine::start_on_thread(*item.task)) continue;  // cancelled while queued
       if (initializer_error) {
-        item.task->fail(initializer_error);
+        call->task().fail(initializer_error);
+        call->drop();
       } else {
-        item.run();
+        call->run();
       }
       record.tasks_run.fetch_add(1, std::memory_order_relaxed);
     }
   }
 
   // Spins a moment for the next call: a call submitted one at a time is then taken without the
-  // submitter's notify having to wake this thread (two wake-ups, about 10 µs here).
+  // submitter's notify having to wake this thread (two wake-ups, about 10 µs here). Only where a
+  // CPU is left for it: the threads awake (this one included) and one submitting thread must fit
+  // on the usable CPUs, or the spin takes the CPU of a thread with work, the submitter's first.
   void watch_for_work() {
+    const unsigned awake =
+        static_cast<unsigned>(records.size()) - sleepers.load(std::memory_order_relaxed);
+    if (awake + 1 > cpus) return;
+    spinners.fetch_add(1, std::memory_order_seq_cst);
     detail::spinner spinning(idle_spin);
-    while (queued_calls.load(std::memory_order_relaxed) == 0 && spinning.keep_spinning()) {
+    while (queued.load(std::memory_order_relaxed) == 0 && spinning.keep_spinning()) {
     }
-    if (queued_calls.load(std::memory_order_relaxed) != 0) spinning.answered();
+    if (queued.load(std::memory_order_relaxed) != 0) spinning.answered();
+    spinners.fetch_sub(1, std::memory_order_seq_cst);
   }
 
   bool on_own_thread() const {
@@ -119,23 +185,30 @@ struct thread_pool::impl {
     return false;
   }
 
+  /// Refuses new submissions and waits for those under way to be queued.
+  void close() {
+    admissions.fetch_or(kClosed, std::memory_order_seq_cst);
+    while ((admissions.load(std::memory_order_acquire) & ~kClosed) != 0) std::this_thread::yield();
+  }
+
   void shutdown(shutdown_options how) {
     if (how.kill_running)
       throw std::invalid_argument(
           "forkpool: shutdown({.kill_running = true}) on a thread_pool: a running thread cannot "
           "be stopped; use a process_pool, or shutdown({.cancel_pending = true})");
-    std::deque<queued> cancelled;
-    {
-      std::lock_guard lock(mutex);
-      closed = true;
-      stopping = true;
-      if (how.cancel_pending) {
-        cancelled.swap(queue);
-        queued_calls.store(0, std::memory_order_relaxed);
+    close();
+    if (how.cancel_pending) {
+      while (detail::thread_call* call = try_take()) {
+        const std::shared_ptr<void> keep = std::move(call->queued);
+        call->task().cancel();
+        call->drop();
       }
     }
+    {
+      std::lock_guard lock(mutex);
+      stopping = true;
+    }
     work_ready.notify_all();
-    for (auto& item : cancelled) item.task->cancel();
     if (!how.wait) return;
     if (on_own_thread())
       throw std::logic_error(
@@ -176,32 +249,57 @@ thread_pool::~thread_pool() {
   impl_->shutdown({.wait = true, .cancel_pending = false});
 }
 
-void thread_pool::enqueue(std::shared_ptr<detail::task_state> task, detail::unique_function run) {
-  {
-    std::lock_guard lock(impl_->mutex);
-    if (impl_->closed) throw pool_shut_down();
-    task->id = impl_->link->submitted.fetch_add(1, std::memory_order_relaxed) + 1;
-    impl_->queue.push_back({std::move(task), std::move(run)});
-    impl_->queued_calls.store(impl_->queue.size(), std::memory_order_relaxed);
-    // A thread that spins sees the call without a notify; one that sleeps needs it.
-    if (impl_->sleepers == 0) return;
+void thread_pool::enqueue(detail::thread_call& call) {
+  impl& pool = *impl_;
+  if (pool.admissions.fetch_add(1, std::memory_order_seq_cst) & impl::kClosed) {
+    pool.admissions.fetch_sub(1, std::memory_order_release);
+    call.drop();
+    call.queued.reset();
+    throw pool_shut_down();
   }
-  impl_->work_ready.notify_one();
+  call.task().id = pool.link->submitted.fetch_add(1, std::memory_order_relaxed) + 1;
+  pool.push(call);
+  pool.admissions.fetch_sub(1, std::memory_order_release);
 }
 
-void thread_pool::run_by_name(const std::shared_ptr<detail::task_state>& task) {
-  enqueue(task, [task] {
-    detail::byte_buffer result;
-    detail::buffer_sink sink(result);
-    detail::wire_error failure;
-    if (detail::call_task({task->name, detail::frame_kind_of(task->kind), task->argument_signature,
-                           task->result_signature, task->arguments},
-                          sink, failure)) {
-      detail::task_engine::succeed_from(*task, std::span<const std::byte>(result));
-    } else {
-      task->fail(detail::to_exception(failure));
+namespace {
+
+/// A call by name: the state comes encoded from new_named_call and runs as in a worker process.
+class named_call final : public detail::thread_call {
+ public:
+  explicit named_call(std::shared_ptr<detail::task_state> task)
+      : thread_call(*task), task_(std::move(task)) {}
+
+  void run() noexcept override {
+    detail::task_state& task = *task_;
+    try {
+      detail::byte_buffer result;
+      detail::buffer_sink sink(result);
+      detail::wire_error failure;
+      if (detail::call_task({task.name, detail::frame_kind_of(task.kind), task.argument_signature,
+                             task.result_signature, task.arguments},
+                            sink, failure)) {
+        detail::task_engine::succeed_from(task, std::span<const std::byte>(result));
+      } else {
+        task.fail(detail::to_exception(failure));
+      }
+    } catch (...) {
+      task.fail(std::current_exception());
     }
-  });
+  }
+  void drop() noexcept override {}
+
+ private:
+  std::shared_ptr<detail::task_state> task_;
+};
+
+}  // namespace
+
+void thread_pool::run_by_name(const std::shared_ptr<detail::task_state>& task) {
+  auto call = std::make_shared<named_call>(task);
+  named_call& queued = *call;
+  queued.queued = std::move(call);
+  enqueue(queued);
 }
 
 void thread_pool::shutdown(shutdown_options options) { impl_->shutdown(options); }
@@ -218,7 +316,7 @@ pool_stats thread_pool::stats() const {
   bool alive;
   {
     std::lock_guard lock(impl_->mutex);
-    alive = !impl_->stopping || !impl_->queue.empty();
+    alive = !impl_->stopping || impl_->queued.load(std::memory_order_relaxed) != 0;
   }
   if (alive) {
     const std::uint64_t rss = impl_->private_memory();

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "forkpool/detail/make_call.hpp"
-#include "forkpool/detail/unique_function.hpp"
+#include "forkpool/detail/thread_call.hpp"
 #include "forkpool/detail/windowed_chunks.hpp"
 #include "forkpool/future.hpp"
 #include "forkpool/imap_range.hpp"
@@ -65,7 +65,8 @@ class thread_pool {
 
  private:
   struct impl;
-  void enqueue(std::shared_ptr<detail::task_state> task, detail::unique_function run);
+  /// Queues `call` (whose `queued` keeps it alive) for the threads; throws pool_shut_down.
+  void enqueue(detail::thread_call& call);
   void run_by_name(const std::shared_ptr<detail::task_state>& task);
   const std::shared_ptr<detail::pool_link>& link() const noexcept;
   std::size_t default_window() const noexcept;  ///< twice the threads
@@ -89,21 +90,11 @@ template <class F, class... A>
 auto thread_pool::submit(F&& fn, A&&... args)
     -> future<std::remove_cvref_t<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>>> {
   using R = std::remove_cvref_t<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>>;
-  auto state = std::make_shared<detail::future_state<R>>(link());
-  auto run = [state, fn = std::forward<F>(fn),
-              arguments = std::make_tuple(std::forward<A>(args)...)]() mutable {
-    try {
-      if constexpr (std::is_void_v<R>) {
-        std::apply(fn, arguments);
-        state->succeed_with();
-      } else {
-        state->succeed_with(std::apply(fn, arguments));
-      }
-    } catch (...) {
-      state->fail(std::current_exception());
-    }
-  };
-  enqueue(state, std::move(run));
+  auto [state, call] = detail::new_thread_call<R>(
+      link(),
+      [fn = std::forward<F>(fn), arguments = std::make_tuple(std::forward<A>(args)...)]() mutable
+      -> R { return std::apply(fn, arguments); });
+  enqueue(*call);
   return future<R>(std::move(state));
 }
 
