@@ -204,6 +204,45 @@ TEST_CASE_TEMPLATE("batch: map of numbers that fails leaves its running chunks h
   CHECK(pool.map(square, iota_vector(1001), {.chunksize = 100}) == squares);
 }
 
+// imap's results of numbers are decoded into memory reused once the loop has moved past it: with
+// two chunks in flight, chunks of different sizes, and a loop that changes the results it reads,
+// every result is still its own input's, in both orders and from an input read only forwards.
+TEST_CASE_TEMPLATE("batch: imap results of numbers stay right while their memory is reused", Pool,
+                   process_pool, thread_pool) {
+  Pool pool(options(2));
+  const std::vector<int> inputs = iota_vector(1003);
+  for (std::size_t chunk : {std::size_t{1}, std::size_t{7}, std::size_t{250}}) {
+    CAPTURE(chunk);
+    const map_options small_window{.chunksize = chunk, .window = 2};
+    std::vector<int> in_order;
+    for (int& r : pool.imap(square, inputs, small_window)) {
+      in_order.push_back(r);
+      r = -1;  // written over: the next chunks must not see it
+    }
+    std::vector<int> squares;
+    for (int x : inputs) squares.push_back(x * x);
+    CHECK(in_order == squares);
+    std::vector<int> any_order;
+    for (int r : pool.imap_unordered(square, inputs, small_window)) any_order.push_back(r);
+    std::sort(any_order.begin(), any_order.end());
+    CHECK(any_order == squares);
+    std::vector<int> forwards;
+    for (int r : pool.imap(square, std::views::iota(0, 1003), small_window)) forwards.push_back(r);
+    CHECK(forwards == squares);
+  }
+  // Left early, then a new imap: the first one's chunks still running write only their own memory.
+  for (int r : pool.imap(square, inputs, {.chunksize = 5, .window = 3})) {
+    if (r > 100) break;
+  }
+  std::vector<int> again;
+  for (int r : pool.imap(square, iota_vector(20), {.chunksize = 5, .window = 3}))
+    again.push_back(r);
+  std::vector<int> expected;
+  for (int x = 0; x < 20; ++x) expected.push_back(x * x);
+  CHECK(again == expected);
+  CHECK(settles(pool));
+}
+
 namespace {
 // A range over a vector whose size() says something else: map still returns a result for every
 // item the range yields.

@@ -5,8 +5,8 @@
 #include <cstddef>
 #include <iterator>
 #include <memory>
+#include <span>
 #include <utility>
-#include <vector>
 
 namespace forkpool {
 
@@ -16,9 +16,10 @@ template <class R>
 class chunk_source {
  public:
   virtual ~chunk_source() = default;
-  /// The next chunk's results into `out`; false once every chunk has been read. Throws the
-  /// batch's first error, timeout_error, or what the input range threw.
-  virtual bool next(std::vector<R>& out) = 0;
+  /// The next chunk's results as `out`, in memory the source owns until the next call (the
+  /// results may be moved from); false once every chunk has been read. Throws the batch's first
+  /// error, timeout_error, or what the input range threw.
+  virtual bool next(std::span<R>& out) = 0;
 };
 }  // namespace detail
 
@@ -75,22 +76,16 @@ class imap_range {
   /// Moves to the first result of the next chunk that has any, or to the end.
   void next_chunk() {
     at_ = nullptr;  // the end, unless a chunk with results comes
-    current_.clear();
-    try {
-      while (current_.empty()) {  // a chunk has a result per input: this skips only an empty one
-        if (!source_->next(current_)) return;
-      }
-    } catch (...) {
-      current_.clear();
-      throw;
+    std::span<R> chunk;
+    while (chunk.empty()) {  // a chunk has a result per input: this skips only an empty one
+      if (!source_->next(chunk)) return;
     }
-    at_ = current_.data();
-    chunk_end_ = current_.data() + current_.size();
+    at_ = chunk.data();
+    chunk_end_ = chunk.data() + chunk.size();
   }
 
   std::unique_ptr<detail::chunk_source<R>> source_;
-  std::vector<R> current_;
-  R* at_ = nullptr;  ///< the current result in current_; null at the end
+  R* at_ = nullptr;  ///< the current result, in the source's current chunk; null at the end
   R* chunk_end_ = nullptr;
   bool started_ = false;
 };

@@ -63,9 +63,9 @@ consteval bool chunks_read_in_place() {
   else
     return false;
 }
-template <class R, class View, class Chunk, class Submit>
-consteval bool results_decode_in_place() {
-  if constexpr (plain_number<R> && std::ranges::sized_range<View>)
+template <class R, class Chunk, class Submit>
+consteval bool results_decode_into_memory() {
+  if constexpr (plain_number<R>)
     return std::is_invocable_v<Submit&, const Chunk&, result_slice<std::vector<R>>>;
   else
     return false;
@@ -94,9 +94,11 @@ class windowed_chunks final : public chunk_source<R> {
   /// Leaving early (or after an error) cancels every chunk not yet started and returns at once.
   ~windowed_chunks() override { cancel_all(); }
 
-  bool next(std::vector<R>& out) override {
+  bool next(std::span<R>& out) override {
     if (over_) return false;
     try {
+      // The caller has moved past the chunk it read last: its memory takes the next results.
+      if (reading_slot_) free_slots_.push_back(std::move(reading_slot_));
       start_once();
       refill();
       if (in_flight_.empty()) {
@@ -105,7 +107,13 @@ class windowed_chunks final : public chunk_source<R> {
       }
       auto chunk = order_ == result_order::input ? wait_for_first() : wait_for_any();
       settle(chunk);
-      out = std::move(chunk->second.result).get();  // throws the chunk's error
+      current_ = std::move(chunk->second.result).get();  // throws the chunk's error
+      if (chunk->second.slot) {  // its results are in its slot; current_ is empty
+        reading_slot_ = std::move(chunk->second.slot);
+        out = std::span<R>(reading_slot_->data(), chunk->second.size);
+      } else {  // in current_, or (map) already in the output, current_ empty
+        out = current_;
+      }
       in_flight_.erase(chunk);
       refill();  // the next chunks run while the caller reads this one
       return true;
@@ -122,7 +130,7 @@ class windowed_chunks final : public chunk_source<R> {
       auto output = std::make_shared<std::vector<R>>(std::ranges::size(inputs_));
       output_ = output;
       std::vector<R> rest;  // the results of chunks that did not fit (see submit)
-      for (std::vector<R> part; next(part);) rest.insert(rest.end(), part.begin(), part.end());
+      for (std::span<R> part; next(part);) rest.insert(rest.end(), part.begin(), part.end());
       // Every chunk is done: none writes to it any more.
       output->resize(placed_);  // shorter where the range yielded fewer than its size() said
       output->insert(output->end(), rest.begin(), rest.end());
@@ -130,7 +138,7 @@ class windowed_chunks final : public chunk_source<R> {
     }
     std::vector<R> all;
     if constexpr (std::ranges::sized_range<View>) all.reserve(std::ranges::size(inputs_));
-    for (std::vector<R> part; next(part);)
+    for (std::span<R> part; next(part);)
       all.insert(all.end(), std::make_move_iterator(part.begin()),
                  std::make_move_iterator(part.end()));
     return all;
@@ -141,6 +149,8 @@ class windowed_chunks final : public chunk_source<R> {
     future<std::vector<R>> result;
     std::size_t size = 0;
     bool settled = false;  ///< counted in progress_
+    /// Where its results are decoded (from the front), when it has memory of its own.
+    std::shared_ptr<std::vector<R>> slot = nullptr;
   };
   using chunk_iterator = typename std::map<std::uint64_t, chunk_in_flight>::iterator;
 
@@ -158,10 +168,12 @@ class windowed_chunks final : public chunk_source<R> {
   /// they are, encoded by `Submit` in one copy, when `Submit` takes one (process pools do).
   static constexpr bool reads_in_place = chunks_read_in_place<View, item, Submit>();
   using chunk_type = std::conditional_t<reads_in_place, std::span<const item>, std::vector<item>>;
-  /// map of numbers to numbers over a sized input: each chunk's results decode straight into
-  /// map's output when `Submit` takes the slice they go to (process pools do): no vector per
-  /// chunk, no copy into the output.
-  static constexpr bool decodes_in_place = results_decode_in_place<R, View, chunk_type, Submit>();
+  /// Results that are numbers decode straight into memory that is already there when `Submit`
+  /// takes the slice they go to (process pools do): map over a sized input into its output (no
+  /// vector per chunk, no copy into the output), imap into a slot of its own that is reused once
+  /// the loop has moved past it (no allocation, no copy).
+  static constexpr bool decodes_into_memory = results_decode_into_memory<R, chunk_type, Submit>();
+  static constexpr bool decodes_in_place = decodes_into_memory && std::ranges::sized_range<View>;
 
   /// Submits chunks until the window is full or the input is read to its end.
   void refill() {
@@ -175,26 +187,43 @@ class windowed_chunks final : public chunk_source<R> {
       read_ += items.size();
       const std::uint64_t number = next_number_++;
       const std::size_t size = items.size();
-      future<std::vector<R>> result = submit(std::move(items), read_ - size);
-      result.add_done_callback([finished = finished_, number] { finished->push(number); });
-      in_flight_.emplace(number, chunk_in_flight{std::move(result), size});
+      chunk_in_flight chunk = submit(std::move(items), read_ - size);
+      chunk.result.add_done_callback([finished = finished_, number] { finished->push(number); });
+      in_flight_.emplace(number, std::move(chunk));
     }
   }
 
-  /// One chunk to the pool: its results go to output_ from `offset` when collect() set it.
-  future<std::vector<R>> submit(chunk_type&& items, [[maybe_unused]] std::size_t offset) {
+  /// One chunk to the pool: its results go to output_ from `offset` when collect() set it, else
+  /// to a slot where results decode into memory.
+  chunk_in_flight submit(chunk_type&& items, [[maybe_unused]] std::size_t offset) {
+    const std::size_t count = items.size();
     if constexpr (decodes_in_place) {
       // The output is never resized while chunks are out (their results are written into it
-      // meanwhile): the chunks of a range that yields more than its size() said come back as
-      // vectors of their own, appended by collect().
-      if (output_ && offset + items.size() <= output_->size()) {
-        const std::size_t count = items.size();
+      // meanwhile): the chunks of a range that yields more than its size() said go to slots.
+      if (output_ && offset + count <= output_->size()) {
         placed_ = offset + count;
-        return submit_(items, result_slice<std::vector<R>>{output_, offset, count});
+        return {.result = submit_(items, result_slice<std::vector<R>>{output_, offset, count}),
+                .size = count};
       }
       output_.reset();
     }
-    return submit_(std::move(items));
+    if constexpr (decodes_into_memory) {
+      std::shared_ptr<std::vector<R>> slot = free_slot(count);
+      auto result = submit_(items, result_slice<std::vector<R>>{slot, 0, count});
+      return {.result = std::move(result), .size = count, .slot = std::move(slot)};
+    }
+    return {.result = submit_(std::move(items)), .size = count};
+  }
+
+  /// Memory for `count` results: a slot the loop has moved past, else a new one. A slot is
+  /// shared with its chunk's state, so a chunk still running when the batch ends writes into
+  /// memory that is still there; a slot is free only once its chunk is done and read.
+  std::shared_ptr<std::vector<R>> free_slot(std::size_t count) {
+    if (free_slots_.empty()) return std::make_shared<std::vector<R>>(count);
+    std::shared_ptr<std::vector<R>> slot = std::move(free_slots_.back());
+    free_slots_.pop_back();
+    if (slot->size() < count) slot->resize(count);
+    return slot;
   }
 
   /// How many inputs the next chunk takes, where the distance to the end is known.
@@ -321,8 +350,11 @@ class windowed_chunks final : public chunk_source<R> {
   std::uint64_t next_number_ = 0;
   std::map<std::uint64_t, chunk_in_flight> in_flight_;
   std::shared_ptr<completion_queue> finished_ = std::make_shared<completion_queue>();
-  std::shared_ptr<std::vector<R>> output_;  ///< map's output, where decodes_in_place
-  std::size_t placed_ = 0;                  ///< the results decoded into it end here
+  std::vector<R> current_;  ///< the results next() handed out last, when they came as a vector
+  std::vector<std::shared_ptr<std::vector<R>>> free_slots_;
+  std::shared_ptr<std::vector<R>> reading_slot_;  ///< the slot next() handed out last
+  std::shared_ptr<std::vector<R>> output_;        ///< map's output, where decodes_in_place
+  std::size_t placed_ = 0;                        ///< the results decoded into it end here
   progress progress_;
   std::chrono::steady_clock::time_point began_;
   std::optional<std::chrono::steady_clock::time_point> deadline_;
