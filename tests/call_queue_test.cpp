@@ -18,7 +18,7 @@ struct numbered : queue_link {
 
 }  // namespace
 
-TEST_CASE("call_queue: empty, then first in first out" * doctest::timeout(30)) {
+TEST_CASE("call_queue: empty and then first in first out" * doctest::timeout(30)) {
   call_queue queue;
   CHECK(queue.take() == nullptr);
   numbered a, b, c;

@@ -115,12 +115,16 @@ struct thread_pool::impl {
     for (;;) {
       // Counted after the count of sleepers grew (seq_cst): a submit that read it before sees
       // no sleeper, and its call is counted here. A count above 0 with nothing to take is a call
-      // another thread is taking.
+      // another thread is taking, or one behind another submitter's push still half done: let
+      // those threads run.
       if (queued.load(std::memory_order_seq_cst) != 0) {
         if (detail::thread_call* call = try_take()) {
           leave_sleep();
           return call;
         }
+        lock.unlock();
+        std::this_thread::yield();
+        lock.lock();
         continue;
       }
       if (stopping) {
