@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -122,9 +123,12 @@ struct thread_pool::impl {
           leave_sleep();
           return call;
         }
+        // Not counted as a sleeper meanwhile: a wake-up sent now must go to a thread that waits.
+        leave_sleep();
         lock.unlock();
         std::this_thread::yield();
         lock.lock();
+        sleepers.fetch_add(1, std::memory_order_seq_cst);
         continue;
       }
       if (stopping) {
@@ -135,7 +139,12 @@ struct thread_pool::impl {
       if (wakeups_sent > 0) --wakeups_sent;
     }
   }
-  void leave_sleep() { sleepers.fetch_sub(1, std::memory_order_relaxed); }
+  /// Under `mutex`. A wake-up no waiting thread took (sent while this one was counted but not
+  /// yet waiting) is forgotten here, so that it never stands in for one a sleeper needs.
+  void leave_sleep() {
+    const unsigned left = sleepers.fetch_sub(1, std::memory_order_relaxed) - 1;
+    wakeups_sent = std::min(wakeups_sent, left);
+  }
 
   void run_thread(thread_record& record) {
     {
