@@ -29,6 +29,8 @@ constexpr std::chrono::microseconds kWorkerSpin{50};
 constexpr std::chrono::microseconds kHelpSpin{50};
 // How long the pool thread looks for more submissions after taking a batch.
 constexpr std::chrono::microseconds kIncomingSpin{5};
+// Slots of incoming_ kept once a burst has passed through it (as task_queue keeps).
+constexpr std::size_t kIncomingKept = 4096;
 // The pool whose thread this is, on a pool's own thread.
 thread_local const pool_core* this_threads_pool = nullptr;
 
@@ -187,6 +189,8 @@ void pool_core::take_incoming() {
     } else {
       for (auto& task : incoming_) scheduler_.pending().push_back(std::move(task));
       incoming_.clear();
+      if (incoming_.capacity() > kIncomingKept)
+        std::vector<std::shared_ptr<task_state>>().swap(incoming_);
       incoming_waiting_.store(false, std::memory_order_relaxed);
       return;
     }

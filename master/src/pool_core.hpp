@@ -26,7 +26,6 @@
 #include <boost/asio/post.hpp>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -128,7 +127,9 @@ class pool_core final : public pool_helper {
   // Submission (any thread -> the scheduler), guarded by incoming_mutex_. The phase moves from
   // serving to closed under it too, so a submission is either refused or seen by a shutdown.
   std::mutex incoming_mutex_;
-  std::deque<std::shared_ptr<task_state>> incoming_;
+  // A vector, not a deque: its memory is reused, never freed by the thread that did not
+  // allocate it (see task_queue.hpp).
+  std::vector<std::shared_ptr<task_state>> incoming_;
   std::atomic<bool> incoming_waiting_{false};  ///< incoming_ is not empty (read without the lock)
   /// A serve_incoming() is posted or running; it takes whatever arrives meanwhile.
   bool kick_posted_ = false;

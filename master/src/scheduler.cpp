@@ -50,8 +50,7 @@ void scheduler::dispatch() {
       if (best == nullptr || worker->occupied() < best->occupied()) best = worker.get();
     }
     if (best == nullptr) break;
-    std::shared_ptr<task_state> task = std::move(pending_.front());
-    pending_.pop_front();
+    std::shared_ptr<task_state> task = pending_.take_front();
     if (task->done()) continue;  // cancelled while it waited
     send_call(*best, task);      // on a full ring the call goes back to the queue
   }

@@ -5,12 +5,12 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <span>
 
 #include "forkpool/detail/task_state.hpp"
 #include "shared_area.hpp"
+#include "task_queue.hpp"
 #include "worker_record.hpp"
 
 namespace forkpool::detail {
@@ -22,7 +22,7 @@ class scheduler {
   explicit scheduler(pool_core& pool);
 
   /// The calls waiting for a worker, oldest first (calls a worker lost go back to the front).
-  std::deque<std::shared_ptr<task_state>>& pending() noexcept { return pending_; }
+  task_queue& pending() noexcept { return pending_; }
   /// Sends what waits to the workers that have room, then publishes every ring written.
   void dispatch();
   /// Watches the worker's bell on the pool's thread: it rings when a reply arrives for a
@@ -65,7 +65,7 @@ class scheduler {
   const unsigned cpus_;              ///< usable_cpus() when the pool started
   /// At the last dispatch, this thread and the workers holding calls outnumbered the CPUs.
   bool crowded_ = false;
-  std::deque<std::shared_ptr<task_state>> pending_;
+  task_queue pending_;
   bool finish_posted_ = false;                     ///< a helper asked for finish_shutdown()
   std::atomic<std::uint64_t> lent_bytes_read_{0};  ///< pool_stats::result_bytes_read_in_place
 };

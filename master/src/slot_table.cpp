@@ -42,10 +42,9 @@ std::vector<slot_table::task_ptr> slot_table::revoke_queued() {
   return taken;
 }
 
-void requeue_first(std::deque<slot_table::task_ptr>& queue,
-                   std::vector<slot_table::task_ptr> calls) {
+void requeue_first(task_queue& queue, std::vector<slot_table::task_ptr> calls) {
   sort_by_submission(calls);
-  queue.insert(queue.begin(), calls.begin(), calls.end());
+  queue.push_front(std::move(calls));
 }
 
 }  // namespace forkpool::detail

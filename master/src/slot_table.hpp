@@ -7,11 +7,11 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <vector>
 
 #include "forkpool/detail/task_state.hpp"
+#include "task_queue.hpp"
 #include "worker_channel.hpp"
 
 namespace forkpool::detail {
@@ -63,7 +63,6 @@ class slot_table {
 };
 
 /// Puts calls taken back from workers first in line again, in submission order (by id).
-void requeue_first(std::deque<slot_table::task_ptr>& queue,
-                   std::vector<slot_table::task_ptr> calls);
+void requeue_first(task_queue& queue, std::vector<slot_table::task_ptr> calls);
 
 }  // namespace forkpool::detail
