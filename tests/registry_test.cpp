@@ -22,6 +22,25 @@ TEST_CASE("registry: FORKPOOL_TASK uses the function's own name" * doctest::time
   CHECK((entry->function == reinterpret_cast<erased_function>(&cube)));
 }
 
+namespace {
+int never_registered(int x) { return x; }
+}  // namespace
+
+TEST_CASE("registry: lookups by function alternating between tasks each find their own" *
+          doctest::timeout(5)) {
+  const auto greet = reinterpret_cast<erased_function>(&test_tasks::greet);
+  const auto cube_fn = reinterpret_cast<erased_function>(&cube);
+  const auto stranger = reinterpret_cast<erased_function>(&never_registered);
+  for (int round = 0; round < 3; ++round) {
+    REQUIRE(find_task(greet) != nullptr);
+    CHECK(find_task(greet)->name == "demo.greet");
+    CHECK(find_task(stranger) == nullptr);  // after a hit: not answered from the last one found
+    REQUIRE(find_task(cube_fn) != nullptr);
+    CHECK(find_task(cube_fn)->name == "cube");
+    CHECK(find_task(nullptr) == nullptr);
+  }
+}
+
 TEST_CASE("signatures: differ by type and order and count but not by references or const" *
           doctest::timeout(5)) {
   CHECK(signature_of<int>() != signature_of<long>());
