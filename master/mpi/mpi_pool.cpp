@@ -259,7 +259,7 @@ struct mpi_pool::impl {
   // A large call travels alone, its arguments not copied: the head of its message, then them.
   // Its arguments are moved out: a call is sent once, and one lost with its host is not resent.
   void send_alone(host& to, task_ptr task) {
-    detail::byte_buffer arguments = std::move(task->arguments);
+    detail::byte_buffer arguments = task->arguments.take();
     detail::byte_buffer head = detail::frame_request_head(request_for(*task), arguments.size());
     const int tag = tag_for(task->kind);
     to.held.emplace(task->id, std::move(task));
@@ -289,7 +289,7 @@ struct mpi_pool::impl {
         return true;
       }
       detail::client_request request = request_for(*task);
-      request.arguments = std::move(task->arguments);  // sent once: a lost call is not resent
+      request.arguments = task->arguments.take();  // sent once: a lost call is not resent
       detail::append_message(batch, request);
       to.held.emplace(task->id, std::move(task));
       --count;

@@ -237,7 +237,7 @@ void client::send_call(const std::shared_ptr<detail::task_state>& task) {
   request.task = task->name;
   request.argument_signature = task->argument_signature;
   request.result_signature = task->result_signature;
-  request.arguments = std::move(task->arguments);  // sent once; the task keeps no copy
+  request.arguments = task->arguments.take();  // sent once; the task keeps no copy
   {
     std::lock_guard lock(impl_->pending_mutex);
     if (!impl_->lost.empty()) throw connection_error(impl_->lost);

@@ -69,7 +69,7 @@ struct encode_as;
 template <class... P>
 struct encode_as<std::tuple<P...>> {
   template <class... A>
-  static void into(byte_buffer& out, A&&... args) {
+  static void into(call_arguments& out, A&&... args) {
     if constexpr ((require_sendable<P>() && ...))
       encode_into(out, as_parameter<P>(std::forward<A>(args))...);
   }
@@ -141,9 +141,9 @@ auto new_chunk_call(const std::shared_ptr<pool_link>& link, const std::string& n
       link, name, call_kind::map_chunk, Traits::argument_signature, Traits::result_signature);
   encode_arguments(*state, [&] {
     if constexpr (plain_number<item>)
-      encode_numbers_into(state->arguments, std::span<const item>(chunk));
+      encode_numbers_into(state->arguments.buffer(), std::span<const item>(chunk));
     else
-      encode_into(state->arguments, chunk);
+      encode_into(state->arguments.buffer(), chunk);
   });
   return state;
 }

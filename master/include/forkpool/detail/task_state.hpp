@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "forkpool/detail/call_arguments.hpp"
 #include "forkpool/detail/sendable.hpp"
 #include "forkpool/detail/serialize.hpp"
 #include "forkpool/detail/unique_function.hpp"
@@ -46,7 +47,7 @@ class task_state {
   /// says the task's types differ.
   std::string (*sent_argument_types)() = nullptr;
   std::string (*asked_result_type)() = nullptr;
-  byte_buffer arguments;  ///< cereal-encoded
+  call_arguments arguments;  ///< cereal-encoded
   /// call_options::timeout: overrides the pool's task_timeout when not 0.
   std::chrono::milliseconds timeout{0};
   /// Times the pool has run the call again after losing its worker (pool_options::max_retries).
