@@ -26,8 +26,9 @@ namespace {
 int never_registered(int x) { return x; }
 }  // namespace
 
-TEST_CASE("registry: lookups by function alternating between tasks each find their own" *
-          doctest::timeout(5)) {
+TEST_CASE(
+    "registry: lookups alternating between tasks each find their own, by function and by name" *
+    doctest::timeout(5)) {
   const auto greet = reinterpret_cast<erased_function>(&test_tasks::greet);
   const auto cube_fn = reinterpret_cast<erased_function>(&cube);
   const auto stranger = reinterpret_cast<erased_function>(&never_registered);
@@ -38,6 +39,11 @@ TEST_CASE("registry: lookups by function alternating between tasks each find the
     REQUIRE(find_task(cube_fn) != nullptr);
     CHECK(find_task(cube_fn)->name == "cube");
     CHECK(find_task(nullptr) == nullptr);
+    REQUIRE(find_task("cube") != nullptr);
+    CHECK(find_task("cube")->name == "cube");
+    CHECK(find_task("cub") == nullptr);  // a prefix of the name found last is another name
+    CHECK(find_task("cubes") == nullptr);
+    CHECK(find_task("demo.greet") == find_task(greet));
   }
 }
 
