@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
   if (sum != static_cast<long long>(batch) * (batch - 1) / 2) return 1;
 
   std::printf(
-      "{\"bench\":\"roundtrip\",\"workers\":%u,\"calls\":%d,\"p50_us\":%.1f,\"p99_us\":%.1f,"
+      "{\"bench\":\"roundtrip\",\"workers\":%u,\"calls\":%d,\"p50_us\":%.2f,\"p99_us\":%.2f,"
       "\"batch\":%d,\"batch_tasks_per_s\":%.0f,\"max_rss_mib\":%llu,\"heap_mib\":%zu,"
       "\"memory_restarts\":%llu}\n",
       workers, calls, percentile(latencies, 0.50), percentile(latencies, 0.99), batch,
