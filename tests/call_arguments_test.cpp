@@ -60,7 +60,7 @@ TEST_CASE("call_arguments: what outgrows the place moves to a buffer with nothin
   CHECK(bytes_of(words) == encoded_plainly(text));
 }
 
-TEST_CASE("call_arguments: taken out or handed in, the bytes stay the same" * doctest::timeout(5)) {
+TEST_CASE("call_arguments: taken out or handed in the bytes stay the same" * doctest::timeout(5)) {
   call_arguments small;
   forkpool::detail::encode_into(small, 42);
   CHECK(small.take() == encoded_plainly(42));
@@ -73,7 +73,7 @@ TEST_CASE("call_arguments: taken out or handed in, the bytes stay the same" * do
   CHECK(handed.empty());
 }
 
-TEST_CASE("call_arguments: calls whose arguments fill the place exactly, or just past it, run" *
+TEST_CASE("call_arguments: calls whose arguments fill the place exactly or just past it run" *
           doctest::timeout(60)) {
   forkpool::process_pool pool(forkpool::pool_options{.workers = 1});
   CHECK(pool.submit(sum_of_three, 1, 2, 3).get() == 6);

@@ -27,7 +27,7 @@ int never_registered(int x) { return x; }
 }  // namespace
 
 TEST_CASE(
-    "registry: lookups alternating between tasks each find their own, by function and by name" *
+    "registry: lookups alternating between tasks each find their own by function and by name" *
     doctest::timeout(5)) {
   const auto greet = reinterpret_cast<erased_function>(&test_tasks::greet);
   const auto cube_fn = reinterpret_cast<erased_function>(&cube);
