@@ -191,4 +191,36 @@ TEST_CASE("future: with FORKPOOL_SPIN_US=0 nothing busy-waits and every call sti
         0);  // a reply after every wait slept
 }
 
+TEST_CASE("future: threads asleep on more futures than there are parking spots wake for their own" *
+          doctest::timeout(60)) {
+  // Sleepers share a table of 64 spots by address: 320 futures put several on each spot.
+  thread_pool pool({.workers = 2});
+  std::promise<void> open;
+  std::shared_future<void> gate = open.get_future().share();
+  constexpr int kWaiters = 8, kEach = 40;
+  std::vector<future<int>> futures;
+  for (int i = 0; i < kWaiters * kEach; ++i)
+    futures.push_back(pool.submit([gate, i] {
+      gate.wait();
+      return i;
+    }));
+  std::atomic<int> ready{0}, wrong{0}, timed_out_early{0};
+  std::vector<std::thread> waiters;
+  for (int w = 0; w < kWaiters; ++w)
+    waiters.emplace_back([&, w] {
+      auto& first = futures[static_cast<std::size_t>(w * kEach)];
+      if (!first.wait_for(std::chrono::milliseconds(2))) ++timed_out_early;  // gate still shut
+      ++ready;
+      for (int i = w * kEach; i < (w + 1) * kEach; ++i)
+        if (futures[static_cast<std::size_t>(i)].get() != i) ++wrong;
+    });
+  for (int i = 0; i < 2000 && ready < kWaiters; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(ready == kWaiters);
+  open.set_value();
+  for (auto& waiter : waiters) waiter.join();
+  CHECK(timed_out_early == kWaiters);
+  CHECK(wrong == 0);
+}
+
 TEST_SUITE_END();

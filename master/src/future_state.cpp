@@ -5,6 +5,7 @@
 #include "forkpool/detail/task_state.hpp"
 
 #include "forkpool/errors.hpp"
+#include "parking_lot.hpp"
 #include "pool_link.hpp"
 #include "scheduler_lock.hpp"
 #include "shared_area.hpp"
@@ -76,17 +77,27 @@ void task_state::help_until_done(std::chrono::steady_clock::time_point deadline)
   if (pool_helper* pool = link.helper.load(std::memory_order_relaxed)) pool->stop_helping();
 }
 
+// SYNC POINT: a sleeper stores sleepers_ then loads status_; complete() stores status_ then
+// loads sleepers_. All four are sequentially consistent, so at least one side sees the other's
+// store: the sleeper finds the task done, or the finisher finds the sleeper and notifies (after
+// taking the spot's mutex, which the sleeper holds from its check until it sleeps).
 void task_state::wait() const {
   help_until_done(std::chrono::steady_clock::time_point::max());
   if (done()) return;
-  std::unique_lock lock(mutex_);
-  finished_.wait(lock, [&] { return status_ != status::pending; });
+  parking_spot& spot = parking_spot_for(this);
+  std::unique_lock lock(spot.mutex);
+  sleepers_.store(true, std::memory_order_seq_cst);
+  spot.woken.wait(lock, [&] { return status_.load(std::memory_order_seq_cst) != status::pending; });
 }
 
 bool task_state::wait_until(std::chrono::steady_clock::time_point deadline) const {
   help_until_done(deadline);
-  std::unique_lock lock(mutex_);
-  return finished_.wait_until(lock, deadline, [&] { return status_ != status::pending; });
+  if (done()) return true;
+  parking_spot& spot = parking_spot_for(this);
+  std::unique_lock lock(spot.mutex);
+  sleepers_.store(true, std::memory_order_seq_cst);
+  return spot.woken.wait_until(
+      lock, deadline, [&] { return status_.load(std::memory_order_seq_cst) != status::pending; });
 }
 
 std::exception_ptr task_state::exception() const {
@@ -183,7 +194,7 @@ void task_state::finish(status outcome, std::exception_ptr error) {
   complete(lock, outcome, std::move(error));
 }
 
-void task_state::complete(std::unique_lock<std::mutex>& lock, status outcome,
+void task_state::complete(std::unique_lock<word_lock>& lock, status outcome,
                           std::exception_ptr error) {
   // Counted before waiters wake, so stats() read after get() includes this task.
   auto& counter = outcome == status::cancelled ? link_->cancelled
@@ -192,12 +203,16 @@ void task_state::complete(std::unique_lock<std::mutex>& lock, status outcome,
   counter.fetch_add(1, std::memory_order_relaxed);
   // The error first: exception() reads it without the lock once done() sees the status.
   error_ = std::move(error);
-  status_.store(outcome, std::memory_order_release);
+  status_.store(outcome, std::memory_order_seq_cst);  // see the SYNC POINT at wait()
   channel_.reset();
   std::vector<unique_function> callbacks;
   callbacks.swap(callbacks_);
-  finished_.notify_all();
   lock.unlock();
+  if (sleepers_.load(std::memory_order_seq_cst)) {
+    parking_spot& spot = parking_spot_for(this);
+    std::lock_guard sleeping(spot.mutex);
+    spot.woken.notify_all();
+  }
   if (scheduler_lock::defer(callbacks)) return;  // run once the scheduler is released
   run_done_callbacks(callbacks);
 }

@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -21,6 +20,7 @@
 #include "forkpool/detail/sendable.hpp"
 #include "forkpool/detail/serialize.hpp"
 #include "forkpool/detail/unique_function.hpp"
+#include "forkpool/detail/word_lock.hpp"
 
 namespace forkpool::detail {
 
@@ -89,23 +89,25 @@ class task_state {
   enum class status : std::uint8_t { pending, finished, cancelled };
   void finish(status outcome, std::exception_ptr error);
   /// Records the outcome (status_ is pending, `lock` held), wakes waiters, runs callbacks unlocked.
-  void complete(std::unique_lock<std::mutex>& lock, status outcome, std::exception_ptr error);
+  void complete(std::unique_lock<word_lock>& lock, status outcome, std::exception_ptr error);
   /// Before a wait sleeps, for a moment (the pool's learned spin, never past `deadline`): a
   /// process pool's task does the pool's work on this thread until the task is done; another
   /// pool's watches for the task to be done.
   void help_until_done(std::chrono::steady_clock::time_point deadline) const;
 
   std::shared_ptr<pool_link> link_;
-  mutable std::mutex mutex_;
-  mutable std::condition_variable finished_;
+  mutable word_lock mutex_;
   /// Written under mutex_; read without it by done().
   std::atomic<status> status_{status::pending};
+  /// Set once a thread sleeps in a wait (in the parking spot of this task's address): only then
+  /// does finishing the task take that spot's mutex and notify.
+  mutable std::atomic<bool> sleepers_{false};
+  bool started_on_thread_ = false;
+  // Where the call sits while it is in a worker's ring.
+  std::uint32_t slot_ = 0;
+  std::shared_ptr<master_channel> channel_;
   std::exception_ptr error_;
   std::vector<unique_function> callbacks_;
-  // Where the call sits while it is in a worker's ring.
-  std::shared_ptr<master_channel> channel_;
-  std::uint32_t slot_ = 0;
-  bool started_on_thread_ = false;
 };
 
 /// Runs done callbacks in order; one that throws is reported on stderr and the rest still run.
