@@ -290,6 +290,8 @@ TEST_CASE("chaos: workers SIGKILLed every few milliseconds while 100000 tasks ru
   std::thread killer([&] {
     unsigned seed = 12345;
     while (!stop) {
+      // Under the sanitizers tasks run about ten times slower: killing less often keeps the
+      // tasks run between kills about the same.
       std::this_thread::sleep_for(std::chrono::milliseconds(kSanitized ? 10 : 3));
       // Only workers that have finished a task: on a busy machine a worker can take longer than
       // the interval to start, and a killer faster than every start starves any pool (each death
