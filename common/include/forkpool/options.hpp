@@ -76,8 +76,8 @@ struct map_options {
   std::size_t chunksize = 1;
   /// imap / imap_unordered: chunks in flight at most (submitted and not yet read by the loop);
   /// the input is read only as the window moves. Unset: twice the pool's workers, or where
-  /// inputs and results are both numbers (or tuples of numbers) as many chunks as 512 KiB of them
-  /// fill, up to 64. 0 is std::invalid_argument. map submits every chunk at once, as Python's
+  /// inputs and results are both numbers (or tuples of numbers) as many chunks as 4 MiB of them
+  /// fill, up to 512. 0 is std::invalid_argument. map submits every chunk at once, as Python's
   /// does.
   std::optional<std::size_t> window{};
   /// The whole batch must finish within this, else timeout_error and the calls not started are
