@@ -1,5 +1,6 @@
 # Run at build time (POST_BUILD of forkpool_tests): adds one CTest test per case of the doctest
-# suite SUITE, named "METHOD: <case>", run with ENVIRONMENT, to CTEST_FILE. doctest's own
+# suite SUITE, named "METHOD: <case>", run with ENVIRONMENT and failing on output that matches
+# FAILURE_PATTERN, to CTEST_FILE. doctest's own
 # doctest_discover_tests can filter only by case name, not by suite.
 execute_process(
   COMMAND "${TEST_EXECUTABLE}" --test-suite=${SUITE} --list-test-cases --no-version
@@ -18,6 +19,6 @@ foreach(line IN LISTS lines)
   string(APPEND script
     "add_test([==[${name}]==] \"${TEST_EXECUTABLE}\" [==[--test-case=${line}]==])\n"
     "set_tests_properties([==[${name}]==] PROPERTIES TIMEOUT 120 ENVIRONMENT [==[${ENVIRONMENT}]==]"
-    " FAIL_REGULAR_EXPRESSION [==[test cases: +0 [|]]==])\n")
+    " FAIL_REGULAR_EXPRESSION [==[${FAILURE_PATTERN}]==])\n")
 endforeach()
 file(WRITE "${CTEST_FILE}" "${script}")
