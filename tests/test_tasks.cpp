@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <stdexcept>
 #include <thread>
@@ -122,6 +123,18 @@ int record_run(const std::string& path, int id) {
   return id;
 }
 
+int waits_for_peers(const std::string& path, int peers) {
+  record_run(path, 0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    int lines = 0;
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) ++lines;
+    if (lines >= peers || std::chrono::steady_clock::now() > deadline) return lines;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 int fails_at_fifty(int x) {
   if (x == 50) throw std::runtime_error("input fifty is refused");
   return x;
@@ -194,6 +207,7 @@ FORKPOOL_TASK_NAMED(test_tasks::environment_variable, "environment_variable");
 FORKPOOL_TASK_NAMED(test_tasks::leak_kib, "leak_kib");
 FORKPOOL_TASK_NAMED(test_tasks::ignore_sigterm_and_sleep, "ignore_sigterm_and_sleep");
 FORKPOOL_TASK_NAMED(test_tasks::record_run, "record_run");
+FORKPOOL_TASK_NAMED(test_tasks::waits_for_peers, "waits_for_peers");
 FORKPOOL_TASK_NAMED(test_tasks::fails_at_fifty, "fails_at_fifty");
 FORKPOOL_TASK_NAMED(test_tasks::crashes_once, "crashes_once");
 FORKPOOL_TASK_NAMED(test_tasks::hangs_once, "hangs_once");

@@ -111,6 +111,9 @@ std::string environment_variable(const std::string& name);  ///< "" when unset
 void leak_kib(int kib);                                     ///< allocates, touches and never frees
 std::uint64_t ignore_sigterm_and_sleep(int ms);             ///< a task only SIGKILL can stop
 int record_run(const std::string& path, int id);            ///< appends "id\n" to path, returns id
+/// Appends a line to path, then waits until path has `peers` lines or 30 s have passed; returns
+/// the lines it saw: `peers` only if that many calls ran at once.
+int waits_for_peers(const std::string& path, int peers);
 int fails_at_fifty(int x);     ///< x, but throws std::runtime_error for 50
 int doubled_after_ms(int ms);  ///< sleeps ms then returns 2 * ms; for ms < 0 sleeps -ms and throws
 /// SIGKILLs its own worker the first time any process runs it for `marker` (a file it creates),

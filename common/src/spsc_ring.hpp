@@ -77,6 +77,11 @@ class ring_producer {
     consumer_spin_off_ = no_spin;
     control_->consumer_spin_off.store(no_spin ? 1 : 0, std::memory_order_relaxed);
   }
+  /// How far the consumer has read and given back: it moves whenever the consumer releases, so
+  /// a position that stays put with messages waiting says the consumer is stuck on one.
+  std::uint64_t consumer_position() const noexcept {
+    return control_->read_pos.load(std::memory_order_relaxed);
+  }
 
  private:
   bool has_room(std::size_t needed) noexcept;

@@ -274,6 +274,7 @@ void pool_core::finish_shutdown() {
   if (phase() != pool_phase::draining || !scheduler_.pending().empty()) return;
   if (!supervisor_.stop_idle_workers()) return;  // the last one's exit comes back here
   supervisor_.stop_launcher();
+  scheduler_.cancel_timers();
   work_.reset();
   {
     std::lock_guard lock(shutdown_mutex_);

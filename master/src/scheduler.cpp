@@ -1,6 +1,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "forkpool/detail/spin.hpp"
@@ -21,13 +22,36 @@ namespace {
 // steal_for_idle_workers), and cancel() takes back a call that has not started.
 constexpr std::uint32_t kDepth = 64;
 
+// Short calls go to no more busy workers than the CPUs: on 2 CPUs, 100,000 no-ops on 16 workers
+// ran at 0.20-0.27M/s spread over all 16 (each one woken, drained and asleep again, taking CPU
+// from the master) and at 0.40-0.58M/s kept to 2 (bench/roundtrip --workers 16 --batch 100000,
+// FORKPOOL_SPREAD_AFTER_US=0 and the default alternating, 3 rounds). A busy worker that has
+// finished no call for this long is taken to hold a long or blocking call, and calls spread to
+// every worker again. At 2 ms a worker merely waiting for a CPU in a burst passed for stalled
+// often enough to cost a third of the gain (0.40-0.54M/s against 0.46-0.57M/s never spreading;
+// 10 ms: 0.52-0.61M/s).
+constexpr std::chrono::milliseconds kSpreadAfter{10};
+
+std::chrono::steady_clock::duration spread_delay() {
+  if (const char* value = std::getenv("FORKPOOL_SPREAD_AFTER_US");
+      value != nullptr && *value != '\0') {
+    char* end = nullptr;
+    const long long us = std::strtoll(value, &end, 10);
+    if (*end == '\0' && us >= 0) return std::chrono::microseconds(us);
+    // a malformed value keeps the default
+  }
+  return kSpreadAfter;
+}
+
 }  // namespace
 
 scheduler::scheduler(pool_core& pool)
     : pool_(pool),
       depth_(kDepth),
       ring_capacity_(master_channel::ring_capacity_for(pool.options_.ring_bytes)),
-      cpus_(usable_cpus()) {}
+      cpus_(usable_cpus()),
+      spread_after_(spread_delay()),
+      spread_timer_(pool.io_) {}
 
 void scheduler::dispatch() {
   if (pool_.phase() == pool_phase::stopped) return;
@@ -36,6 +60,8 @@ void scheduler::dispatch() {
     return;
   }
   const std::uint64_t max_tasks = pool_.options_.max_tasks_per_worker;
+  gate_known_ = false;
+  bool held_back = false;  // an idle worker was passed over
   while (!pending_.empty()) {
     worker_record* best = nullptr;
     const bool bulk = needs_bulk(*pending_.front());
@@ -47,13 +73,26 @@ void scheduler::dispatch() {
       if (max_tasks != 0 &&
           worker->tasks_run.load(std::memory_order_relaxed) + worker->occupied() >= max_tasks)
         continue;
+      if (worker->occupied() == 0 && !idle_worker_may_take_calls()) {
+        held_back = true;
+        continue;
+      }
       if (best == nullptr || worker->occupied() < best->occupied()) best = worker.get();
     }
     if (best == nullptr) break;
     std::shared_ptr<task_state> task = pending_.take_front();
     if (task->done()) continue;  // cancelled while it waited
-    send_call(*best, task);      // on a full ring the call goes back to the queue
+    const bool was_idle = best->occupied() == 0;
+    send_call(*best, task);  // on a full ring the call goes back to the queue
+    if (was_idle && best->occupied() != 0) {
+      best->progress_at = std::chrono::steady_clock::now();
+      best->requests_read = best->channel->requests_out().consumer_position();
+      ++busy_;
+    }
   }
+  // Calls that went to a busy worker instead wait behind its running one: if that one blocks,
+  // they are taken back from it (spread_from_stalled_workers).
+  if (held_back) look_again_after_spread_delay();
   // A worker that spins for its next call while this thread and the workers with calls already
   // fill the CPUs takes one of theirs (a burst ran at 0.69-0.83x of not spinning at all): such
   // workers are asked to sleep at once instead. Counted as the calls go out, applied from the
@@ -77,6 +116,71 @@ void scheduler::dispatch() {
       pool_.finish_shutdown();
     });
   }
+}
+
+// Not while the workers holding calls already fill the CPUs and each has answered within
+// spread_after_: a short call is sooner run by one of them than by a worker that must first be
+// woken and take a CPU from them and the master. Computed once a dispatch.
+bool scheduler::idle_worker_may_take_calls() {
+  if (pool_.workers_.size() <= cpus_) return true;  // the busy ones cannot fill the CPUs
+  if (!gate_known_) {
+    gate_known_ = true;
+    gate_open_ = false;
+    busy_ = 0;
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& worker : pool_.workers_) {
+      if (worker->state == worker_record::phase::exited || worker->occupied() == 0) continue;
+      if (stalled(*worker, now)) {
+        gate_open_ = true;
+        break;
+      }
+      ++busy_;
+    }
+  }
+  return gate_open_ || busy_ < cpus_;
+}
+
+// Whether the worker, which holds calls, has finished none for spread_after_. Judged by its
+// request ring, not by the replies read: in a burst the master may be the one that falls behind.
+bool scheduler::stalled(worker_record& worker, std::chrono::steady_clock::time_point now) {
+  const std::uint64_t read = worker.channel->requests_out().consumer_position();
+  if (read != worker.requests_read) {
+    worker.requests_read = read;
+    worker.progress_at = now;
+    return false;
+  }
+  return now - worker.progress_at > spread_after_;
+}
+
+void scheduler::look_again_after_spread_delay() {
+  if (spread_timer_armed_ || pool_.phase() == pool_phase::stopped) return;
+  spread_timer_armed_ = true;
+  // Armed only with the scheduler lock and not again before its handler has run (the flag), so
+  // no two threads touch the timer at once.
+  spread_timer_.expires_after(spread_after_ + std::chrono::microseconds(100));
+  spread_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;  // the pool is stopping
+    const scheduler_lock lock(*pool_.link_);
+    spread_timer_armed_ = false;
+    if (pool_.phase() == pool_phase::stopped) return;
+    dispatch();
+    spread_from_stalled_workers();
+    steal_for_idle_workers();
+  });
+}
+
+// Each busy worker that has not answered within spread_after_ gives back the calls queued behind
+// the one it runs, for the idle workers. steal_for_idle_workers takes from one worker at a time,
+// on a reply; here no reply may come, and a call revoked from a worker counts as held by it until
+// the worker confirms it skipped it, after its running call.
+void scheduler::spread_from_stalled_workers() {
+  const auto now = std::chrono::steady_clock::now();
+  std::uint32_t taken = 0;
+  for (auto& worker : pool_.workers_)
+    if (worker->state == worker_record::phase::running && worker->occupied() >= 2 &&
+        stalled(*worker, now))
+      taken += revoke_queued(*worker);
+  if (taken != 0) dispatch();
 }
 
 bool scheduler::needs_bulk(const task_state& task) const {
@@ -363,7 +467,24 @@ void scheduler::steal_for_idle_workers() {
   }
   // Leave a worker its running call; take back what waits behind it.
   if (busiest == nullptr || busiest->occupied() < 2) return;
-  if (revoke_queued(*busiest) > 0) dispatch();
+  // The calls would only go back to the busy workers, which are answering: look again later.
+  gate_known_ = false;
+  if (!idle_worker_may_take_calls()) {
+    look_again_after_spread_delay();
+    return;
+  }
+  if (revoke_queued(*busiest) > 0) {
+    dispatch();
+    return;
+  }
+  // What the busiest holds may be calls taken back already, which count as held until the
+  // worker skips them (after the call it runs): take from the next one with calls waiting.
+  for (auto& worker : pool_.workers_)
+    if (worker->state == worker_record::phase::running && worker->occupied() >= 2 &&
+        revoke_queued(*worker) > 0) {
+      dispatch();
+      return;
+    }
 }
 
 }  // namespace forkpool::detail

@@ -1,9 +1,12 @@
-// Scheduling: the calls waiting for a worker go to the least-loaded one that has room; replies
-// are read from the workers' rings, checked against the slot they answer and turned into
+// Scheduling: the calls waiting for a worker go to the least-loaded one that has room, among no
+// more busy workers than the CPUs while those keep answering (see idle_worker_may_take_calls);
+// replies are read from the workers' rings, checked against the slot they answer and turned into
 // results. Runs with the scheduler lock, on the pool's thread or on a thread that waits for a
 // task (pool_helper); what only the pool's thread may do it hands to the supervisor there.
 #pragma once
 
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -39,6 +42,8 @@ class scheduler {
   /// pool_helper: a waiting thread reads replies and sends calls itself.
   void help();
   void stop_helping();
+  /// The pool is stopping: no more looks after the spread delay.
+  void cancel_timers() { spread_timer_.cancel(); }
   /// pool_stats::result_bytes_read_in_place.
   std::uint64_t lent_bytes_read() const noexcept {
     return lent_bytes_read_.load(std::memory_order_relaxed);
@@ -58,6 +63,13 @@ class scheduler {
   bool needs_supervision(const worker_record& worker) const;
   void hand_to_pool_thread(worker_record& worker);
   void steal_for_idle_workers();
+  void spread_from_stalled_workers();
+  bool idle_worker_may_take_calls();
+  /// Updates the worker's progress as seen now.
+  bool stalled(worker_record& worker, std::chrono::steady_clock::time_point now);
+  /// A call waits while an idle worker may not take it: look again once a busy worker could have
+  /// stalled, even if no reply comes to trigger a dispatch.
+  void look_again_after_spread_delay();
 
   pool_core& pool_;
   const std::uint32_t depth_;        ///< calls a worker may hold at once
@@ -65,6 +77,15 @@ class scheduler {
   const unsigned cpus_;              ///< usable_cpus() when the pool started
   /// At the last dispatch, this thread and the workers holding calls outnumbered the CPUs.
   bool crowded_ = false;
+  /// A busy worker that has not answered for this long holds a long or blocking call: from then
+  /// on calls spread to every worker (FORKPOOL_SPREAD_AFTER_US).
+  const std::chrono::steady_clock::duration spread_after_;
+  // What idle_worker_may_take_calls found in this dispatch (valid while gate_known_).
+  bool gate_known_ = false;
+  bool gate_open_ = false;  ///< a busy worker has stalled
+  unsigned busy_ = 0;       ///< workers holding calls
+  boost::asio::steady_timer spread_timer_;
+  bool spread_timer_armed_ = false;
   task_queue pending_;
   bool finish_posted_ = false;                     ///< a helper asked for finish_shutdown()
   std::atomic<std::uint64_t> lent_bytes_read_{0};  ///< pool_stats::result_bytes_read_in_place

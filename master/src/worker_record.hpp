@@ -42,6 +42,10 @@ struct worker_record {
   pid_t lender_pid = 0;             ///< whose memory lent runs are read from, once allowed
   bool supervision_posted = false;  ///< a helper handed this worker to the pool's thread
   std::string fault;                ///< why the master killed it, if it broke the protocol
+  /// Progress as the scheduler last saw it (scheduler::stalled): how far the worker had read its
+  /// requests, and since when, or when a call ended its idleness.
+  std::uint64_t requests_read = 0;
+  std::chrono::steady_clock::time_point progress_at{};
 
   // ---- the supervisor's ----
   std::uint64_t timed_out_task = 0;  ///< the call that overran its timeout; the worker is dying
