@@ -59,36 +59,67 @@ void scheduler::dispatch() {
     pool_.supervisor_.fail_everything(pool_.supervisor_.broken());
     return;
   }
+  // One pass over the workers: which can take a call, and which hold calls. The calls then go
+  // to those candidates only, so a call costs no scan of every worker (with 16 workers on 2 CPUs
+  // that scan was most of the master's instructions per call, bench/callgrind_noop).
   const std::uint64_t max_tasks = pool_.options_.max_tasks_per_worker;
+  const auto has_room = [&](const worker_record& worker) {
+    return worker.state == worker_record::phase::running && !worker.ring_full &&
+           worker.occupied() < depth_ &&
+           // A worker with a task budget gets no more calls than it will run.
+           (max_tasks == 0 ||
+            worker.tasks_run.load(std::memory_order_relaxed) + worker.occupied() < max_tasks);
+  };
+  candidates_.clear();
+  holders_.clear();
+  written_.clear();
+  bool idle_candidate = false;
+  for (auto& worker : pool_.workers_) {
+    if (worker->state == worker_record::phase::exited) continue;
+    if (worker->occupied() != 0) holders_.push_back(worker.get());
+    if (!has_room(*worker)) continue;
+    candidates_.push_back(worker.get());
+    idle_candidate |= worker->occupied() == 0;
+  }
   gate_known_ = false;
   bool held_back = false;  // an idle worker was passed over
-  while (!pending_.empty()) {
-    worker_record* best = nullptr;
-    const bool bulk = needs_bulk(*pending_.front());
-    for (auto& worker : pool_.workers_) {
-      if (worker->state != worker_record::phase::running || worker->ring_full ||
-          worker->occupied() >= depth_ || (bulk && worker->calls.bulk_held()))
-        continue;
-      // A worker with a task budget gets no more calls than it will run.
-      if (max_tasks != 0 &&
-          worker->tasks_run.load(std::memory_order_relaxed) + worker->occupied() >= max_tasks)
-        continue;
-      if (worker->occupied() == 0 && !idle_worker_may_take_calls()) {
+  // Whether the idle candidates were weighed against the busy workers since the last one of them
+  // became busy: they are dropped while they may not take calls (idle_worker_may_take_calls).
+  bool idle_weighed = !idle_candidate;
+  while (!pending_.empty() && !candidates_.empty()) {
+    if (!idle_weighed) {
+      idle_weighed = true;
+      if (!idle_worker_may_take_calls()) {
         held_back = true;
-        continue;
+        std::erase_if(candidates_, [](const worker_record* w) { return w->occupied() == 0; });
+        if (candidates_.empty()) break;
       }
-      if (best == nullptr || worker->occupied() < best->occupied()) best = worker.get();
     }
-    if (best == nullptr) break;
+    const bool bulk = needs_bulk(*pending_.front());
+    std::size_t best = candidates_.size();
+    for (std::size_t i = 0; i < candidates_.size(); ++i) {
+      if (bulk && candidates_[i]->calls.bulk_held()) continue;
+      if (best == candidates_.size() || candidates_[i]->occupied() < candidates_[best]->occupied())
+        best = i;
+    }
+    if (best == candidates_.size()) break;
+    worker_record& worker = *candidates_[best];
     std::shared_ptr<task_state> task = pending_.take_front();
     if (task->done()) continue;  // cancelled while it waited
-    const bool was_idle = best->occupied() == 0;
-    send_call(*best, task);  // on a full ring the call goes back to the queue
-    if (was_idle && best->occupied() != 0) {
-      best->progress_at = std::chrono::steady_clock::now();
-      best->requests_read = best->channel->requests_out().consumer_position();
+    const bool was_idle = worker.occupied() == 0;
+    send_call(worker, task);  // on a full ring the call goes back to the queue
+    if (worker.occupied() != 0 && (written_.empty() || written_.back() != &worker) &&
+        std::find(written_.begin(), written_.end(), &worker) == written_.end())
+      written_.push_back(&worker);
+    if (was_idle && worker.occupied() != 0) {
+      worker.progress_at = std::chrono::steady_clock::now();
+      worker.requests_read = worker.channel->requests_out().consumer_position();
+      holders_.push_back(&worker);
       ++busy_;
+      idle_weighed = false;  // one more busy worker: may the others still take calls?
     }
+    if (!has_room(worker))
+      candidates_.erase(candidates_.begin() + static_cast<std::ptrdiff_t>(best));
   }
   // Calls that went to a busy worker instead wait behind its running one: if that one blocks,
   // they are taken back from it (spread_from_stalled_workers).
@@ -96,16 +127,20 @@ void scheduler::dispatch() {
   // A worker that spins for its next call while this thread and the workers with calls already
   // fill the CPUs takes one of theirs (a burst ran at 0.69-0.83x of not spinning at all): such
   // workers are asked to sleep at once instead. Counted as the calls go out, applied from the
-  // next dispatch on, so that this loop stays the only one.
-  unsigned running = 1;
-  for (auto& worker : pool_.workers_) {
-    if (worker->state == worker_record::phase::exited) continue;
-    if (worker->occupied() != 0) ++running;
+  // next dispatch on (to every worker when the answer changed, else to those just written), so
+  // that this loop stays the only one.
+  if (crowded_ != crowded_told_) {
+    crowded_told_ = crowded_;
+    for (auto& worker : pool_.workers_)
+      if (worker->state != worker_record::phase::exited)
+        worker->channel->requests_out().ask_consumer_not_to_spin(crowded_);
+  }
+  for (worker_record* worker : written_) {
     ring_producer& requests = worker->channel->requests_out();
     requests.ask_consumer_not_to_spin(crowded_);
     requests.publish();
   }
-  crowded_ = running > cpus_;
+  crowded_ = holders_.size() + 1 > cpus_;
   if (pool_.phase() < pool_phase::draining) return;
   if (pool_.on_pool_thread()) {
     pool_.finish_shutdown();
@@ -128,8 +163,8 @@ bool scheduler::idle_worker_may_take_calls() {
     gate_open_ = false;
     busy_ = 0;
     const auto now = std::chrono::steady_clock::now();
-    for (const auto& worker : pool_.workers_) {
-      if (worker->state == worker_record::phase::exited || worker->occupied() == 0) continue;
+    for (worker_record* worker : holders_) {
+      if (worker->occupied() == 0) continue;
       if (stalled(*worker, now)) {
         gate_open_ = true;
         break;
@@ -469,6 +504,10 @@ void scheduler::steal_for_idle_workers() {
   if (busiest == nullptr || busiest->occupied() < 2) return;
   // The calls would only go back to the busy workers, which are answering: look again later.
   gate_known_ = false;
+  holders_.clear();  // what the last dispatch saw has changed since
+  for (auto& worker : pool_.workers_)
+    if (worker->state != worker_record::phase::exited && worker->occupied() != 0)
+      holders_.push_back(worker.get());
   if (!idle_worker_may_take_calls()) {
     look_again_after_spread_delay();
     return;

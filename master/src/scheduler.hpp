@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "forkpool/detail/task_state.hpp"
 #include "shared_area.hpp"
@@ -80,6 +81,13 @@ class scheduler {
   /// A busy worker that has not answered for this long holds a long or blocking call: from then
   /// on calls spread to every worker (FORKPOOL_SPREAD_AFTER_US).
   const std::chrono::steady_clock::duration spread_after_;
+  /// Whether the workers were last asked not to spin (crowded_ as last applied to every ring).
+  bool crowded_told_ = false;
+  // Scratch of dispatch(), kept to reuse their memory: the workers that can take a call, those
+  // holding calls (what idle_worker_may_take_calls weighs), and the rings written.
+  std::vector<worker_record*> candidates_;
+  std::vector<worker_record*> holders_;
+  std::vector<worker_record*> written_;
   // What idle_worker_may_take_calls found in this dispatch (valid while gate_known_).
   bool gate_known_ = false;
   bool gate_open_ = false;  ///< a busy worker has stalled
