@@ -75,8 +75,7 @@ void scheduler::dispatch() {
   written_.clear();
   bool idle_candidate = false;
   for (auto& worker : pool_.workers_) {
-    if (worker->state == worker_record::phase::exited) continue;
-    if (worker->occupied() != 0) holders_.push_back(worker.get());
+    if (holds_calls(*worker)) holders_.push_back(worker.get());
     if (!has_room(*worker)) continue;
     candidates_.push_back(worker.get());
     idle_candidate |= worker->occupied() == 0;
@@ -92,7 +91,6 @@ void scheduler::dispatch() {
       if (!idle_worker_may_take_calls()) {
         held_back = true;
         std::erase_if(candidates_, [](const worker_record* w) { return w->occupied() == 0; });
-        if (candidates_.empty()) break;
       }
     }
     const bool bulk = needs_bulk(*pending_.front());
@@ -107,10 +105,11 @@ void scheduler::dispatch() {
     std::shared_ptr<task_state> task = pending_.take_front();
     if (task->done()) continue;  // cancelled while it waited
     const bool was_idle = worker.occupied() == 0;
-    send_call(worker, task);  // on a full ring the call goes back to the queue
-    if (worker.occupied() != 0 && (written_.empty() || written_.back() != &worker) &&
-        std::find(written_.begin(), written_.end(), &worker) == written_.end())
+    // On a full ring the call goes back to the queue.
+    if (send_call(worker, task) && !worker.written) {
+      worker.written = true;
       written_.push_back(&worker);
+    }
     if (was_idle && worker.occupied() != 0) {
       worker.progress_at = std::chrono::steady_clock::now();
       worker.requests_read = worker.channel->requests_out().consumer_position();
@@ -136,6 +135,7 @@ void scheduler::dispatch() {
         worker->channel->requests_out().ask_consumer_not_to_spin(crowded_);
   }
   for (worker_record* worker : written_) {
+    worker->written = false;
     ring_producer& requests = worker->channel->requests_out();
     requests.ask_consumer_not_to_spin(crowded_);
     requests.publish();
@@ -153,9 +153,14 @@ void scheduler::dispatch() {
   }
 }
 
+bool scheduler::holds_calls(const worker_record& worker) {
+  return worker.state != worker_record::phase::exited && worker.occupied() != 0;
+}
+
 // Not while the workers holding calls already fill the CPUs and each has answered within
 // spread_after_: a short call is sooner run by one of them than by a worker that must first be
-// woken and take a CPU from them and the master. Computed once a dispatch.
+// woken and take a CPU from them and the master. Weighs holders_, which the caller has just
+// collected; computed once a dispatch.
 bool scheduler::idle_worker_may_take_calls() {
   if (pool_.workers_.size() <= cpus_) return true;  // the busy ones cannot fill the CPUs
   if (!gate_known_) {
@@ -164,7 +169,6 @@ bool scheduler::idle_worker_may_take_calls() {
     busy_ = 0;
     const auto now = std::chrono::steady_clock::now();
     for (worker_record* worker : holders_) {
-      if (worker->occupied() == 0) continue;
       if (stalled(*worker, now)) {
         gate_open_ = true;
         break;
@@ -506,8 +510,7 @@ void scheduler::steal_for_idle_workers() {
   gate_known_ = false;
   holders_.clear();  // what the last dispatch saw has changed since
   for (auto& worker : pool_.workers_)
-    if (worker->state != worker_record::phase::exited && worker->occupied() != 0)
-      holders_.push_back(worker.get());
+    if (holds_calls(*worker)) holders_.push_back(worker.get());
   if (!idle_worker_may_take_calls()) {
     look_again_after_spread_delay();
     return;

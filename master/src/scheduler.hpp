@@ -66,6 +66,8 @@ class scheduler {
   void steal_for_idle_workers();
   void spread_from_stalled_workers();
   bool idle_worker_may_take_calls();
+  /// Counted among holders_: not exited, holding calls (a retiring worker's count too).
+  static bool holds_calls(const worker_record& worker);
   /// Updates the worker's progress as seen now.
   bool stalled(worker_record& worker, std::chrono::steady_clock::time_point now);
   /// A call waits while an idle worker may not take it: look again once a busy worker could have
@@ -84,7 +86,8 @@ class scheduler {
   /// Whether the workers were last asked not to spin (crowded_ as last applied to every ring).
   bool crowded_told_ = false;
   // Scratch of dispatch(), kept to reuse their memory: the workers that can take a call, those
-  // holding calls (what idle_worker_may_take_calls weighs), and the rings written.
+  // holding calls (what idle_worker_may_take_calls weighs; stale once dispatch returns), and
+  // those whose rings it wrote (marked worker_record::written until published).
   std::vector<worker_record*> candidates_;
   std::vector<worker_record*> holders_;
   std::vector<worker_record*> written_;

@@ -37,9 +37,10 @@ struct worker_record {
   slot_table calls;
   std::unique_ptr<boost::asio::posix::stream_descriptor> bell;  ///< the master bell, watched
   bool watching = false;
-  bool ring_full = false;           ///< the last call did not fit; retry after the next reply
-  bool lending_settled = false;     ///< the channel knows whether the master can read its memory
-  pid_t lender_pid = 0;             ///< whose memory lent runs are read from, once allowed
+  bool written = false;          ///< dispatch wrote a call to its ring and has not yet published it
+  bool ring_full = false;        ///< the last call did not fit; retry after the next reply
+  bool lending_settled = false;  ///< the channel knows whether the master can read its memory
+  pid_t lender_pid = 0;          ///< whose memory lent runs are read from, once allowed
   bool supervision_posted = false;  ///< a helper handed this worker to the pool's thread
   std::string fault;                ///< why the master killed it, if it broke the protocol
   /// Progress as the scheduler last saw it (scheduler::stalled): how far the worker had read its
