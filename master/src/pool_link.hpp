@@ -25,12 +25,14 @@ class pool_helper {
 };
 
 struct pool_link {
-  std::atomic<std::uint64_t> submitted{0};
-  std::atomic<std::uint64_t> completed{0};
+  // Submitters write the first line, the threads finishing tasks the second: apart, a burst of
+  // submissions does not take the line back from a finishing thread once per task.
+  alignas(64) std::atomic<std::uint64_t> submitted{0};
+  alignas(64) std::atomic<std::uint64_t> completed{0};
   std::atomic<std::uint64_t> failed{0};
   std::atomic<std::uint64_t> cancelled{0};
   /// A process pool's scheduler state is under this lock; see scheduler_lock.hpp.
-  std::mutex scheduler;
+  alignas(64) std::mutex scheduler;
   /// The process pool, while it exists; null for other pools. Used under `scheduler` only.
   std::atomic<pool_helper*> helper{nullptr};
   /// How long a waiting thread helps before it sleeps (set before the pool's first task).

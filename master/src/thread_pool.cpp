@@ -42,17 +42,21 @@ struct thread_pool::impl {
   // A submit never waits for a lock the threads hold (a contended mutex puts the loser to sleep
   // in the kernel: two context switches, and in a burst the submitter is the one to lose).
   detail::call_queue queue;
-  std::mutex take_mutex;  ///< one thread takes from `queue` at a time
-  /// Calls pushed and not yet taken: one more once a push has linked its call, one less as a
-  /// thread takes one.
-  alignas(64) std::atomic<std::size_t> queued{0};
+  // The counts live on three cache lines by who writes them: submitters (pushed, admissions),
+  // the thread taking a call (taken), threads starting or ending a wait (spinners, sleepers). On
+  // one line, every submit and every take would move it between CPUs.
+  /// Calls pushed: one more once a push has linked its call. Those not yet taken are
+  /// `pushed - taken`.
+  alignas(64) std::atomic<std::size_t> pushed{0};
+  /// Submissions under way, plus kClosed once shutdown has refused new ones.
+  alignas(64) std::atomic<std::uint64_t> admissions{0};
+  static constexpr std::uint64_t kClosed = std::uint64_t{1} << 63;
+  alignas(64) std::mutex take_mutex;  ///< one thread takes from `queue` at a time
+  std::atomic<std::size_t> taken{0};  ///< calls taken from `queue` (written under take_mutex)
   /// Threads watching the queue for the next call: each takes one without a wake-up.
-  std::atomic<unsigned> spinners{0};
+  alignas(64) std::atomic<unsigned> spinners{0};
   /// Threads on their way into work_ready.wait or in it (changed under `mutex`, read without).
   std::atomic<unsigned> sleepers{0};
-  /// Submissions under way, plus kClosed once shutdown has refused new ones.
-  std::atomic<std::uint64_t> admissions{0};
-  static constexpr std::uint64_t kClosed = std::uint64_t{1} << 63;
 
   alignas(64) std::mutex mutex;  ///< for sleeping and waking only
   std::condition_variable work_ready;
@@ -73,13 +77,22 @@ struct thread_pool::impl {
     return memory.bytes();
   }
 
+  /// Calls pushed and not yet taken (at least: `taken` may be read before a take's store).
+  std::size_t queued(std::memory_order order) const {
+    const std::size_t pushed_so_far = pushed.load(order);
+    return pushed_so_far - std::min(pushed_so_far, taken.load(std::memory_order_relaxed));
+  }
+
   void push(detail::thread_call& call) {
     queue.push(call);
-    const std::size_t waiting = queued.fetch_add(1, std::memory_order_seq_cst) + 1;
+    const std::size_t pushed_so_far = pushed.fetch_add(1, std::memory_order_seq_cst) + 1;
     // Each watching thread takes a call without being woken; one more call than they can take
     // needs a sleeper. Read after the push (seq_cst): a thread that stops watching or starts to
-    // sleep after this read looks at the queue afterwards, and finds the call.
+    // sleep after this read looks at the queue afterwards, and finds the call. `taken` is read
+    // only when a thread sleeps: its line belongs to the threads taking calls.
     if (sleepers.load(std::memory_order_seq_cst) == 0) return;
+    const std::size_t waiting =
+        pushed_so_far - std::min(pushed_so_far, taken.load(std::memory_order_relaxed));
     if (waiting <= spinners.load(std::memory_order_seq_cst)) return;
     wake_one();
   }
@@ -95,14 +108,11 @@ struct thread_pool::impl {
   }
 
   detail::thread_call* try_take() {
-    if (queued.load(std::memory_order_acquire) == 0) return nullptr;
-    detail::queue_link* link;
-    {
-      std::lock_guard lock(take_mutex);
-      link = queue.take();
-    }
+    if (queued(std::memory_order_acquire) == 0) return nullptr;
+    std::lock_guard lock(take_mutex);
+    detail::queue_link* link = queue.take();
     if (link == nullptr) return nullptr;
-    queued.fetch_sub(1, std::memory_order_relaxed);
+    taken.store(taken.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     return static_cast<detail::thread_call*>(link);
   }
 
@@ -118,7 +128,7 @@ struct thread_pool::impl {
       // no sleeper, and its call is counted here. A count above 0 with nothing to take is a call
       // another thread is taking, or one behind another submitter's push still half done: let
       // those threads run.
-      if (queued.load(std::memory_order_seq_cst) != 0) {
+      if (queued(std::memory_order_seq_cst) != 0) {
         if (detail::thread_call* call = try_take()) {
           leave_sleep();
           return call;
@@ -186,9 +196,9 @@ struct thread_pool::impl {
     if (awake + 1 > cpus) return;
     spinners.fetch_add(1, std::memory_order_seq_cst);
     detail::spinner spinning(idle_spin);
-    while (queued.load(std::memory_order_relaxed) == 0 && spinning.keep_spinning()) {
+    while (queued(std::memory_order_relaxed) == 0 && spinning.keep_spinning()) {
     }
-    if (queued.load(std::memory_order_relaxed) != 0) spinning.answered();
+    if (queued(std::memory_order_relaxed) != 0) spinning.answered();
     spinners.fetch_sub(1, std::memory_order_seq_cst);
   }
 
@@ -329,7 +339,7 @@ pool_stats thread_pool::stats() const {
   bool alive;
   {
     std::lock_guard lock(impl_->mutex);
-    alive = !impl_->stopping || impl_->queued.load(std::memory_order_relaxed) != 0;
+    alive = !impl_->stopping || impl_->queued(std::memory_order_relaxed) != 0;
   }
   if (alive) {
     const std::uint64_t rss = impl_->private_memory();
