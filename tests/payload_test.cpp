@@ -47,6 +47,17 @@ TEST_CASE("payload: results and arguments larger than the ring arrive intact" *
   CHECK(pool.submit(square, 12).get() == 144);
 }
 
+TEST_CASE(
+    "payload: a result and an argument large enough to be copied on two threads arrive "
+    "intact" *
+    doctest::timeout(120)) {
+  process_pool pool(options(1));
+  const std::size_t size = (std::size_t{24} << 20) + 4097;  // halves not on a page
+  CHECK(pool.submit(patterned_string, size, 3).get() == patterned_string(size, 3));
+  const std::string argument = patterned_string(size, 11);
+  CHECK(pool.submit(weighted_sum, argument).get() == weighted_sum(argument));
+}
+
 TEST_CASE("payload: many large results and arguments in flight at once all arrive" *
           doctest::timeout(60)) {
   process_pool pool(small_rings(2));

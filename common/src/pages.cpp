@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "two_halves.hpp"
+
 // Linux 5.14; older kernels answer EINVAL and the pages fault in one by one instead.
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
@@ -28,8 +30,11 @@ void prepare_pages_inside(void* begin, std::size_t bytes) noexcept {
   if (huge_end > huge_begin)
     ::madvise(reinterpret_cast<void*>(huge_begin), huge_end - huge_begin, MADV_HUGEPAGE);
   const std::uintptr_t page_begin = page_ceil(first), page_end = page_floor(end);
-  if (page_end > page_begin)
-    populate(reinterpret_cast<void*>(page_begin), page_end - page_begin, populate_for::writing);
+  if (page_end <= page_begin) return;
+  auto* pages = reinterpret_cast<std::byte*>(page_begin);
+  in_two_halves(page_end - page_begin, kHugePageBytes, [pages](std::size_t at, std::size_t n) {
+    populate(pages + at, n, populate_for::writing);
+  });
 }
 
 }  // namespace forkpool::detail

@@ -4,10 +4,12 @@
 
 #include <cerrno>
 
-namespace forkpool::detail {
+#include "two_halves.hpp"
 
-int read_process_memory(int pid, std::uint64_t address, void* out, std::size_t size) noexcept {
-  auto* next = static_cast<std::byte*>(out);
+namespace forkpool::detail {
+namespace {
+
+int read_in_one_thread(int pid, std::uint64_t address, std::byte* next, std::size_t size) noexcept {
   while (size != 0) {
     const iovec local{next, size};
     const iovec remote{reinterpret_cast<void*>(static_cast<std::uintptr_t>(address)), size};
@@ -20,6 +22,18 @@ int read_process_memory(int pid, std::uint64_t address, void* out, std::size_t s
     size -= done;
   }
   return 0;
+}
+
+}  // namespace
+
+int read_process_memory(int pid, std::uint64_t address, void* out, std::size_t size) noexcept {
+  auto* bytes = static_cast<std::byte*>(out);
+  int first_half_error = 0, second_half_error = 0;  // each written by one thread
+  in_two_halves(size, kPageBytes, [&](std::size_t at, std::size_t n) {
+    (at == 0 ? first_half_error : second_half_error) =
+        read_in_one_thread(pid, address + at, bytes + at, n);
+  });
+  return first_half_error != 0 ? first_half_error : second_half_error;
 }
 
 }  // namespace forkpool::detail

@@ -27,8 +27,8 @@ enum class populate_for { reading, writing };
 void populate(void* begin, std::size_t bytes, populate_for use) noexcept;
 
 /// Asks for transparent huge pages over the whole huge pages inside [begin, begin + bytes), then
-/// populates the whole pages inside it for writing. Only pages inside: whoever owns the memory
-/// around it (an allocator) is left alone.
+/// populates the whole pages inside it for writing (a large range on two threads at once). Only
+/// pages inside: whoever owns the memory around it (an allocator) is left alone.
 void prepare_pages_inside(void* begin, std::size_t bytes) noexcept;
 
 }  // namespace forkpool::detail
