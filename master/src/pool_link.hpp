@@ -31,7 +31,8 @@ struct pool_link {
   alignas(64) std::atomic<std::uint64_t> completed{0};
   std::atomic<std::uint64_t> failed{0};
   std::atomic<std::uint64_t> cancelled{0};
-  /// A process pool's scheduler state is under this lock; see scheduler_lock.hpp.
+  /// A process pool's scheduler state is under this lock; see scheduler_lock.hpp. On a line of
+  /// its own too: a waiting thread takes it per reply it helps read.
   alignas(64) std::mutex scheduler;
   /// The process pool, while it exists; null for other pools. Used under `scheduler` only.
   std::atomic<pool_helper*> helper{nullptr};

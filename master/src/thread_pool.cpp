@@ -78,8 +78,10 @@ struct thread_pool::impl {
   }
 
   /// Calls pushed and not yet taken (at least: `taken` may be read before a take's store).
-  std::size_t queued(std::memory_order order) const {
-    const std::size_t pushed_so_far = pushed.load(order);
+  std::size_t queued(std::memory_order order) const { return not_taken(pushed.load(order)); }
+  /// Of `pushed_so_far` calls, those not taken yet. `taken` is read after `pushed_so_far` and
+  /// may count later pushes: never below zero.
+  std::size_t not_taken(std::size_t pushed_so_far) const {
     return pushed_so_far - std::min(pushed_so_far, taken.load(std::memory_order_relaxed));
   }
 
@@ -91,9 +93,7 @@ struct thread_pool::impl {
     // sleep after this read looks at the queue afterwards, and finds the call. `taken` is read
     // only when a thread sleeps: its line belongs to the threads taking calls.
     if (sleepers.load(std::memory_order_seq_cst) == 0) return;
-    const std::size_t waiting =
-        pushed_so_far - std::min(pushed_so_far, taken.load(std::memory_order_relaxed));
-    if (waiting <= spinners.load(std::memory_order_seq_cst)) return;
+    if (not_taken(pushed_so_far) <= spinners.load(std::memory_order_seq_cst)) return;
     wake_one();
   }
 
